@@ -1,0 +1,113 @@
+"""Class descriptions (FS-VAE contribution 2): label, local and global description per action.
+
+Each dataset has one JSON file in ``fsvae_core/descriptions/``::
+
+    {"dataset": "...", "description": "...",
+     "classes": [{"index": 0, "name": "drink water", "ld": "...", "gd": "..."}, ...]}
+
+``name`` is the action label (AL), ``ld`` the Local Description (what the body
+parts do) and ``gd`` the Global Description (what the action is). Users bring
+their own classes in the same format (``load_descriptions(PATH)``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+DESCRIPTION_DIR = Path(__file__).resolve().parent / "descriptions"
+
+# Dataset names that share a file with another: NTU-60 is the first 60 classes of NTU-120.
+_DATASET_FILES = {
+    "ntu120": ("ntu120", None),
+    "ntu60": ("ntu120", 60),
+    "utd-mhad": ("utd_mhad", None),
+    "utd_mhad": ("utd_mhad", None),
+    "nw-ucla": ("nw_ucla", None),
+    "nw_ucla": ("nw_ucla", None),
+}
+
+
+class DescriptionError(ValueError):
+    """A description file that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class ActionDescription:
+    """One action in words: its label, Local Description and Global Description."""
+
+    name: str
+    ld: str
+    gd: str
+
+    def texts(self, parts: tuple[str, ...]) -> list[str]:
+        """The texts of ``parts`` (a tuple of "name", "ld", "gd") in that order."""
+        return [getattr(self, part) for part in parts]
+
+
+def known_datasets() -> list[str]:
+    return sorted(_DATASET_FILES)
+
+
+def load_descriptions(dataset_or_path: str | Path) -> list[ActionDescription]:
+    """The descriptions of a built-in dataset (``"ntu60"``, ``"utd-mhad"``...) or of a JSON file.
+
+    Classes come back ordered by their ``index`` field, so list position = class id.
+    """
+    key = str(dataset_or_path).lower()
+    if key in _DATASET_FILES:
+        stem, limit = _DATASET_FILES[key]
+        descriptions = _read_description_file(DESCRIPTION_DIR / f"{stem}.json")
+        return descriptions[:limit] if limit else descriptions
+    path = Path(dataset_or_path)
+    if not path.exists():
+        raise DescriptionError(
+            f"{path}: no such description file, and not a built-in dataset ({', '.join(known_datasets())})"
+        )
+    return _read_description_file(path)
+
+
+def _read_description_file(path: Path) -> list[ActionDescription]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DescriptionError(f"{path}: cannot read descriptions: {error}") from error
+    classes = document.get("classes") if isinstance(document, dict) else None
+    if not isinstance(classes, list) or not classes:
+        raise DescriptionError(f"{path}: field 'classes' must be a non-empty list")
+    entries: dict[int, ActionDescription] = {}
+    for position, entry in enumerate(classes):
+        where = f"{path}: classes[{position}]"
+        if not isinstance(entry, dict):
+            raise DescriptionError(f"{where} must be an object with index, name, ld, gd")
+        index = entry.get("index", position)
+        if not isinstance(index, int) or index < 0:
+            raise DescriptionError(f"{where}.index must be a non-negative integer, got {index!r}")
+        if index in entries:
+            raise DescriptionError(f"{where}.index {index} appears twice")
+        entries[index] = description_from_fields(entry, where)
+    if sorted(entries) != list(range(len(entries))):
+        raise DescriptionError(f"{path}: class indices must be 0..{len(entries) - 1} without gaps")
+    return [entries[i] for i in range(len(entries))]
+
+
+def description_from_fields(fields: dict, where: str) -> ActionDescription:
+    """Build and check one description from a mapping with ``name``, ``ld`` and ``gd``."""
+    values = {}
+    for field in ("name", "ld", "gd"):
+        value = fields.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise DescriptionError(f"{where}.{field} must be a non-empty string, got {value!r}")
+        values[field] = " ".join(value.split())
+    return ActionDescription(**values)
+
+
+def save_descriptions(descriptions: list[ActionDescription], path: Path, dataset: str = "custom") -> None:
+    """Write descriptions in the format :func:`load_descriptions` reads."""
+    document = {
+        "dataset": dataset,
+        "description": f"{len(descriptions)} action descriptions",
+        "classes": [{"index": i, "name": d.name, "ld": d.ld, "gd": d.gd} for i, d in enumerate(descriptions)],
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

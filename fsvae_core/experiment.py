@@ -1,0 +1,216 @@
+"""The zero-shot protocol on skeleton features: validate, calibrate, train, evaluate.
+
+1. Validation stage: the seen classes minus the validation classes train the
+   VAEs; the validation classes play unseen. Their ZSL accuracy picks the best
+   training cycle, and seen-class samples held out from training plus the
+   validation samples fit the GZSL calibration (stacking constant and gate).
+2. Final stage: all seen classes train the VAEs for the chosen number of
+   cycles; ZSL is measured on the unseen test set and GZSL on the full test
+   set with the calibration from stage 1. Test data decide nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fsvae_core.classifiers import PrototypeClassifier, fit_latent_softmax, fit_linear_softmax
+from fsvae_core.features import FeatureSplit, LabelledFeatures
+from fsvae_core.gzsl import CalibratedStacking, LogisticGate, accuracy, gzsl_result, per_class_accuracy, softmax
+from fsvae_core.model import FSVAE, VAEConfig
+from fsvae_core.splits import ClassSplit
+from fsvae_core.text import TEXT_PARTS, TextEncoderConfig
+from fsvae_core.train import TrainConfig, train_vaes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a run needs besides its data; written whole into ``metrics.json``.
+
+    ``zsl_classifier`` is the rule that selects cycles and feeds the GZSL gate:
+    ``"prototype"`` (cosine to text prototypes, what the live system uses) or
+    ``"softmax"`` (CADA-VAE's classifier on sampled text latents).
+    """
+
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    text_parts: tuple[str, ...] = TEXT_PARTS
+    zsl_classifier: str = "softmax"
+    samples_per_class: int = 500
+    classifier_epochs: int = 300
+    prototype_scale: float = 10.0
+    holdout_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.zsl_classifier not in ("prototype", "softmax"):
+            raise ValueError(f"zsl_classifier must be 'prototype' or 'softmax', got {self.zsl_classifier!r}")
+        if not 0 < self.holdout_fraction < 1:
+            raise ValueError(f"holdout_fraction must lie in (0, 1), got {self.holdout_fraction}")
+
+
+@dataclass
+class ZeroShotModel:
+    """A trained model with its unseen-class classifiers, ready to score skeleton features."""
+
+    model: FSVAE
+    classes: np.ndarray  # the class ids the classifiers choose among (K,)
+    prototypes: PrototypeClassifier
+    softmax_layer: torch.nn.Linear
+    config: ExperimentConfig
+
+    def latents(self, x: np.ndarray) -> torch.Tensor:
+        device = next(self.model.parameters()).device
+        return self.model.embed_skeleton(torch.as_tensor(x, device=device))
+
+    def probabilities(self, x: np.ndarray, rule: str | None = None) -> np.ndarray:
+        """Class probabilities (N, K) under ``rule`` (default: the configured classifier)."""
+        z = self.latents(x)
+        if (rule or self.config.zsl_classifier) == "prototype":
+            return softmax(self.prototypes.scores(z).cpu().numpy(), 1 / self.config.prototype_scale)
+        with torch.no_grad():
+            return torch.softmax(self.softmax_layer(z), dim=1).cpu().numpy()
+
+    def predict(self, x: np.ndarray, rule: str | None = None) -> np.ndarray:
+        return self.classes[self.probabilities(x, rule).argmax(1)]
+
+
+def fit_zero_shot(model: FSVAE, class_text: torch.Tensor, classes, config: ExperimentConfig) -> ZeroShotModel:
+    """Build both unseen-class classifiers for ``classes`` from the trained model."""
+    classes = np.asarray(sorted(classes))
+    device = next(model.parameters()).device
+    text = class_text[torch.as_tensor(classes)].to(device)
+    return ZeroShotModel(
+        model=model,
+        classes=classes,
+        prototypes=PrototypeClassifier.from_text(model, text),
+        softmax_layer=fit_latent_softmax(
+            model, text, config.samples_per_class, config.classifier_epochs, seed=config.train.seed
+        ),
+        config=config,
+    )
+
+
+def _train(data: LabelledFeatures, class_text: torch.Tensor, config: ExperimentConfig, train: TrainConfig, evaluate, checkpoint, progress):
+    vae_config = replace(config.vae, skeleton_dim=data.x.shape[1], text_dim=class_text.shape[1])
+    torch.manual_seed(train.seed)
+    model = FSVAE(vae_config)
+    return train_vaes(
+        model, torch.as_tensor(data.x), torch.as_tensor(data.y), class_text, train, evaluate, checkpoint, progress
+    )
+
+
+def _hold_out(data: LabelledFeatures, fraction: float, seed: int) -> tuple[LabelledFeatures, LabelledFeatures]:
+    """Split each class's samples into (train, held out), keeping at least one of each per class."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(data), dtype=bool)
+    for c in np.unique(data.y):
+        members = rng.permutation(np.flatnonzero(data.y == c))
+        n = min(max(1, round(fraction * len(members))), len(members) - 1)
+        held[members[:n]] = True
+    return data.subset(~held), data.subset(held)
+
+
+def _joint_scores(model: FSVAE, class_text: torch.Tensor, classes: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Cosine scores (N, K) of features against the prototypes of ``classes``, seen and unseen alike."""
+    device = next(model.parameters()).device
+    prototypes = PrototypeClassifier.from_text(model, class_text[torch.as_tensor(classes)].to(device))
+    return prototypes.scores(model.embed_skeleton(torch.as_tensor(x, device=device))).cpu().numpy()
+
+
+def _seen_logits(expert: torch.nn.Linear, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return expert(torch.as_tensor(x)).numpy()
+
+
+@dataclass
+class ProtocolResult:
+    """What a protocol run produced: the metrics (JSON-able) and the final trained model."""
+
+    metrics: dict
+    zero_shot: ZeroShotModel
+    predictions: dict[str, np.ndarray]  # zsl / zsl_target / gzsl / gzsl_target, class ids
+
+
+def run_zero_shot_protocol(
+    data: FeatureSplit,
+    split: ClassSplit,
+    class_text: np.ndarray,
+    config: ExperimentConfig,
+    out_dir: Path | None = None,
+    progress: bool = True,
+) -> ProtocolResult:
+    """Run both stages on ``data`` (see module docstring).
+
+    ``class_text`` is (n_classes, Ct), row = class id. With ``out_dir`` each
+    stage checkpoints there and an interrupted run resumes.
+    """
+    started = time.perf_counter()
+    text = torch.as_tensor(class_text, dtype=torch.float32)
+    seen, unseen = np.asarray(split.seen), np.asarray(split.unseen)
+    validation, train_classes = np.asarray(split.validation), np.asarray(split.train_classes)
+    seed = config.train.seed
+
+    # Stage 1: seen minus validation classes train; validation classes play unseen.
+    stage_train, seen_holdout = _hold_out(data.train.of_classes(train_classes), config.holdout_fraction, seed)
+    pseudo_unseen = data.train.of_classes(validation)
+
+    def validation_accuracy(model: FSVAE) -> float:
+        zero_shot = fit_zero_shot(model, text, validation, config)
+        return accuracy(zero_shot.predict(pseudo_unseen.x), pseudo_unseen.y)
+
+    stage1 = _train(stage_train, text, config, config.train, validation_accuracy,
+                    out_dir / "validation_stage.ckpt.safetensors" if out_dir else None, progress)
+    log.info("validation stage: best cycle %d, validation ZSL %.3f", stage1.best_cycle, stage1.best_score)
+
+    calibration = LabelledFeatures(np.concatenate([seen_holdout.x, pseudo_unseen.x]), np.concatenate([seen_holdout.y, pseudo_unseen.y]))
+    joint_classes = np.sort(np.concatenate([train_classes, validation]))
+    stacking = CalibratedStacking.fit(
+        _joint_scores(stage1.model, text, joint_classes, calibration.x), calibration.y,
+        joint_classes, np.isin(joint_classes, train_classes),
+    )
+    seen_expert = fit_linear_softmax(torch.as_tensor(stage_train.x), torch.as_tensor(np.searchsorted(train_classes, stage_train.y)), len(train_classes), seed=seed)
+    stage1_zero_shot = fit_zero_shot(stage1.model, text, validation, config)
+    gate = LogisticGate.fit(
+        _seen_logits(seen_expert, calibration.x), stage1_zero_shot.probabilities(calibration.x),
+        calibration.y, train_classes, validation,
+    )
+
+    # Stage 2: all seen classes, as many cycles as validation chose.
+    final_train = replace(config.train, cycles=max(stage1.best_cycle, 1))
+    stage2 = _train(data.train, text, config, final_train, None,
+                    out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
+    zero_shot = fit_zero_shot(stage2.model, text, unseen, config)
+
+    zsl = {}
+    for rule in ("prototype", "softmax"):
+        predicted = zero_shot.predict(data.ztest.x, rule)
+        zsl[rule] = {"top1": accuracy(predicted, data.ztest.y), "per_class": per_class_accuracy(predicted, data.ztest.y, unseen)}
+    zsl_predicted = zero_shot.predict(data.ztest.x)
+
+    all_classes = np.arange(split.n_classes)
+    final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
+    stacked = stacking.predict(_joint_scores(stage2.model, text, all_classes, data.gtest.x), all_classes, np.isin(all_classes, seen))
+    gated = gate.predict(_seen_logits(final_expert, data.gtest.x), zero_shot.probabilities(data.gtest.x), seen, unseen)
+
+    metrics = {
+        "zsl": {"top1": accuracy(zsl_predicted, data.ztest.y), "classifier": config.zsl_classifier, **zsl},
+        "gzsl": {
+            "stacking": {**gzsl_result(stacked, data.gtest.y, seen).as_dict(), "gamma": stacking.gamma,
+                         "per_class": per_class_accuracy(stacked, data.gtest.y, all_classes)},
+            "gate": {**gzsl_result(gated, data.gtest.y, seen).as_dict(), "threshold": gate.threshold,
+                     "per_class": per_class_accuracy(gated, data.gtest.y, all_classes)},
+        },
+        "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
+        "final_history": stage2.history,
+        "seconds": time.perf_counter() - started,
+    }
+    predictions = {"zsl": zsl_predicted, "zsl_target": data.ztest.y, "gzsl": stacked, "gzsl_target": data.gtest.y}
+    return ProtocolResult(metrics, zero_shot, predictions)

@@ -1,0 +1,118 @@
+"""Skeleton feature files in the layout the published protocol uses, checked on load.
+
+A split folder holds ``train.npy`` / ``train_label.npy`` (seen classes, for
+training), ``ztest.npy`` / ``z_label.npy`` (unseen test) and ``gtest.npy`` /
+``g_label.npy`` (all test classes, for GZSL): float32 features (N, C) and
+labels as original class indices (N,).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fsvae_core.splits import ClassSplit
+
+FEATURE_FILES = {
+    "train": ("train.npy", "train_label.npy"),
+    "ztest": ("ztest.npy", "z_label.npy"),
+    "gtest": ("gtest.npy", "g_label.npy"),
+}
+
+
+class FeatureFileError(ValueError):
+    """A feature file that cannot be used; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class LabelledFeatures:
+    """Features (N, C) float32 with their class labels (N,) int64."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, mask: np.ndarray) -> "LabelledFeatures":
+        return LabelledFeatures(self.x[mask], self.y[mask])
+
+    def of_classes(self, classes) -> "LabelledFeatures":
+        return self.subset(np.isin(self.y, np.asarray(classes)))
+
+
+@dataclass(frozen=True)
+class FeatureSplit:
+    """The three parts of a split folder."""
+
+    train: LabelledFeatures
+    ztest: LabelledFeatures
+    gtest: LabelledFeatures
+
+    @property
+    def dim(self) -> int:
+        return self.train.x.shape[1]
+
+
+def load_feature_split(folder: str | Path, split: ClassSplit) -> FeatureSplit:
+    """Read and check a split folder against ``split``.
+
+    Raises :class:`FeatureFileError` for a missing file, a shape that is not
+    (N, C) with one label per row, a feature width that differs between files,
+    NaN or infinite values, or labels that do not belong where they are
+    (train labels must be seen classes, ztest labels unseen ones).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FeatureFileError(f"{folder}: feature folder not found")
+    parts = {name: _read_pair(folder, *files) for name, files in FEATURE_FILES.items()}
+    widths = {name: part.x.shape[1] for name, part in parts.items()}
+    if len(set(widths.values())) != 1:
+        raise FeatureFileError(f"{folder}: feature widths differ between files: {widths}")
+
+    allowed = {"train": split.seen, "ztest": split.unseen, "gtest": tuple(range(split.n_classes))}
+    for name, classes in allowed.items():
+        labels = parts[name].y
+        stray = np.setdiff1d(labels, np.asarray(classes))
+        if stray.size:
+            label_file = folder / FEATURE_FILES[name][1]
+            raise FeatureFileError(
+                f"{label_file}: labels {stray[:10].tolist()} do not belong to this file's classes "
+                f"under split {split.name!r} (expected a subset of {len(classes)} classes)"
+            )
+    missing = np.setdiff1d(np.asarray(split.train_classes), parts["train"].y)
+    if missing.size:
+        raise FeatureFileError(f"{folder / 'train_label.npy'}: seen classes {missing.tolist()} have no sample")
+    return FeatureSplit(**parts)
+
+
+def _read_pair(folder: Path, feature_name: str, label_name: str) -> LabelledFeatures:
+    x = _read_array(folder / feature_name)
+    y = _read_array(folder / label_name)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise FeatureFileError(f"{folder / feature_name}: expected features of shape (N, C), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise FeatureFileError(f"{folder / feature_name}: expected floating-point features, got {x.dtype}")
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(axis=1).sum())
+        raise FeatureFileError(f"{folder / feature_name}: {bad} rows contain NaN or infinite values")
+    y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
+    if y.ndim != 1 or len(y) != len(x):
+        raise FeatureFileError(f"{folder / label_name}: expected {len(x)} labels (one per feature row), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
+            raise FeatureFileError(f"{folder / label_name}: labels must be whole class indices, got {y.dtype}")
+    return LabelledFeatures(x.astype(np.float32), y.astype(np.int64))
+
+
+def _read_array(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FeatureFileError(f"{path}: file not found")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        raise FeatureFileError(f"{path}: not a plain numeric .npy array ({error})") from error
+    except OSError as error:
+        raise FeatureFileError(f"{path}: cannot read: {error}") from error

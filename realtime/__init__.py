@@ -1,0 +1,1 @@
+"""The live recognizer: capture, transport, inference and the label stream."""

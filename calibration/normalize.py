@@ -263,6 +263,26 @@ def resample(
         ValueError: timestamps not 1-D, not finite, or not one per frame;
             fps or n_frames not positive; unknown anchor.
     """
+    grid = resample_times(timestamps_s, fps, n_frames, anchor=anchor)
+    return resample_onto(joints, timestamps_s, grid)
+
+
+def resample_onto(joints: ArrayLike, timestamps_s: ArrayLike, grid_s: ArrayLike) -> np.ndarray:
+    """Linearly interpolate frames taken at ``timestamps_s`` onto the times ``grid_s``.
+
+    The engine of :func:`resample`, for callers that choose their own grid
+    (e.g. a window centred on a short clip). Same rules: stable time order,
+    the last of duplicate timestamps wins, edge frames repeat outside the
+    recorded span.
+
+    Args:
+        joints: (T, ...) frames.
+        timestamps_s: (T,) seconds.
+        grid_s: (n,) seconds, any finite values.
+
+    Returns:
+        (n, ...) float32.
+    """
     x = np.asarray(joints, dtype=np.float64)
     t = _check_timestamps(timestamps_s)
     if x.ndim == 0 or x.shape[0] != t.size:
@@ -270,7 +290,7 @@ def resample(
             f"resample: need one timestamp per frame, got {t.size} timestamps "
             f"for joints of shape {x.shape}"
         )
-    grid = resample_times(t, fps, n_frames, anchor=anchor)
+    grid = np.asarray(grid_s, dtype=np.float64)
     order = np.argsort(t, kind="stable")
     t, x = t[order], x[order]
     last_of_each_instant = np.append(t[1:] != t[:-1], True)

@@ -43,7 +43,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     text_parts: tuple[str, ...] = TEXT_PARTS
-    zsl_classifier: str = "softmax"
+    zsl_classifier: str = "prototype"
     samples_per_class: int = 500
     classifier_epochs: int = 300
     prototype_scale: float = 10.0
@@ -146,11 +146,15 @@ def run_zero_shot_protocol(
     config: ExperimentConfig,
     out_dir: Path | None = None,
     progress: bool = True,
+    validation_train: LabelledFeatures | None = None,
 ) -> ProtocolResult:
     """Run both stages on ``data`` (see module docstring).
 
     ``class_text`` is (n_classes, Ct), row = class id. With ``out_dir`` each
     stage checkpoints there and an interrupted run resumes.
+    ``validation_train`` replaces ``data.train`` in the validation stage: the
+    seen-class samples as seen by a backbone that never trained on the
+    validation classes (when features come from our own backbone).
     """
     started = time.perf_counter()
     text = torch.as_tensor(class_text, dtype=torch.float32)
@@ -159,8 +163,9 @@ def run_zero_shot_protocol(
     seed = config.train.seed
 
     # Stage 1: seen minus validation classes train; validation classes play unseen.
-    stage_train, seen_holdout = _hold_out(data.train.of_classes(train_classes), config.holdout_fraction, seed)
-    pseudo_unseen = data.train.of_classes(validation)
+    seen_data = data.train if validation_train is None else validation_train
+    stage_train, seen_holdout = _hold_out(seen_data.of_classes(train_classes), config.holdout_fraction, seed)
+    pseudo_unseen = seen_data.of_classes(validation)
 
     def validation_accuracy(model: FSVAE) -> float:
         zero_shot = fit_zero_shot(model, text, validation, config)

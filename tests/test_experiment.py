@@ -13,7 +13,7 @@ import pytest
 
 from fsvae_core.descriptions import load_descriptions
 from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
-from fsvae_core.features import FeatureSplit, LabelledFeatures
+from fsvae_core.features import FeatureSplit, text_structured_features
 from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.losses import LossWeights
 from fsvae_core.model import VAEConfig
@@ -31,16 +31,8 @@ def class_text(tmp_path_factory):
     return class_embeddings(load_descriptions("ntu60"), encoder)
 
 
-def generated_features(class_text: np.ndarray, seed: int = 0, noise: float = 0.1) -> FeatureSplit:
-    rng = np.random.default_rng(seed)
-    mapping = rng.normal(size=(class_text.shape[1], FEATURE_DIM)) / np.sqrt(class_text.shape[1])
-    means = 4 * class_text @ mapping
-
-    def draw(classes, per_class):
-        y = np.repeat(np.asarray(classes), per_class)
-        return LabelledFeatures((means[y] + noise * rng.normal(size=(len(y), FEATURE_DIM))).astype(np.float32), y)
-
-    return FeatureSplit(train=draw(SPLIT.seen, 40), ztest=draw(SPLIT.unseen, 20), gtest=draw(range(60), 8))
+def generated_features(class_text: np.ndarray) -> FeatureSplit:
+    return text_structured_features(class_text, SPLIT, dim=FEATURE_DIM, noise=0.1)
 
 
 def small_config(**loss) -> ExperimentConfig:

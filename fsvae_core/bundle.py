@@ -1,0 +1,760 @@
+"""The deployable model bundle: one directory that training writes and the live recognizer loads.
+
+    BUNDLE/
+      manifest.json           what the bundle is: skeleton input, configs, classes, thresholds, checksums
+      weights.safetensors     vae.* (FSVAE state dict) and, optionally, backbone.* (opaque state dict)
+      prototypes.safetensors  prototypes (K, Z) and class_text (K, Ct), float32, rows in manifest order
+
+Axis letters: K classes, Z latent size, Ct class-vector width (len(parts) x sentence dim).
+JSON and safetensors only: loading a bundle never unpickles anything.
+
+Actions change by text alone (:func:`add_action`, :func:`remove_action`): a
+class's prototype is the frozen text VAE's latent mean of its class vector
+``f_t``, so adding one needs the sentence encoder and the text encoder, never
+training. Only ``prototypes.safetensors`` and ``manifest.json`` change;
+``weights.safetensors`` is carried over untouched.
+
+Every write builds the complete new bundle in a hidden sibling directory
+(``.NAME.writing-*``) and swaps it in with two renames: the old bundle to
+``.NAME.old-*``, the new one to ``NAME``; then the old one is deleted. A reader
+sees the old bundle or the new one, never a mix (for the instant between the
+two renames, none). A crash between the renames leaves the old bundle in
+``.NAME.old-*`` and :func:`load_bundle` says so. One writer at a time: two
+concurrent :func:`add_action` calls on one bundle can lose one addition.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import safe_open, save_file
+
+import fsvae_core
+from calibration.normalize import NormalizationConfig
+from calibration.windows import WindowSpec
+from fsvae_core.descriptions import ActionDescription, DescriptionError, description_from_fields
+from fsvae_core.model import FSVAE, VAEConfig
+from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
+from fsvae_core.text import DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, TextEncoderConfig, class_embeddings
+
+FORMAT = "fsvae-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.safetensors"
+PROTOTYPES = "prototypes.safetensors"
+LAYOUT = "ntu25"
+N_JOINTS = 25
+
+Origin = Literal["trained", "user"]
+_ORIGINS = ("trained", "user")
+_METADATA = {"format": FORMAT}
+_GROUPS = ("vae", "backbone")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be read, written or changed; the message starts with its path."""
+
+
+# ---------------------------------------------------------------------------------------------
+# What a bundle records
+
+
+@dataclass(frozen=True)
+class ClassEntry:
+    """One action of a bundle: its texts, whether training saw skeletons of it, where it came from.
+
+    ``seen`` classes get ``gzsl_gamma`` subtracted from their scores (calibrated
+    stacking); ``origin`` is ``"trained"`` for classes written by training and
+    ``"user"`` for classes added later by :func:`add_action`.
+    """
+
+    name: str
+    ld: str
+    gd: str
+    seen: bool
+    origin: Origin
+
+    def __post_init__(self) -> None:
+        for part in ("name", "ld", "gd"):
+            value = getattr(self, part)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"ClassEntry.{part} must be a non-empty string, got {value!r}")
+        if not isinstance(self.seen, bool):
+            raise ValueError(f"ClassEntry.seen must be True or False, got {self.seen!r}")
+        if self.origin not in _ORIGINS:
+            raise ValueError(f"ClassEntry.origin must be one of {list(_ORIGINS)}, got {self.origin!r}")
+
+    @property
+    def description(self) -> ActionDescription:
+        return ActionDescription(self.name, self.ld, self.gd)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClassEntry:
+        """Rebuild from :meth:`to_dict` output; a missing or unknown key is a ValueError."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected an object with name, ld, gd, seen, origin, got {data!r}")
+        keys = {"name", "ld", "gd", "seen", "origin"}
+        if set(data) != keys:
+            raise ValueError(f"keys must be {sorted(keys)}, got {sorted(data)}")
+        return cls(**data)
+
+
+def window_to_dict(spec: WindowSpec) -> dict[str, Any]:
+    """The manifest's "skeleton" section: what windows the model expects."""
+    return {
+        "layout": LAYOUT, "n_joints": N_JOINTS, "max_persons": spec.max_persons,
+        "window_frames": spec.frames, "fps": float(spec.fps),
+        "normalization": spec.normalization.to_dict(),
+    }
+
+
+def window_from_dict(data: Mapping[str, Any]) -> WindowSpec:
+    """Rebuild a :class:`WindowSpec` from :func:`window_to_dict`; anything but NTU25 is a ValueError."""
+    _require_keys(data, {"layout": str, "n_joints": int, "max_persons": int, "window_frames": int,
+                         "fps": float, "normalization": dict}, "skeleton")
+    if data["layout"] != LAYOUT or data["n_joints"] != N_JOINTS:
+        raise ValueError(f"skeleton: layout must be {LAYOUT!r} with {N_JOINTS} joints, "
+                         f"got {data['layout']!r} with {data['n_joints']}")
+    return WindowSpec(frames=data["window_frames"], fps=float(data["fps"]), max_persons=data["max_persons"],
+                      normalization=NormalizationConfig.from_dict(data["normalization"]))
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """Which sentence model embedded the class texts, and which texts (in order) make ``f_t``."""
+
+    model: str = DEFAULT_TEXT_MODEL
+    parts: tuple[str, ...] = TEXT_PARTS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model:
+            raise ValueError(f"TextSpec.model must be a non-empty string, got {self.model!r}")
+        parts = tuple(self.parts) if isinstance(self.parts, (list, tuple)) else None
+        if not parts or set(parts) - set(TEXT_PARTS) or len(set(parts)) != len(parts):
+            raise ValueError(f"TextSpec.parts must be distinct entries of {list(TEXT_PARTS)}, got {self.parts!r}")
+        object.__setattr__(self, "parts", parts)  # a JSON list becomes the documented tuple
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision constants fitted by training.
+
+    ``unknown``: a best cosine score below it makes the live system say "unknown".
+    ``gzsl_gamma``: calibrated-stacking constant subtracted from seen classes' cosine scores.
+    """
+
+    unknown: float
+    gzsl_gamma: float
+
+    def __post_init__(self) -> None:
+        for name in ("unknown", "gzsl_gamma"):
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value):
+                raise ValueError(f"Thresholds.{name} must be a finite number, got {value!r}")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"unknown": float(self.unknown), "gzsl_gamma": float(self.gzsl_gamma)}
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle. Tensors are on the CPU; ``prototypes`` (K, Z) and ``class_text`` (K, Ct)
+    have one row per entry of ``classes``, in that order."""
+
+    path: Path
+    manifest: dict
+    vae_config: VAEConfig
+    vae_state: dict[str, torch.Tensor]
+    backbone_config: dict | None
+    backbone_state: dict[str, torch.Tensor] | None
+    classes: list[ClassEntry]
+    prototypes: torch.Tensor
+    class_text: torch.Tensor
+
+    @property
+    def skeleton(self) -> WindowSpec:
+        return window_from_dict(self.manifest["skeleton"])
+
+    @property
+    def window_frames(self) -> int:
+        return self.skeleton.frames
+
+    @property
+    def fps(self) -> float:
+        return self.skeleton.fps
+
+    @property
+    def max_persons(self) -> int:
+        return self.skeleton.max_persons
+
+    @property
+    def normalization(self) -> NormalizationConfig:
+        return self.skeleton.normalization
+
+    @property
+    def text(self) -> TextSpec:
+        return TextSpec(self.manifest["text"]["model"], tuple(self.manifest["text"]["parts"]))
+
+    @property
+    def text_config(self) -> TextEncoderConfig:
+        """Encoder settings for embedding new class texts exactly as the bundle's were."""
+        return TextEncoderConfig(model=self.text.model)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**self.manifest["thresholds"])
+
+    @property
+    def unknown_threshold(self) -> float:
+        return float(self.manifest["thresholds"]["unknown"])
+
+    @property
+    def gzsl_gamma(self) -> float:
+        return float(self.manifest["thresholds"]["gzsl_gamma"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return [entry.name for entry in self.classes]
+
+    @property
+    def seen_mask(self) -> torch.Tensor:
+        """(K,) bool, True for classes whose scores take the ``gzsl_gamma`` penalty."""
+        return torch.tensor([entry.seen for entry in self.classes], dtype=torch.bool)
+
+    def build_vae(self) -> FSVAE:
+        """The bundle's FSVAE on the CPU, weights loaded, in eval mode."""
+        vae = FSVAE(self.vae_config)
+        try:
+            vae.load_state_dict(self.vae_state)
+        except RuntimeError as error:
+            raise BundleError(f"{self.path}: {WEIGHTS} vae.* does not fit vae.config: {error}") from error
+        return vae.eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing and reading
+
+
+def prototype_for(vae: FSVAE, class_text_row: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """The prototype of one class: text-VAE latent mean of its class vector.
+
+    Args:
+        vae: any FSVAE (its mode does not matter: the latent mean is deterministic).
+        class_text_row: (Ct,) class vector ``f_t``, Ct = ``vae.config.text_dim``.
+
+    Returns:
+        (Z,) float32 on the CPU.
+    """
+    row = torch.as_tensor(class_text_row, dtype=torch.float32)
+    if row.ndim != 1 or row.shape[0] != vae.config.text_dim:
+        raise ValueError(f"prototype_for expects one class vector of shape ({vae.config.text_dim},), "
+                         f"got {tuple(row.shape)}")
+    return _embed_text(vae, row[None])[0]
+
+
+def save_bundle(
+    path: str | Path,
+    *,
+    vae: FSVAE,
+    classes: Sequence[ClassEntry],
+    class_text: torch.Tensor | np.ndarray,
+    skeleton: WindowSpec,
+    text: TextSpec,
+    thresholds: Thresholds,
+    backbone_config: dict | None = None,
+    backbone_state: Mapping[str, torch.Tensor] | None = None,
+    metrics: dict | None = None,
+    provenance: dict | None = None,
+) -> Path:
+    """Write a complete bundle to ``path``, atomically replacing any bundle already there.
+
+    Prototypes are computed here, ``vae.embed_text(class_text)`` (K, Z).
+
+    Args:
+        path: the bundle directory; its parent is created if needed.
+        vae: the trained FSVAE (any device; tensors are written from the CPU).
+        classes: K entries, names distinct ignoring case.
+        class_text: (K, Ct) class vectors ``f_t`` in the order of ``classes``, Ct = ``vae.config.text_dim``.
+        skeleton, text, thresholds: recorded in the manifest (see their classes).
+        backbone_config, backbone_state: both or neither; None for a VAE-only bundle
+            (training on feature files). The config must be JSON; it is stored as is.
+        metrics, provenance: free JSON (numpy scalars become numbers, NaN and
+            infinities become null so that the manifest stays strict JSON).
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        BundleError: inconsistent contents (the same checks as :func:`load_bundle`),
+            or ``path`` is something other than a bundle or an empty directory.
+    """
+    path = Path(path)
+    if (backbone_config is None) != (backbone_state is None):
+        raise BundleError(f"{path}: give backbone_config and backbone_state together, or neither")
+    rows = _as_matrix(class_text)  # (K, Ct)
+    prototypes = _embed_text(vae, rows)  # (K, Z)
+    weights = {f"vae.{name}": _cpu(t) for name, t in vae.state_dict().items()}
+    weights.update({f"backbone.{name}": _cpu(t) for name, t in (backbone_state or {}).items()})
+    try:
+        backbone_json = None if backbone_config is None else json.loads(json.dumps(backbone_config, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise BundleError(f"{path}: backbone_config is not plain JSON: {error}") from error
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "fsvae_version": fsvae_core.__version__,
+        "skeleton": window_to_dict(skeleton),
+        "backbone": {"config": backbone_json},
+        "vae": {"config": config_to_dict(vae.config)},
+        "text": {"model": text.model, "parts": list(text.parts), "dim": int(rows.shape[1])},
+        "classes": [entry.to_dict() for entry in classes],
+        "thresholds": thresholds.to_dict(),
+        "metrics": _plain_json(metrics or {}, path, "metrics"),
+        "provenance": _plain_json(provenance or {}, path, "provenance"),
+        "files": {},  # filled with checksums once the files exist
+    }
+    _check_contents(path, manifest, weights, prototypes, rows)
+    _write_bundle(path, manifest, weights, prototypes, rows)
+    return path
+
+
+def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
+    """Read and check a bundle.
+
+    ``verify`` compares each safetensors file with its SHA-256 in the manifest;
+    ``verify=False`` skips only that hashing, never the structural checks.
+
+    Raises:
+        BundleError: missing file, unreadable JSON, wrong format, newer or unknown
+            format_version, checksum mismatch, missing manifest field, duplicate
+            class names, shapes that disagree with the manifest or the VAE config,
+            NaN or infinite prototypes.
+    """
+    path = Path(path)
+    manifest = _read_manifest(path)
+    _check_manifest(path, manifest)
+    for name in (WEIGHTS, PROTOTYPES):
+        file = path / name
+        if not file.is_file():
+            raise BundleError(f"{path}: {name} is missing")
+        if verify and _sha256(file) != manifest["files"][name]:
+            raise BundleError(f"{path}: {name} is damaged (checksum mismatch)")
+    weights = _read_tensors(path, WEIGHTS)
+    tables = _read_tensors(path, PROTOTYPES)
+    missing = sorted({"prototypes", "class_text"} - set(tables))
+    if missing:
+        raise BundleError(f"{path}: {PROTOTYPES} lacks tensor(s) {missing}")
+    vae_config, classes = _check_contents(path, manifest, weights, tables["prototypes"], tables["class_text"])
+    vae_state, backbone_state = _split_weights(weights)
+    return Bundle(
+        path=path, manifest=manifest, vae_config=vae_config, vae_state=vae_state,
+        backbone_config=manifest["backbone"]["config"], backbone_state=backbone_state,
+        classes=classes, prototypes=tables["prototypes"], class_text=tables["class_text"],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Changing the actions of a bundle
+
+
+def list_actions(path: str | Path) -> list[ClassEntry]:
+    """The bundle's actions, in prototype-row order."""
+    return load_bundle(path).classes
+
+
+def add_action(
+    path: str | Path, name: str, ld: str, gd: str, encoder: SentenceEncoder | None = None
+) -> ClassEntry:
+    """Add an action described by text; no retraining.
+
+    The three texts are embedded with the bundle's text model and parts
+    (:func:`class_embeddings`), the bundle's text VAE encoder turns that class
+    vector into the prototype, and the class is appended with ``seen=False``,
+    ``origin="user"``. Whitespace in the texts is collapsed.
+
+    Args:
+        encoder: a sentence encoder for the bundle's text model (to share its
+            cache or loaded model); by default one is made from
+            ``bundle.text_config``, loading the model only if the texts are not cached.
+
+    Returns:
+        The new entry (also the last row of the bundle).
+
+    Raises:
+        BundleError: an empty text, a name already present (ignoring case), an
+            encoder for another model, or a bundle that does not load.
+    """
+    path = Path(path)
+    bundle = load_bundle(path)
+    try:
+        description = description_from_fields({"name": name, "ld": ld, "gd": gd}, f"{path}: new action")
+    except DescriptionError as error:
+        raise BundleError(str(error)) from error
+    index = _find(bundle.classes, description.name)
+    if index is not None:
+        raise BundleError(f"{path}: an action named {bundle.classes[index].name!r} is already in the bundle; "
+                          "remove it first or choose another name")
+    text = bundle.text
+    if encoder is None:
+        encoder = SentenceEncoder(bundle.text_config)
+    elif encoder.model_id != text.model:
+        raise BundleError(f"{path}: the bundle's classes were embedded with {text.model!r}, "
+                          f"but the encoder given is {encoder.model_id!r}")
+    row = torch.from_numpy(class_embeddings([description], encoder, text.parts))  # (1, Ct)
+    if row.shape[1] != bundle.class_text.shape[1]:
+        raise BundleError(f"{path}: text model {text.model!r} gives {row.shape[1]}-d class vectors "
+                          f"but the bundle's are {bundle.class_text.shape[1]}-d")
+    prototype = prototype_for(bundle.build_vae(), row[0])  # (Z,)
+    entry = ClassEntry(description.name, description.ld, description.gd, seen=False, origin="user")
+    _rewrite_classes(
+        bundle, bundle.classes + [entry],
+        torch.cat([bundle.prototypes, prototype[None]]), torch.cat([bundle.class_text, row]),
+    )
+    return entry
+
+
+def remove_action(path: str | Path, name: str) -> ClassEntry:
+    """Remove the action called ``name`` (ignoring case); returns the removed entry.
+
+    Raises:
+        BundleError: no such action (the message lists close names), or it is
+            the bundle's only action.
+    """
+    path = Path(path)
+    bundle = load_bundle(path)
+    index = _find(bundle.classes, name)
+    if index is None:
+        names = bundle.class_names
+        by_key = {_name_key(n): n for n in names}
+        close = [by_key[key] for key in difflib.get_close_matches(_name_key(name), list(by_key), n=3, cutoff=0.6)]
+        hint = f"close names: {close}" if close else f"actions: {names[:20]}" + (" ..." if len(names) > 20 else "")
+        raise BundleError(f"{path}: no action named {name!r}; {hint}")
+    if len(bundle.classes) == 1:
+        raise BundleError(f"{path}: {bundle.classes[index].name!r} is the bundle's only action; "
+                          "a bundle needs at least one")
+    keep = [i for i in range(len(bundle.classes)) if i != index]
+    _rewrite_classes(bundle, [bundle.classes[i] for i in keep], bundle.prototypes[keep], bundle.class_text[keep])
+    return bundle.classes[index]
+
+
+def _rewrite_classes(bundle: Bundle, classes: list[ClassEntry], prototypes: torch.Tensor,
+                     class_text: torch.Tensor) -> None:
+    manifest = {**bundle.manifest, "classes": [entry.to_dict() for entry in classes]}
+    _check_contents(bundle.path, manifest, None, prototypes, class_text)
+    _write_bundle(bundle.path, manifest, bundle.path / WEIGHTS, prototypes, class_text)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _find(classes: Sequence[ClassEntry], name: str) -> int | None:
+    key = _name_key(name)
+    return next((i for i, entry in enumerate(classes) if _name_key(entry.name) == key), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+# Required manifest fields by section; float accepts int, and neither accepts bool.
+_MANIFEST_FIELDS: dict[str, dict[str, Any]] = {
+    "": {"created_utc": str, "fsvae_version": str, "skeleton": dict, "backbone": dict, "vae": dict,
+         "text": dict, "classes": list, "thresholds": dict, "metrics": dict, "provenance": dict, "files": dict},
+    "backbone": {"config": (dict, type(None))},
+    "vae": {"config": dict},
+    "text": {"model": str, "parts": list, "dim": int},
+    "thresholds": {"unknown": float, "gzsl_gamma": float},
+    "files": {WEIGHTS: str, PROTOTYPES: str},
+}
+
+
+def _check_manifest(path: Path, manifest: Any, with_files: bool = True) -> None:
+    """Format, version and required fields; ``with_files=False`` for a manifest whose
+    checksums are not written yet."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise BundleError(f"{path}: {MANIFEST} is not an fsvae bundle manifest (format {found!r}, expected {FORMAT!r})")
+    version = manifest.get("format_version")
+    if _is_int(version) and version > FORMAT_VERSION:
+        raise BundleError(f"{path}: format_version {version} was written by a newer fsvae; "
+                          f"this one (fsvae {fsvae_core.__version__}) reads format_version {FORMAT_VERSION}")
+    if version != FORMAT_VERSION or not _is_int(version):
+        raise BundleError(f"{path}: unknown format_version {version!r}; this fsvae reads {FORMAT_VERSION}")
+    for section, fields in _MANIFEST_FIELDS.items():
+        if section == "files" and not with_files:
+            continue
+        try:
+            _require_keys(manifest[section] if section else manifest, fields, section or MANIFEST)
+        except ValueError as error:
+            raise BundleError(f"{path}: {error}") from error
+
+
+def _check_contents(
+    path: Path,
+    manifest: dict,
+    weights: Mapping[str, torch.Tensor] | None,
+    prototypes: torch.Tensor,
+    class_text: torch.Tensor,
+) -> tuple[VAEConfig, list[ClassEntry]]:
+    """Everything that must agree inside a bundle; ``weights`` None skips the weight groups.
+
+    Returns the parsed VAE config and class entries.
+    """
+    _check_manifest(path, manifest, with_files=False)  # load_bundle has checked the files already
+    try:
+        vae_config = config_from_dict(VAEConfig, manifest["vae"]["config"], "vae.config")
+        window_from_dict(manifest["skeleton"])
+        text = TextSpec(manifest["text"]["model"], tuple(manifest["text"]["parts"]))
+        Thresholds(**manifest["thresholds"])
+    except (SettingsError, ValueError, TypeError) as error:
+        raise BundleError(f"{path}: {MANIFEST}: {error}") from error
+
+    classes = []
+    for position, data in enumerate(manifest["classes"]):
+        try:
+            classes.append(ClassEntry.from_dict(data))
+        except (ValueError, TypeError) as error:
+            raise BundleError(f"{path}: {MANIFEST} classes[{position}]: {error}") from error
+    if not classes:
+        raise BundleError(f"{path}: the bundle has no actions")
+    first_of: dict[str, str] = {}
+    for entry in classes:
+        key = _name_key(entry.name)
+        if key in first_of:
+            raise BundleError(f"{path}: duplicate action name {entry.name!r} (also {first_of[key]!r})")
+        first_of[key] = entry.name
+
+    if weights is not None:
+        stray = sorted(k for k in weights if k.partition(".")[0] not in _GROUPS)
+        if stray:
+            raise BundleError(f"{path}: {WEIGHTS} holds tensors outside vae.* and backbone.*: {stray[:5]}")
+        if not any(k.startswith("vae.") for k in weights):
+            raise BundleError(f"{path}: {WEIGHTS} holds no vae.* tensors")
+        has_backbone = any(k.startswith("backbone.") for k in weights)
+        if has_backbone and manifest["backbone"]["config"] is None:
+            raise BundleError(f"{path}: {WEIGHTS} holds backbone.* tensors but {MANIFEST} has no backbone config")
+        if not has_backbone and manifest["backbone"]["config"] is not None:
+            raise BundleError(f"{path}: {MANIFEST} has a backbone config but {WEIGHTS} holds no backbone.* tensors")
+
+    dim, k = manifest["text"]["dim"], len(classes)
+    for name, table in (("prototypes", prototypes), ("class_text", class_text)):
+        if table.ndim != 2 or table.dtype != torch.float32:
+            raise BundleError(f"{path}: {PROTOTYPES} {name} must be a float32 matrix, "
+                              f"got {table.dtype} of shape {tuple(table.shape)}")
+        if table.shape[0] != k:
+            raise BundleError(f"{path}: {MANIFEST} lists {k} classes but {PROTOTYPES} has "
+                              f"{table.shape[0]} rows of {name}")
+        if not torch.isfinite(table).all():
+            raise BundleError(f"{path}: {PROTOTYPES} {name} contains NaN or infinite values")
+    if prototypes.shape[1] != vae_config.latent_dim:
+        raise BundleError(f"{path}: prototypes are {prototypes.shape[1]}-d but the VAE latent is "
+                          f"{vae_config.latent_dim}-d")
+    if class_text.shape[1] != dim:
+        raise BundleError(f"{path}: class_text is {class_text.shape[1]}-d but the manifest's text dim is {dim}")
+    if dim != vae_config.text_dim or dim % len(text.parts):
+        raise BundleError(f"{path}: text dim {dim} must equal vae.config.text_dim ({vae_config.text_dim}) "
+                          f"and divide into {len(text.parts)} parts")
+    return vae_config, classes
+
+
+def _require_keys(data: Any, fields: Mapping[str, Any], where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where} must be an object, got {type(data).__name__}")
+    for key, kind in fields.items():
+        if key not in data:
+            raise ValueError(f"{where} lacks the required field {key!r}")
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        value = data[key]
+        fits = any(_is_number(value) if k is float else _is_int(value) if k is int else isinstance(value, k)
+                   for k in kinds)
+        if not fits:
+            wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise ValueError(f"{where}.{key} must be {wanted}, got {value!r}"[:300])
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def _read_manifest(path: Path) -> Any:
+    if not path.is_dir():
+        retired = sorted(path.parent.glob(f".{path.name}.old-*"))
+        hint = (f"; an interrupted write left the previous bundle at {retired[-1]}: rename it to {path.name}"
+                if retired else "")
+        raise BundleError(f"{path}: no bundle directory here{hint}")
+    file = path / MANIFEST
+    if not file.is_file():
+        raise BundleError(f"{path}: {MANIFEST} is missing (is this an fsvae bundle?)")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BundleError(f"{path}: {MANIFEST} is not readable JSON ({error})") from error
+
+
+def _read_tensors(path: Path, name: str) -> dict[str, torch.Tensor]:
+    try:
+        with safe_open(str(path / name), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (OSError, SafetensorError) as error:
+        raise BundleError(f"{path}: {name} is not a readable safetensors file ({error})") from error
+    if metadata.get("format") != FORMAT:
+        raise BundleError(f"{path}: {name} is not an fsvae bundle file (metadata format {metadata.get('format')!r})")
+    return tensors
+
+
+def _split_weights(weights: Mapping[str, torch.Tensor]) -> tuple[dict, dict | None]:
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in weights.items():
+        group, _, name = key.partition(".")
+        groups.setdefault(group, {})[name] = tensor
+    return groups["vae"], groups.get("backbone")
+
+
+def _write_bundle(path: Path, manifest: dict, weights: Mapping[str, torch.Tensor] | Path,
+                  prototypes: torch.Tensor, class_text: torch.Tensor) -> None:
+    """Write all three files into a staging directory, then swap it in. ``weights`` may be an
+    existing weights file to carry over (hard-linked where possible, else copied)."""
+
+    def fill(staging: Path) -> None:
+        if isinstance(weights, Path):
+            _link_or_copy(weights, staging / WEIGHTS)
+        else:
+            save_file(dict(weights), str(staging / WEIGHTS), metadata=_METADATA)
+        save_file({"prototypes": _cpu(prototypes), "class_text": _cpu(class_text)},
+                  str(staging / PROTOTYPES), metadata=_METADATA)
+        files = {name: _sha256(staging / name) for name in (WEIGHTS, PROTOTYPES)}
+        _write_json(staging / MANIFEST, {**manifest, "files": files})
+        for name in (WEIGHTS, PROTOTYPES, MANIFEST):
+            _fsync(staging / name)
+
+    _replace_directory(path, fill)
+
+
+def _replace_directory(path: Path, fill: Callable[[Path], None]) -> None:
+    """Run ``fill`` on a fresh sibling directory, then put it at ``path``; ``path`` keeps its
+    old contents unless everything succeeded."""
+    if path.exists() and not path.is_dir():
+        raise BundleError(f"{path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / MANIFEST).is_file():
+        raise BundleError(f"{path}: refusing to replace a non-empty directory that is not an fsvae bundle")
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.writing-", dir=parent))
+    try:
+        fill(staging)
+        _fsync(staging)
+        if path.exists():
+            # Directories cannot be renamed over non-empty ones, so the old one steps aside first.
+            retired = parent / f".{path.name}.old-{secrets.token_hex(4)}"
+            os.rename(path, retired)
+            try:
+                os.rename(staging, path)
+            except BaseException:
+                os.rename(retired, path)
+                raise
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, path)
+        _fsync(parent)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    # A hard link is safe: bundle files are never modified in place, only replaced.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _write_json(file: Path, document: dict) -> None:
+    file.write_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or directory to disk; a no-op where the platform cannot (directories on Windows)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Small conversions
+
+
+def _cpu(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().cpu().contiguous()
+
+
+def _as_matrix(values: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """(K, C) float32 CPU copy of a tensor or array."""
+    return torch.as_tensor(values).detach().to("cpu", torch.float32).contiguous().clone()
+
+
+def _embed_text(vae: FSVAE, class_text: torch.Tensor) -> torch.Tensor:
+    """(K, Ct) -> (K, Z) float32 CPU latent means, on the VAE's own device."""
+    device = next(vae.parameters()).device
+    return _cpu(vae.embed_text(class_text.to(device, torch.float32)).float())
+
+
+def _plain_json(value: Any, path: Path, where: str) -> Any:
+    """``value`` as strict JSON: numpy scalars and arrays to numbers and lists, tuples to
+    lists, NaN and infinities to None (training metrics may hold e.g. a 0/0 mean)."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain_json(item, path, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(item, path, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, np.ndarray):
+        return _plain_json(value.tolist(), path, where)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise BundleError(f"{path}: {where} is not JSON ({type(value).__name__})")

@@ -1,0 +1,334 @@
+"""The model bundle round-trips, refuses damaged or inconsistent contents by name, and changes its
+actions by text alone, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from calibration.normalize import NormalizationConfig
+from calibration.windows import WindowSpec
+from fsvae_core import bundle as bundle_module
+from fsvae_core.bundle import (
+    BundleError, ClassEntry, TextSpec, Thresholds, add_action, list_actions, load_bundle,
+    prototype_for, remove_action, save_bundle,
+)
+from fsvae_core.descriptions import ActionDescription
+from fsvae_core.frequency import FrequencyConfig
+from fsvae_core.model import FSVAE, VAEConfig
+from fsvae_core.text import SentenceEncoder, TextEncoderConfig, class_embeddings
+
+# text_dim 1152 = 3 parts x 384, the real MiniLM class vector, because adding embeds for real.
+CONFIG = VAEConfig(skeleton_dim=16, text_dim=1152, latent_dim=8,
+                   skeleton_frequency=FrequencyConfig(n_bands=4, phi=4),
+                   text_frequency=FrequencyConfig(n_bands=4, phi=4))
+ACTIONS = [
+    ActionDescription("wave", "one hand swings side to side above the shoulder", "greeting someone from afar"),
+    ActionDescription("sit down", "knees bend and the hips lower onto a seat", "taking a seat on a chair"),
+    ActionDescription("jump up", "both legs push off and the body leaves the floor", "jumping in place"),
+]
+SKELETON = WindowSpec(frames=64, fps=30.0, max_persons=2, normalization=NormalizationConfig(fps=30.0))
+THRESHOLDS = Thresholds(unknown=0.25, gzsl_gamma=0.1)
+BACKBONE_CONFIG = {"kind": "tiny-gcn", "channels": [3, 4], "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    return SentenceEncoder(cache_root=tmp_path_factory.mktemp("text-cache"))
+
+
+@pytest.fixture(scope="module")
+def class_text(encoder):
+    return torch.from_numpy(class_embeddings(ACTIONS, encoder))  # (3, 1152)
+
+
+@pytest.fixture
+def vae():
+    torch.manual_seed(0)
+    return FSVAE(CONFIG).eval()
+
+
+def _classes():
+    return [ClassEntry(a.name, a.ld, a.gd, seen=i < 2, origin="trained") for i, a in enumerate(ACTIONS)]
+
+
+def _save(path, vae, class_text, **overrides):
+    arguments = dict(
+        vae=vae, classes=_classes(), class_text=class_text, skeleton=SKELETON, text=TextSpec(),
+        thresholds=THRESHOLDS, backbone_config=BACKBONE_CONFIG,
+        backbone_state={"block.weight": torch.arange(12.0).reshape(4, 3), "block.bias": torch.zeros(4)},
+        metrics={"zsl": {"top1": 0.5}}, provenance={"datasets": ["ntu60"], "command": "fsvae train"},
+    )
+    arguments.update(overrides)
+    return save_bundle(path, **arguments)
+
+
+@pytest.fixture
+def bundle_path(tmp_path, vae, class_text):
+    return _save(tmp_path / "bundle", vae, class_text)
+
+
+def _edit_manifest(path, change):
+    manifest = json.loads((path / "manifest.json").read_text())
+    change(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _rewrite_tables(path, **tables):
+    """Replace tensors of prototypes.safetensors and fix its checksum, so that only the content check can fire."""
+    file = path / "prototypes.safetensors"
+    save_file({**load_file(str(file)), **tables}, str(file), metadata={"format": "fsvae-bundle"})
+    _edit_manifest(path, lambda m: m["files"].update({"prototypes.safetensors": bundle_module._sha256(file)}))
+
+
+def _siblings(path):
+    return sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Round trip
+
+
+def test_round_trip_keeps_everything(bundle_path, vae, class_text):
+    bundle = load_bundle(bundle_path)
+    assert sorted(p.name for p in bundle_path.iterdir()) == [
+        "manifest.json", "prototypes.safetensors", "weights.safetensors"]
+    assert _siblings(bundle_path) == []  # no staging or retired directories left behind
+    assert bundle.classes == _classes()
+    assert bundle.vae_config == CONFIG
+    assert bundle.vae_state.keys() == vae.state_dict().keys()
+    for name, tensor in vae.state_dict().items():
+        torch.testing.assert_close(bundle.vae_state[name], tensor, rtol=0, atol=0)
+    assert bundle.backbone_config == BACKBONE_CONFIG
+    torch.testing.assert_close(bundle.backbone_state["block.weight"], torch.arange(12.0).reshape(4, 3))
+    torch.testing.assert_close(bundle.class_text, class_text, rtol=0, atol=0)
+    torch.testing.assert_close(bundle.prototypes, vae.embed_text(class_text), rtol=0, atol=0)
+    assert bundle.prototypes.shape == (3, 8)
+    assert (bundle.window_frames, bundle.fps, bundle.max_persons) == (64, 30.0, 2)
+    assert bundle.normalization == NormalizationConfig(fps=30.0)
+    assert bundle.skeleton == SKELETON
+    assert bundle.text == TextSpec() and bundle.text_config == TextEncoderConfig()
+    assert (bundle.unknown_threshold, bundle.gzsl_gamma) == (0.25, 0.1)
+    assert bundle.seen_mask.tolist() == [True, True, False]
+    manifest = bundle.manifest
+    assert (manifest["format"], manifest["format_version"]) == ("fsvae-bundle", 1)
+    assert manifest["skeleton"]["layout"] == "ntu25" and manifest["skeleton"]["n_joints"] == 25
+    assert manifest["text"] == {"model": "all-MiniLM-L6-v2", "parts": ["name", "ld", "gd"], "dim": 1152}
+    assert manifest["metrics"] == {"zsl": {"top1": 0.5}}
+    assert manifest["provenance"]["datasets"] == ["ntu60"]
+    assert set(manifest["files"]) == {"weights.safetensors", "prototypes.safetensors"}
+
+
+def test_vae_only_bundle_round_trips_without_backbone(tmp_path, vae, class_text):
+    path = _save(tmp_path / "vae-only", vae, class_text, backbone_config=None, backbone_state=None)
+    bundle = load_bundle(path)
+    assert bundle.backbone_config is None and bundle.backbone_state is None
+    assert bundle.manifest["backbone"] == {"config": None}
+
+
+def test_build_vae_reproduces_prototypes(bundle_path):
+    bundle = load_bundle(bundle_path)
+    vae = bundle.build_vae()
+    assert not vae.training
+    torch.testing.assert_close(vae.embed_text(bundle.class_text), bundle.prototypes, rtol=0, atol=0)
+
+
+def test_saving_replaces_an_existing_bundle(bundle_path, vae, class_text):
+    _save(bundle_path, vae, class_text[:2], classes=_classes()[:2])
+    assert [c.name for c in list_actions(bundle_path)] == ["wave", "sit down"]
+    assert _siblings(bundle_path) == []
+
+
+def test_metrics_become_strict_json(tmp_path, vae, class_text):
+    path = _save(tmp_path / "b", vae, class_text, metrics={"h": float("nan"), "n": np.int64(3), "p": (1, 2)})
+    assert load_bundle(path).manifest["metrics"] == {"h": None, "n": 3, "p": [1, 2]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals
+
+
+def _delete(name):
+    return lambda path: (path / name).unlink()
+
+
+def _corrupt_weights(path):
+    data = bytearray((path / "weights.safetensors").read_bytes())
+    data[-3] ^= 0x01  # inside the last tensor's data
+    (path / "weights.safetensors").write_bytes(bytes(data))
+
+
+REFUSALS = {
+    "manifest missing": (_delete("manifest.json"), "manifest.json is missing"),
+    "weights missing": (_delete("weights.safetensors"), "weights.safetensors is missing"),
+    "prototypes missing": (_delete("prototypes.safetensors"), "prototypes.safetensors is missing"),
+    "weights damaged": (_corrupt_weights, "weights.safetensors is damaged (checksum mismatch)"),
+    "bad json": (lambda p: (p / "manifest.json").write_text("{not json"), "manifest.json is not readable JSON"),
+    "wrong format": (lambda p: _edit_manifest(p, lambda m: m.update(format="other")), "not an fsvae bundle"),
+    "newer version": (lambda p: _edit_manifest(p, lambda m: m.update(format_version=99)),
+                      "format_version 99 was written by a newer fsvae"),
+    "unknown version": (lambda p: _edit_manifest(p, lambda m: m.update(format_version="1")),
+                        "unknown format_version"),
+    "missing field": (lambda p: _edit_manifest(p, lambda m: m.pop("thresholds")), "'thresholds'"),
+    "missing nested field": (lambda p: _edit_manifest(p, lambda m: m["text"].pop("dim")), "'dim'"),
+    "class count": (lambda p: _edit_manifest(p, lambda m: m["classes"].pop()), "lists 2 classes"),
+    "duplicate names": (lambda p: _edit_manifest(p, lambda m: m["classes"][2].update(name="WAVE")),
+                        "duplicate action name"),
+    "bad origin": (lambda p: _edit_manifest(p, lambda m: m["classes"][0].update(origin="magic")), "origin"),
+    "text dim": (lambda p: _edit_manifest(p, lambda m: m["text"].update(dim=384)), "text dim is 384"),
+    "other layout": (lambda p: _edit_manifest(p, lambda m: m["skeleton"].update(layout="coco17")), "ntu25"),
+    "nan prototype": (lambda p: _rewrite_tables(p, prototypes=torch.full((3, 8), float("nan"))), "NaN"),
+    "prototype width": (lambda p: _rewrite_tables(p, prototypes=torch.zeros(3, 9)), "latent is 8-d"),
+    "prototype rows": (lambda p: _rewrite_tables(p, prototypes=torch.zeros(4, 8)), "4 rows of prototypes"),
+    "class_text width": (lambda p: _rewrite_tables(p, class_text=torch.zeros(3, 1151)), "class_text is 1151-d"),
+    "backbone without config": (lambda p: _edit_manifest(p, lambda m: m["backbone"].update(config=None)),
+                                "no backbone config"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_damaged_or_inconsistent_bundle_is_refused_by_name(bundle_path, case):
+    damage, expected = REFUSALS[case]
+    damage(bundle_path)
+    with pytest.raises(BundleError) as caught:
+        load_bundle(bundle_path)
+    message = str(caught.value)
+    assert message.startswith(str(bundle_path)) and expected in message, message
+
+
+def test_verify_false_skips_only_the_checksum(bundle_path):
+    _corrupt_weights(bundle_path)
+    assert load_bundle(bundle_path, verify=False).classes == _classes()
+
+
+def test_missing_bundle_points_at_an_interrupted_write(bundle_path):
+    retired = bundle_path.parent / f".{bundle_path.name}.old-0000"
+    os.rename(bundle_path, retired)
+    with pytest.raises(BundleError, match="previous bundle at .*old-0000"):
+        load_bundle(bundle_path)
+
+
+def test_save_refuses_inconsistent_contents(tmp_path, vae, class_text):
+    path = tmp_path / "b"
+    twins = _classes()[:2] + [ClassEntry("Wave", "x", "y", seen=False, origin="trained")]
+    with pytest.raises(BundleError, match="duplicate action name"):
+        _save(path, vae, class_text, classes=twins)
+    with pytest.raises(BundleError, match="lists 2 classes"):
+        _save(path, vae, class_text, classes=_classes()[:2])
+    with pytest.raises(BundleError, match="together"):
+        _save(path, vae, class_text, backbone_state=None)
+    assert not path.exists() and _siblings(path) == []
+
+
+def test_save_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path, vae, class_text):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(BundleError, match="not an fsvae bundle"):
+        _save(tmp_path / "mine", vae, class_text)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+# ---------------------------------------------------------------------------------------------
+# Changing actions
+
+
+def test_add_action_appends_a_user_class_with_the_text_vae_prototype(bundle_path, encoder):
+    entry = add_action(bundle_path, "clap  hands", "both palms meet in front of the chest",
+                       "applauding", encoder=encoder)
+    assert entry == ClassEntry("clap hands", "both palms meet in front of the chest", "applauding",
+                               seen=False, origin="user")
+    bundle = load_bundle(bundle_path)  # checksums of the rewritten files verify
+    assert bundle.classes == _classes() + [entry]
+    expected_text = class_embeddings([entry.description], encoder)[0]  # (1152,)
+    torch.testing.assert_close(bundle.class_text[-1], torch.from_numpy(expected_text))
+    vae = bundle.build_vae()
+    torch.testing.assert_close(bundle.prototypes[-1], vae.embed_text(bundle.class_text[-1:])[0])
+    torch.testing.assert_close(bundle.prototypes[:3], vae.embed_text(bundle.class_text[:3]), rtol=0, atol=0)
+    assert _siblings(bundle_path) == []
+
+
+def test_add_action_refuses_duplicates_empty_texts_and_a_foreign_encoder(bundle_path, encoder):
+    with pytest.raises(BundleError, match="'wave' is already in the bundle") as caught:
+        add_action(bundle_path, " WAVE ", "a", "b", encoder=encoder)
+    assert str(caught.value).startswith(str(bundle_path))
+    with pytest.raises(BundleError, match=r"new action\.ld must be a non-empty string"):
+        add_action(bundle_path, "nod", "   ", "agreeing", encoder=encoder)
+    other = SentenceEncoder(TextEncoderConfig(model="/some/other/model"), cache_root=encoder._cache.parent)
+    with pytest.raises(BundleError, match="embedded with 'all-MiniLM-L6-v2'"):
+        add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=other)
+    assert list_actions(bundle_path) == _classes()
+
+
+def test_remove_action_removes_one_and_refuses_unknown_or_last(bundle_path, encoder):
+    before = load_bundle(bundle_path)
+    removed = remove_action(bundle_path, "Sit Down")
+    assert removed == _classes()[1]
+    after = load_bundle(bundle_path)
+    assert after.class_names == ["wave", "jump up"]
+    torch.testing.assert_close(after.prototypes, before.prototypes[[0, 2]], rtol=0, atol=0)
+    torch.testing.assert_close(after.class_text, before.class_text[[0, 2]], rtol=0, atol=0)
+
+    with pytest.raises(BundleError, match=r"no action named 'jump'; close names: \['jump up'\]") as caught:
+        remove_action(bundle_path, "jump")
+    assert str(caught.value).startswith(str(bundle_path))
+    remove_action(bundle_path, "wave")
+    with pytest.raises(BundleError, match="only action"):
+        remove_action(bundle_path, "jump up")
+    assert load_bundle(bundle_path).class_names == ["jump up"]
+
+
+def test_added_action_can_be_removed_again(bundle_path, encoder):
+    add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=encoder)
+    assert remove_action(bundle_path, "NOD").origin == "user"
+    assert list_actions(bundle_path) == _classes()
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+def test_failure_midway_leaves_the_old_bundle_intact(bundle_path, encoder, monkeypatch):
+    before = bundle_path.joinpath("manifest.json").read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    # Tensors are already in the staging directory when the manifest write fails.
+    monkeypatch.setattr(bundle_module, "_write_json", fail)
+    with pytest.raises(OSError, match="disk full"):
+        add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=encoder)
+    assert bundle_path.joinpath("manifest.json").read_bytes() == before
+    assert load_bundle(bundle_path).classes == _classes()
+    assert _siblings(bundle_path) == []
+
+
+def test_failed_swap_puts_the_old_bundle_back(bundle_path, monkeypatch):
+    real_rename = os.rename
+
+    def rename(source, target):
+        if ".writing-" in str(source):
+            raise OSError("rename failed")
+        real_rename(source, target)
+
+    monkeypatch.setattr(bundle_module.os, "rename", rename)
+    with pytest.raises(OSError, match="rename failed"):
+        remove_action(bundle_path, "wave")
+    monkeypatch.undo()
+    assert load_bundle(bundle_path).classes == _classes()
+    assert _siblings(bundle_path) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory helper
+
+
+def test_prototype_for_is_the_text_latent_mean_of_one_row(vae, class_text):
+    torch.testing.assert_close(prototype_for(vae, class_text[1]), vae.embed_text(class_text[1:2])[0])
+    torch.testing.assert_close(prototype_for(vae, class_text[1].numpy()), vae.embed_text(class_text[1:2])[0])
+    with pytest.raises(ValueError, match=r"\(1152,\)"):
+        prototype_for(vae, class_text[:2])

@@ -1,0 +1,396 @@
+"""Capture: sources, the window builder, the capture loop and its command line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from calibration.windows import WindowSpec
+from fsvae_core.paths import PROJECT_ROOT
+from realtime.capture import (
+    CaptureStats,
+    PoseSample,
+    PoseSubscriberSource,
+    SkeletonReplaySource,
+    VideoSource,
+    WindowBuilder,
+    main,
+    run_capture,
+)
+from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, skeleton_topics
+from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber
+
+SKELETON = "ntu_samples/S001C001P001R001A011.skeleton"
+TWO_BODIES = "ntu_samples/S001C003P008R002A058.skeleton"
+VIDEO = "videos/S001C001P001R001A001_rgb.avi"
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def standing_pose(rng: np.random.Generator | None = None) -> np.ndarray:
+    """A plausible NTU25 body (25, 3) in Kinect metres, with a little jitter."""
+    from calibration import NTU25
+
+    pose = np.zeros((25, 3), dtype=np.float32)
+    heights = {NTU25.SPINE_BASE: 0.0, NTU25.SPINE_MID: 0.3, NTU25.SPINE_SHOULDER: 0.5, NTU25.NECK: 0.58,
+               NTU25.HEAD: 0.7}
+    for joint, y in heights.items():
+        pose[joint] = (0.0, y, 3.0)
+    for side, x in (("LEFT", -1.0), ("RIGHT", 1.0)):
+        pose[NTU25[f"SHOULDER_{side}"]] = (0.18 * x, 0.48, 3.0)
+        pose[NTU25[f"ELBOW_{side}"]] = (0.22 * x, 0.22, 3.0)
+        for name in ("WRIST", "HAND", "HAND_TIP", "THUMB"):
+            pose[NTU25[f"{name}_{side}"]] = (0.24 * x, 0.0, 3.0)
+        pose[NTU25[f"HIP_{side}"]] = (0.09 * x, -0.02, 3.0)
+        pose[NTU25[f"KNEE_{side}"]] = (0.1 * x, -0.45, 3.0)
+        pose[NTU25[f"ANKLE_{side}"]] = (0.1 * x, -0.85, 3.0)
+        pose[NTU25[f"FOOT_{side}"]] = (0.1 * x, -0.88, 2.9)
+    if rng is not None:
+        pose += rng.normal(0, 0.005, pose.shape).astype(np.float32)
+    return pose
+
+
+def samples(times: np.ndarray, present: np.ndarray | None = None) -> list[PoseSample]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i, t in enumerate(times):
+        seen = present is None or present[i]
+        out.append(PoseSample(float(t), standing_pose(rng)[None] if seen else None, "ntu25", capture_ms=1e12 + t * 1e3))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# WindowBuilder
+
+
+def test_builder_waits_for_half_a_window_then_emits_at_the_stride():
+    spec = WindowSpec(frames=48, fps=20.0, max_persons=2)
+    builder = WindowBuilder(spec, stride_s=0.25, source_id="cam0")
+    times = np.arange(120) / 30.0  # 4 s at 30 fps
+    emitted = [(s.timestamp_s, builder.push(s)) for s in samples(times)]
+    windows = [(t, m) for t, m in emitted if m is not None]
+    assert all(isinstance(m, SkeletonWindow) for _, m in windows)
+    first = windows[0][0]
+    assert first >= 0.5 * spec.duration_s and first < 0.5 * spec.duration_s + 0.1
+    gaps = np.diff([t for t, _ in windows])
+    assert np.all(gaps >= 0.25 - 1e-6) and np.all(gaps < 0.25 + 1 / 30 + 1e-6)
+    for _, m in windows:
+        assert m.joints.shape == (48, 2, 25, 3)
+        assert m.fps == 20.0 and m.layout == "ntu25" and m.source_id == "cam0"
+        assert np.all(m.joints[:, 1] == 0)  # the absent second person stays zeros
+        assert np.isfinite(m.joints).all()
+    assert [m.seq for _, m in windows] == list(range(len(windows)))
+    assert windows[-1][1].capture_timestamp_ms == pytest.approx(1e12 + times[-1] * 1e3)
+    # The ring buffer keeps a little more than one window, not the whole stream.
+    assert builder.buffered_frames * (1 / 30.0) < spec.duration_s + 1.0
+
+
+def test_builder_sends_no_person_after_a_gap_and_clears_the_buffer():
+    spec = WindowSpec()
+    builder = WindowBuilder(spec, stride_s=0.25, source_id="cam0", grace_s=0.5)
+    times = np.arange(180) / 30.0  # 6 s
+    present = (times < 2.0) | (times >= 3.5)
+    emitted = [(s.timestamp_s, builder.push(s)) for s in samples(times, present)]
+    no_person = [t for t, m in emitted if isinstance(m, NoPerson)]
+    assert no_person, "no NoPerson during a 1.5 s gap"
+    assert min(no_person) >= 2.0 - 1 / 30 + 0.5 - 1e-6 and max(no_person) < 3.5  # last seen + grace
+    assert np.all(np.diff(no_person) >= 0.25 - 1e-6)
+    # After the gap nothing is sent until half a window has filled again: no garbage windows.
+    after = [t for t, m in emitted if isinstance(m, SkeletonWindow) and t >= 3.5]
+    assert after and min(after) >= 3.5 + 0.5 * spec.duration_s - 1e-6
+    # Windows and notices share one gap-free seq.
+    seqs = [m.seq for _, m in emitted if m is not None]
+    assert seqs == list(range(len(seqs)))
+
+
+def test_builder_keeps_the_buffer_through_a_short_dropout():
+    builder = WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0", grace_s=0.5)
+    times = np.arange(150) / 30.0
+    present = ~((times > 2.0) & (times < 2.2))
+    messages = [builder.push(s) for s in samples(times, present)]
+    assert not any(isinstance(m, NoPerson) for m in messages)
+    windows = [m for m in messages if isinstance(m, SkeletonWindow)]
+    assert len(windows) >= 14
+
+
+def test_builder_sends_no_person_when_nobody_ever_appears():
+    builder = WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0", grace_s=0.5)
+    messages = [builder.push(s) for s in samples(np.arange(60) / 30.0, np.zeros(60, dtype=bool))]
+    kinds = {type(m) for m in messages if m is not None}
+    assert kinds == {NoPerson}
+
+
+def test_builder_maps_other_layouts_and_drops_extra_persons():
+    spec = WindowSpec(max_persons=1)
+    builder = WindowBuilder(spec, stride_s=0.25, source_id="cam0")
+    rng = np.random.default_rng(1)
+    message = None
+    for i in range(60):
+        joints = rng.normal(0, 0.2, (3, 33, 3)).astype(np.float32)  # three "persons", mediapipe layout
+        joints[:, 5] = np.nan  # an unplaced joint is filled, never sent as NaN
+        message = builder.push(PoseSample(i / 30.0, joints, "mediapipe33")) or message
+    assert isinstance(message, SkeletonWindow)
+    assert message.joints.shape == (48, 1, 25, 3)
+
+
+def test_builder_restarts_when_time_goes_backwards():
+    builder = WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0")
+    for s in samples(np.arange(60) / 30.0):
+        builder.push(s)
+    assert builder.buffered_frames > 30
+    builder.push(samples(np.array([0.0]))[0])
+    assert builder.buffered_frames == 1
+
+
+def test_builder_options_are_checked():
+    with pytest.raises(ValueError, match="stride_s"):
+        WindowBuilder(WindowSpec(), stride_s=0, source_id="cam0")
+    with pytest.raises(ValueError, match="grace_s"):
+        WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0", grace_s=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources on real data
+
+
+def test_skeleton_replay_yields_every_frame_at_30_fps(shared_data):
+    source = SkeletonReplaySource(shared_data / SKELETON, realtime=False)
+    got = list(source)
+    assert len(got) == 82
+    np.testing.assert_allclose([s.timestamp_s for s in got], np.arange(82) / 30.0)
+    assert all(s.layout == "ntu25" and s.joints is not None and s.joints.shape == (1, 25, 3) for s in got)
+
+
+def test_skeleton_replay_gives_both_bodies(shared_data):
+    got = list(SkeletonReplaySource(shared_data / TWO_BODIES, realtime=False))
+    assert max(s.joints.shape[0] for s in got if s.joints is not None) == 2
+
+
+def test_skeleton_replay_realtime_is_paced(shared_data):
+    source = SkeletonReplaySource(shared_data / SKELETON, realtime=True)
+    started = time.monotonic()
+    for i, _ in enumerate(source):
+        if i == 9:
+            break
+    assert time.monotonic() - started >= 9 / 30.0 - 0.01
+
+
+def test_skeleton_replay_through_the_builder(shared_data):
+    builder = WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0")
+    source = SkeletonReplaySource(shared_data / SKELETON, realtime=False)
+    stats = run_capture(source, builder, _ListPublisher())
+    assert stats.frames == 82 and stats.windows >= 5 and stats.no_person == 0
+    assert stats.pose_ms_p50 is None  # no estimator in a replay
+
+
+class _ListPublisher:
+    def __init__(self):
+        self.messages = []
+
+    def publish(self, message) -> bool:
+        message.to_frames()  # serialisable, as the real publisher needs
+        self.messages.append(message)
+        return True
+
+
+class _FakeEstimator:
+    """Stands in for MediaPipe where only the source's timing is under test."""
+
+    def __init__(self, delay_s: float = 0.0):
+        self.delay_s = delay_s
+
+    def estimate(self, frame, timestamp_ms=None):
+        time.sleep(self.delay_s)
+        return None
+
+
+def test_video_fast_processes_every_frame_with_index_timestamps(shared_data):
+    source = VideoSource(shared_data / VIDEO, _FakeEstimator(), realtime=False)
+    got = [s for _, s in zip(range(20), source)]
+    source.close()
+    assert source.fps == pytest.approx(30.0)
+    np.testing.assert_allclose([s.timestamp_s for s in got], np.arange(20) / 30.0)
+    assert source.dropped_frames == 0
+    assert got[0].frame.shape == (1080, 1920, 3)
+
+
+def test_video_realtime_drops_frames_when_estimation_is_slow(shared_data):
+    source = VideoSource(shared_data / VIDEO, _FakeEstimator(delay_s=0.07), realtime=True)
+    got = [s for _, s in zip(range(8), source)]
+    source.close()
+    assert source.dropped_frames >= 8
+    assert np.all(np.diff([s.timestamp_s for s in got]) > 1.5 / 30.0)
+
+
+def test_video_with_mediapipe_emits_windows(shared_data):
+    from realtime.pose import PoseEstimator
+
+    with PoseEstimator.create() as estimator:
+        source = VideoSource(shared_data / VIDEO, estimator, realtime=False)
+        builder = WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0")
+        publisher = _ListPublisher()
+        stats = run_capture(source, builder, publisher, max_frames=45)
+        source.close()
+    assert stats.frames == 45 and stats.dropped_frames == 0
+    assert stats.windows >= 1 and stats.no_person == 0
+    assert stats.pose_ms_p50 is not None and stats.pose_ms_p99 >= stats.pose_ms_p50
+    window = publisher.messages[0]
+    assert window.joints.shape == (48, 2, 25, 3) and window.layout == "ntu25"
+
+
+def test_pose_subscriber_source_turns_zero_confidence_into_nan():
+    endpoint = free_endpoint()
+    with LatestWinsPublisher(endpoint) as tracker:
+        source = PoseSubscriberSource(endpoint, timeout_s=3.0)
+        joints = np.ones((1, 33, 3), dtype=np.float32)
+        confidence = np.ones((1, 33), dtype=np.float32)
+        confidence[0, 7] = 0.0
+        frame = PoseFrame(seq=0, source_id="mp0", capture_timestamp_ms=1.7e12, layout="mediapipe33",
+                          joints=joints, confidence=confidence)
+        result = {}
+
+        def read():
+            result["sample"] = next(source)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        deadline = time.monotonic() + 3.0
+        while reader.is_alive() and time.monotonic() < deadline:
+            tracker.publish(frame)  # until the subscription has reached the publisher
+            time.sleep(0.05)
+        reader.join(timeout=3.0)
+        source.close()
+    sample = result["sample"]
+    assert sample.layout == "mediapipe33" and sample.joints.shape == (1, 33, 3)
+    assert np.isnan(sample.joints[0, 7]).all() and np.isfinite(np.delete(sample.joints[0], 7, axis=0)).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+
+
+def _run(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run([sys.executable, "-m", "realtime.capture", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_publishes_windows_a_subscriber_receives(shared_data):
+    endpoint = free_endpoint()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    with LatestWinsSubscriber(endpoint, topics=skeleton_topics("cam0")) as subscriber:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "realtime.capture", "--skeleton", str(shared_data / SKELETON),
+             "--duration", "2", "--fast", "--windows", endpoint],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        received = []
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline and process.poll() is None:
+            message = subscriber.receive(timeout_ms=100)
+            if message is not None:
+                received.append(message)
+        while (message := subscriber.receive(timeout_ms=100)) is not None:
+            received.append(message)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    windows = [m for m in received if isinstance(m, SkeletonWindow)]
+    assert windows, f"no window arrived; capture said: {stderr[-500:]}"
+    assert windows[0].joints.shape == (48, 2, 25, 3) and windows[0].source_id == "cam0"
+
+
+def test_cli_missing_camera_exits_2_with_one_line():
+    result = _run("--camera", "7")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "capture: no camera 7 on this machine; try --video PATH"
+
+
+def test_cli_kinect_without_pyk4a_exits_2():
+    try:
+        import pyk4a  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pyk4a is installed here")
+    result = _run("--kinect")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pyk4a is not installed" in lines[0]
+
+
+def test_cli_needs_exactly_one_source(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--camera", "0", "--video", "x.avi"])
+    assert stopped.value.code == 2
+    with pytest.raises(SystemExit):
+        main([])
+
+
+def test_cli_show_without_display_fails_in_one_line(shared_data, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code = main(["--skeleton", str(shared_data / SKELETON), "--show", "--windows", free_endpoint()])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "capture: --show needs a display, and there is none here (no $DISPLAY); use --record FILE instead"
+    ]
+
+
+def test_cli_reads_the_window_spec_from_a_bundle(tmp_path, shared_data, capsys):
+    import json
+
+    from fsvae_core.bundle import MANIFEST, window_to_dict
+
+    spec = WindowSpec(frames=32, fps=15.0, max_persons=1)
+    (tmp_path / MANIFEST).write_text(json.dumps({"skeleton": window_to_dict(spec)}))
+    from realtime import capture
+
+    assert capture._window_spec(str(tmp_path)) == spec
+    assert capture._window_spec(None) == WindowSpec()
+
+
+def test_cli_records_the_overlay_headless(tmp_path, shared_data):
+    out = tmp_path / "overlay.avi"
+    result = _run("--video", str(shared_data / VIDEO), "--fast", "--duration", "1", "--settle", "0",
+                  "--windows", free_endpoint(), "--record", str(out), timeout=60)
+    assert result.returncode == 0, result.stderr[-800:]
+    import cv2
+
+    capture = cv2.VideoCapture(str(out))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame.shape == (1080, 1920, 3)
+
+
+def test_run_capture_stops_on_the_event(shared_data):
+    stop = threading.Event()
+    stop.set()
+    stats = run_capture(SkeletonReplaySource(shared_data / SKELETON, realtime=False),
+                        WindowBuilder(WindowSpec(), 0.25, "cam0"), _ListPublisher(), stop_event=stop)
+    assert isinstance(stats, CaptureStats) and stats.frames == 1
+
+
+def test_cli_stops_cleanly_on_sigterm():
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime.capture", "--poses", free_endpoint(), "--windows", free_endpoint()],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(1.5)  # started and waiting for poses that never come
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    assert '"frames": 0' in stderr

@@ -1,6 +1,9 @@
 """The ``fsvae`` command: training and evaluation from the command line.
 
+    fsvae train --dataset utd-mhad --unseen 5 --seed 0 --out runs/utd-0
     fsvae train-features --features DIR --dataset ntu60 --split 55/5 --out runs/ntu60-55-5
+    fsvae actions list --bundle runs/utd-0/bundle
+    fsvae actions add --bundle B --name "jumping jacks" --ld "..." --gd "..."
 """
 
 from __future__ import annotations
@@ -11,18 +14,21 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from fsvae_core.bundle import BundleError, add_action, list_actions, remove_action
 from fsvae_core.checkpoint import CheckpointError, save_checkpoint
 from fsvae_core.descriptions import DescriptionError, load_descriptions
 from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
 from fsvae_core.features import FeatureFileError, load_feature_split
 from fsvae_core.report import write_run_report
 from fsvae_core.settings import SettingsError, config_to_dict, load_settings
+from fsvae_core.skeleton_data import DatasetError
 from fsvae_core.splits import resolve_split
 from fsvae_core.text import SentenceEncoder, class_embeddings
 
 log = logging.getLogger("fsvae")
 
-USER_ERRORS = (FeatureFileError, DescriptionError, SettingsError, CheckpointError, FileNotFoundError)
+USER_ERRORS = (FeatureFileError, DescriptionError, SettingsError, CheckpointError, BundleError, DatasetError,
+               FileNotFoundError)
 
 
 def _experiment_config(args: argparse.Namespace) -> ExperimentConfig:
@@ -81,6 +87,56 @@ def train_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def train(args: argparse.Namespace) -> int:
+    """Raw recordings to a bundle: backbone, features, VAEs, evaluation (fsvae_core.pipeline)."""
+    from fsvae_core.pipeline import PipelineConfig, train_pipeline
+    from fsvae_core.skeleton_data import load_dataset
+
+    config = load_settings(PipelineConfig, args.config) if args.config else PipelineConfig()
+    experiment = config.experiment
+    if args.seed is not None:
+        experiment = replace(experiment, train=replace(experiment.train, seed=args.seed))
+    config = replace(config, experiment=experiment)
+    if args.frequency is not None:
+        config = replace(config, frequency=args.frequency)
+    if args.backbone_epochs is not None:
+        config = replace(config, backbone_train=replace(config.backbone_train, epochs=args.backbone_epochs))
+    seed = config.experiment.train.seed
+    name = args.dataset.lower()
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, skip_bad_files=args.skip_bad_files)
+    split = resolve_split(name, args.unseen, dataset.num_classes, seed)
+    result = train_pipeline(dataset, name if not name.endswith(".npz") else "custom", split, config, Path(args.out),
+                            progress=not args.quiet)
+    m = result.metrics
+    print(f"ZSL top-1 {m['zsl']['top1']:.1%} on {len(split.unseen)} unseen classes "
+          f"({', '.join(m['unseen'].values())})")
+    stack = m["gzsl"]["stacking"]
+    print(f"GZSL S {stack['seen']:.1%} U {stack['unseen']:.1%} H {stack['harmonic']:.1%}")
+    print(f"bundle: {result.bundle_path}")
+    return 0
+
+
+def actions(args: argparse.Namespace) -> int:
+    """List, add or remove a bundle's actions by text alone."""
+    if args.action == "list":
+        for entry in list_actions(args.bundle):
+            print(entry.name)
+    elif args.action == "add":
+        entry = add_action(args.bundle, args.name, args.ld, args.gd)
+        print(f"added {entry.name!r} to {args.bundle}")
+    else:
+        entry = remove_action(args.bundle, args.name)
+        print(f"removed {entry.name!r} from {args.bundle}")
+    return 0
+
+
+def listen(args: argparse.Namespace) -> int:
+    """Print the live label stream, one line per decision."""
+    from realtime.listen import listen_main
+
+    return listen_main(args.endpoint, count=args.count, timeout_s=args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fsvae", description="FS-VAE zero-shot skeleton action recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every training cycle")
@@ -102,11 +158,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=train_features)
+
+    p = commands.add_parser("train", help="train on raw skeleton recordings and write a deployable bundle")
+    p.add_argument("--dataset", required=True, help="ntu60, ntu120, utd-mhad, nw-ucla, or a generic .npz file")
+    p.add_argument("--data-dir", help="folder of recordings (default $FSVAE_DATA_DIR, else ../shared/data)")
+    p.add_argument("--unseen", required=True, help="a standard split name (55/5...) or a number K of random unseen classes")
+    p.add_argument("--seed", type=int, help="random seed: also picks the K unseen classes")
+    p.add_argument("--out", required=True, help="run folder; the bundle goes to OUT/bundle")
+    p.add_argument("--config", help="JSON settings file for PipelineConfig")
+    p.add_argument("--frequency", choices=("feature", "temporal", "none"), help="where the frequency module sits")
+    p.add_argument("--backbone-epochs", type=int, help="backbone training epochs")
+    p.add_argument("--skip-bad-files", action="store_true", help="skip corrupt recordings with a warning")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=train)
+
+    p = commands.add_parser("actions", help="list, add or remove a bundle's actions without retraining")
+    p.add_argument("action", choices=("list", "add", "remove"))
+    p.add_argument("--bundle", required=True, help="bundle folder")
+    p.add_argument("--name", help="action name (add, remove)")
+    p.add_argument("--ld", help="local description: what the body parts do (add)")
+    p.add_argument("--gd", help="global description: what the action is (add)")
+    p.set_defaults(handler=actions)
+
+    p = commands.add_parser("listen", help="print the label stream of a running fsvae-live")
+    p.add_argument("endpoint", nargs="?", default="tcp://127.0.0.1:5561", help="label endpoint (default tcp://127.0.0.1:5561)")
+    p.add_argument("--count", type=int, help="stop after this many label events")
+    p.add_argument("--timeout", type=float, help="give up after this many seconds")
+    p.set_defaults(handler=listen)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "actions":
+        needed = {"list": (), "add": ("name", "ld", "gd"), "remove": ("name",)}[args.action]
+        missing = [f"--{n}" for n in needed if not getattr(args, n)]
+        if missing:
+            parser.error(f"actions {args.action} needs {' '.join(missing)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "sentence_transformers", "transformers"):

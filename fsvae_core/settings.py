@@ -26,8 +26,14 @@ def config_to_dict(config) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def config_from_dict(cls: type[T], data: dict, where: str = "") -> T:
-    """Build ``cls`` from ``data``, recursing into nested config dataclasses."""
+def config_from_dict(cls: type[T], data: dict, where: str = "", base: T | None = None) -> T:
+    """Build ``cls`` from ``data``, recursing into nested config dataclasses.
+
+    Keys the document leaves out keep the value in ``base`` (default: the
+    class's defaults), so a nested section starts from its field's default:
+    a backbone's ``frequency`` section without ``placement`` keeps the
+    backbone's own default placement.
+    """
     if not isinstance(data, dict):
         raise SettingsError(f"{where or 'settings'}: expected an object, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -38,16 +44,25 @@ def config_from_dict(cls: type[T], data: dict, where: str = "") -> T:
     values: dict[str, Any] = {}
     for name, value in data.items():
         path = f"{where}.{name}" if where else name
-        values[name] = _convert(hints[name], value, path)
+        default = getattr(base, name) if base is not None else _field_default(fields[name])
+        values[name] = _convert(hints[name], value, path, default)
     try:
-        return cls(**values)
+        return dataclasses.replace(base, **values) if base is not None else cls(**values)
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{where or 'settings'}: {error}") from error
 
 
-def _convert(hint, value, path: str):
+def _field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _convert(hint, value, path: str, default=None):
     if dataclasses.is_dataclass(hint):
-        return config_from_dict(hint, value, path)
+        return config_from_dict(hint, value, path, default if dataclasses.is_dataclass(default) else None)
     origin = typing.get_origin(hint)
     if origin is typing.Literal:
         if value not in typing.get_args(hint):

@@ -524,13 +524,17 @@ class LatestWinsSubscriber(_Socket):
         """The next good message, waiting up to ``timeout_ms`` (None: forever); None if none came."""
         timeout = _check_timeout(timeout_ms)
         deadline = None if timeout is None else time.monotonic() + timeout / 1000.0
+        first = True
         while True:
             if deadline is None:
                 wait = None
             else:
-                wait = (deadline - time.monotonic()) * 1000.0
-                if wait < 0:
+                # Always poll once, even with a zero timeout: the deadline has
+                # passed by the time we get here, yet messages may be queued.
+                wait = max((deadline - time.monotonic()) * 1000.0, 0.0)
+                if wait == 0.0 and not first:
                     return None
+            first = False
             self._reconnect_if_dropped()
             ready = dict(self._poller.poll(None if wait is None else int(wait)))
             if not ready:

@@ -1,0 +1,219 @@
+"""``fsvae train``: raw skeleton recordings to a deployable bundle, in one run.
+
+    recordings ─► calibration (canonical NTU25, body frame, fixed-time windows)
+               ─► backbone trained on seen classes only ─► 256-d features
+               ─► FS-VAE protocol (validation stage, final stage, evaluation)
+               ─► bundle (backbone + VAEs + prototypes + thresholds + metrics)
+
+Two backbones are trained: one on the seen classes minus the validation
+classes, whose features drive the validation stage (validation classes must
+be as new to the backbone as unseen classes will be), and one on all seen
+classes for the final model.
+
+Seen-class samples are split into train and test by the dataset's customary
+protocol: UTD-MHAD odd subjects train, even test; NW-UCLA views 1-2 train,
+view 3 test; NTU cross-subject; other data half the subjects (or half the
+samples, stratified, when subjects are unknown).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calibration import to_canonical
+from calibration.windows import WindowSpec, clip_windows
+from fsvae_core.backbone import BackboneConfig, BackboneTrainConfig, extract_features, train_backbone
+from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
+from fsvae_core.descriptions import ActionDescription, load_descriptions
+from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
+from fsvae_core.features import FeatureSplit, LabelledFeatures
+from fsvae_core.frequency import FrequencyConfig
+from fsvae_core.report import write_run_report
+from fsvae_core.settings import config_to_dict
+from fsvae_core.skeleton_data import SkeletonDataset
+from fsvae_core.splits import ClassSplit
+from fsvae_core.text import SentenceEncoder, class_embeddings
+
+log = logging.getLogger(__name__)
+
+# NTU RGB+D cross-subject training subjects (NTU-60; NTU-120 adds its own).
+NTU60_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
+NTU120_TRAIN_SUBJECTS = NTU60_TRAIN_SUBJECTS + (
+    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93,
+    94, 95, 97, 98, 100, 103,
+)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything ``fsvae train`` needs besides its data.
+
+    ``frequency`` places the frequency module: ``"feature"`` in the skeleton
+    VAE's encoder (public code), ``"temporal"`` on the backbone's input window
+    (the paper's text), or ``"none"``.
+    """
+
+    window: WindowSpec = field(default_factory=WindowSpec)
+    train_crops: int = 3
+    frequency: str = "feature"
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    backbone_train: BackboneTrainConfig = field(default_factory=BackboneTrainConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    unknown_quantile: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.frequency not in ("feature", "temporal", "none"):
+            raise ValueError(f"PipelineConfig.frequency must be 'feature', 'temporal' or 'none', got {self.frequency!r}")
+        if self.train_crops < 1:
+            raise ValueError("PipelineConfig.train_crops must be at least 1")
+        if not 0 <= self.unknown_quantile < 1:
+            raise ValueError("PipelineConfig.unknown_quantile must lie in [0, 1)")
+
+    def resolved(self) -> "PipelineConfig":
+        """Make backbone and VAE settings agree with the window and the frequency placement."""
+        temporal = replace(self.backbone.frequency, placement="temporal" if self.frequency == "temporal" else "none")
+        backbone = replace(self.backbone, window_frames=self.window.frames, max_persons=self.window.max_persons,
+                           frequency=temporal)
+        vae = self.experiment.vae
+        skeleton = replace(vae.skeleton_frequency, placement="feature" if self.frequency == "feature" else "none")
+        vae = replace(vae, skeleton_dim=backbone.feature_dim, skeleton_frequency=skeleton)
+        return replace(self, backbone=backbone, experiment=replace(self.experiment, vae=vae))
+
+
+def train_test_partition(dataset: SkeletonDataset, name: str, seed: int) -> np.ndarray:
+    """A boolean mask (N,) of training samples, by the dataset's customary protocol."""
+    if name == "utd-mhad" and dataset.subjects is not None:
+        return dataset.subjects % 2 == 1
+    if name == "nw-ucla" and dataset.views is not None:
+        return np.isin(dataset.views, (1, 2))
+    if name in ("ntu60", "ntu120") and dataset.subjects is not None:
+        return np.isin(dataset.subjects, NTU60_TRAIN_SUBJECTS if name == "ntu60" else NTU120_TRAIN_SUBJECTS)
+    rng = np.random.default_rng(seed)
+    if dataset.subjects is not None and len(np.unique(dataset.subjects)) > 1:
+        subjects = rng.permutation(np.unique(dataset.subjects))
+        return np.isin(dataset.subjects, subjects[: len(subjects) // 2 or 1])
+    train = np.zeros(len(dataset), dtype=bool)
+    for c in np.unique(dataset.labels):
+        members = rng.permutation(np.flatnonzero(dataset.labels == c))
+        train[members[: max(1, len(members) // 2)]] = True
+    return train
+
+
+def dataset_descriptions(dataset: SkeletonDataset, name: str) -> list[ActionDescription]:
+    """The built-in descriptions of a named dataset, or those a generic file carries."""
+    if name in ("ntu60", "ntu120", "utd-mhad", "nw-ucla"):
+        return load_descriptions(name)[: dataset.num_classes]
+    if dataset.descriptions_ld is None or dataset.descriptions_gd is None:
+        raise ValueError("a generic dataset file needs descriptions_ld and descriptions_gd for zero-shot training")
+    return [ActionDescription(n, ld, gd) for n, ld, gd in zip(dataset.class_names, dataset.descriptions_ld, dataset.descriptions_gd)]
+
+
+def make_windows(dataset: SkeletonDataset, indices: np.ndarray, spec: WindowSpec, crops: int) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical model windows of the given samples: (n * crops, M, T, V, C) and their labels."""
+    windows = [clip_windows(to_canonical(dataset.sequences[i], dataset.layout), dataset.fps, spec, crops) for i in indices]
+    labels = np.repeat(dataset.labels[indices], crops)
+    return np.concatenate(windows).astype(np.float32), labels
+
+
+def _fit_backbone(windows, labels, classes, config: PipelineConfig, checkpoint: Path | None, progress: bool):
+    index = np.searchsorted(np.asarray(classes), labels)  # class ids -> 0..K-1
+    return train_backbone(windows, index, len(classes), config.backbone, config.backbone_train,
+                          checkpoint_path=checkpoint, progress=progress)
+
+
+@dataclass
+class PipelineResult:
+    metrics: dict
+    bundle_path: Path
+
+
+def train_pipeline(dataset: SkeletonDataset, name: str, split: ClassSplit, config: PipelineConfig,
+                   out_dir: Path, progress: bool = True) -> PipelineResult:
+    """Run the whole pipeline on ``dataset`` and write the run folder and its bundle."""
+    started = time.perf_counter()
+    config = config.resolved()
+    seed = config.experiment.train.seed
+    out_dir.mkdir(parents=True, exist_ok=True)
+    descriptions = dataset_descriptions(dataset, name)
+    is_train = train_test_partition(dataset, name, seed)
+    seen, unseen = np.asarray(split.seen), np.asarray(split.unseen)
+    train_idx = np.flatnonzero(is_train & np.isin(dataset.labels, seen))
+    test_idx = np.flatnonzero(~is_train)
+
+    timings = {}
+    t0 = time.perf_counter()
+    train_windows, train_labels = make_windows(dataset, train_idx, config.window, config.train_crops)
+    test_windows, test_labels = make_windows(dataset, test_idx, config.window, 1)
+    timings["windows_s"] = time.perf_counter() - t0
+    log.info("%d training windows of %d seen classes, %d test windows", len(train_windows), len(seen), len(test_windows))
+
+    t0 = time.perf_counter()
+    in_stage1 = np.isin(train_labels, split.train_classes)
+    backbone_validation = _fit_backbone(train_windows[in_stage1], train_labels[in_stage1], split.train_classes, config,
+                                        out_dir / "backbone_validation.ckpt.safetensors", progress)
+    backbone = _fit_backbone(train_windows, train_labels, seen, config, out_dir / "backbone.ckpt.safetensors", progress)
+    timings["backbones_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    features = extract_features(backbone, train_windows)
+    test_features = extract_features(backbone, test_windows)
+    data = FeatureSplit(
+        train=LabelledFeatures(features, train_labels),
+        ztest=LabelledFeatures(test_features, test_labels).of_classes(unseen),
+        gtest=LabelledFeatures(test_features, test_labels),
+    )
+    validation_train = LabelledFeatures(extract_features(backbone_validation, train_windows), train_labels)
+    timings["features_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    encoder = SentenceEncoder(config.experiment.text)
+    class_text = class_embeddings(descriptions, encoder, config.experiment.text_parts)
+    result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train)
+    timings["vaes_s"] = time.perf_counter() - t0
+
+    names = [d.name for d in descriptions]
+    zero_shot = result.zero_shot
+    # The live system says "unknown" below this cosine score: a low quantile of the
+    # best-class scores that correctly recognised test windows of seen classes reach.
+    all_classes = np.arange(split.n_classes)
+    from fsvae_core.classifiers import PrototypeClassifier
+
+    device = next(zero_shot.model.parameters()).device
+    prototypes = PrototypeClassifier.from_text(zero_shot.model, torch.as_tensor(class_text).to(device))
+    scores = prototypes.scores(zero_shot.model.embed_skeleton(torch.as_tensor(test_features, device=device))).cpu().numpy()
+    gamma = result.metrics["gzsl"]["stacking"]["gamma"]
+    calibrated = scores - gamma * np.isin(all_classes, seen)[None, :]
+    best = calibrated.max(axis=1)
+    correct = calibrated.argmax(axis=1) == test_labels
+    unknown = float(np.quantile(best[correct], config.unknown_quantile)) if correct.any() else float(best.min())
+
+    metrics = {
+        "dataset": name, "unseen": {int(c): names[c] for c in unseen},
+        "validation_classes": {int(c): names[c] for c in split.validation}, "seed": seed,
+        "samples": {"train_windows": int(len(train_windows)), "test_windows": int(len(test_windows))},
+        **result.metrics, "unknown_threshold": unknown,
+        "timings_s": {**timings, "total_s": time.perf_counter() - started},
+        "settings": config_to_dict(config),
+    }
+    write_run_report(out_dir, metrics, result.predictions, names, split.seen, split.unseen)
+    bundle_path = save_bundle(
+        out_dir / "bundle",
+        vae=zero_shot.model,
+        backbone_config=config_to_dict(config.backbone),
+        backbone_state=backbone.state_dict(),
+        classes=[ClassEntry(d.name, d.ld, d.gd, seen=bool(c in set(split.seen)), origin="trained")
+                 for c, d in enumerate(descriptions)],
+        class_text=torch.as_tensor(class_text),
+        skeleton=config.window,
+        text=TextSpec(config.experiment.text.model, tuple(config.experiment.text_parts)),
+        thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma),
+        metrics={k: metrics[k] for k in ("zsl", "gzsl", "unknown_threshold") if k in metrics},
+        provenance={"dataset": name, "samples": len(dataset), "seed": seed},
+    )
+    return PipelineResult(metrics, bundle_path)

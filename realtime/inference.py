@@ -1,0 +1,655 @@
+"""The inference process: skeleton windows in, action labels out.
+
+    capture --skeleton.window.<src> / skeleton.no_person.<src>--> inference --action.label.<src>, log.*-->
+                                                          control (REQ/REP) --^
+
+Two layers, so the logic is testable without sockets:
+
+* :class:`Recognizer` holds the bundle's backbone, FS-VAE and class prototypes;
+  :meth:`Recognizer.scores` turns a batch of windows into calibrated cosine
+  scores, :meth:`Recognizer.decide` smooths them per source and names an action
+  (or ``unknown``), and :meth:`Recognizer.add_action` / :meth:`Recognizer.remove_action`
+  change the classes by text, in memory and in the bundle on disk.
+* :func:`run_inference` is the loop around it: latest window per source,
+  several sources batched into one forward pass, one :class:`LabelEvent` per
+  decision, control requests answered between batches.
+
+Axis letters: N windows, T frames, M persons, V joints, C=3 coordinates,
+K classes, Z latent size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import zmq
+
+from fsvae_core import bundle as bundle_module
+from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone
+from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
+from fsvae_core.model import FSVAE
+from fsvae_core.settings import SettingsError, config_from_dict
+from fsvae_core.text import SentenceEncoder
+from realtime.messages import (
+    UNKNOWN_LABEL,
+    ActionInfo,
+    ControlReply,
+    ControlRequest,
+    LabelEvent,
+    LogEvent,
+    NoPerson,
+    RankedLabel,
+    SkeletonWindow,
+    now_ms,
+    skeleton_topics,
+)
+from realtime.transport import ControlServer, LatestWinsPublisher, LatestWinsSubscriber, default_endpoint
+
+SOURCE = "inference"  # the LogEvent source of this process
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """How scores become decisions.
+
+    ``smoothing`` is the weight of the newest window in the per-source
+    exponential moving average of scores (1.0: no smoothing; smaller: steadier
+    labels, slower to change). A source silent for ``forget_after_ms`` starts
+    afresh, so a person walking in later does not inherit old scores.
+    ``top_k`` candidates go into each event.
+    """
+
+    smoothing: float = 0.5
+    top_k: int = 5
+    forget_after_ms: float = 3000.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.smoothing <= 1.0):
+            raise ValueError(f"RecognizerConfig.smoothing must lie in (0, 1], got {self.smoothing}")
+        if self.top_k < 1:
+            raise ValueError(f"RecognizerConfig.top_k must be >= 1, got {self.top_k}")
+        if not self.forget_after_ms > 0:
+            raise ValueError(f"RecognizerConfig.forget_after_ms must be > 0, got {self.forget_after_ms}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One smoothed decision: ``label`` is a class name or ``"unknown"``; ``topk`` best first."""
+
+    label: str
+    score: float
+    unknown: bool
+    seen: bool | None
+    topk: tuple[RankedLabel, ...]
+
+
+class WindowRejected(ValueError):
+    """A well-formed window this model cannot take (wrong layout, joints or channels)."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` is CUDA where available, else CPU; ``"cuda"`` without a GPU is a ValueError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but torch sees no CUDA GPU (use --device cpu or auto)")
+    return torch.device(device)
+
+
+# ---------------------------------------------------------------------------------------------
+# The recognizer: pure logic
+
+
+class Recognizer:
+    """Backbone + FS-VAE + class prototypes of one bundle, with per-source smoothing. NOT thread-safe.
+
+    Build it with :meth:`from_bundle`. Every change of the classes
+    (:meth:`add_action`, :meth:`remove_action`) is written to the bundle
+    directory and takes effect for the very next window.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        backbone: SkeletonGCN,
+        vae: FSVAE,
+        device: torch.device,
+        config: RecognizerConfig = RecognizerConfig(),
+        encoder: SentenceEncoder | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.path = Path(bundle.path)
+        self.backbone = backbone
+        self.vae = vae
+        self.device = device
+        self.config = config
+        self.window_frames = bundle.window_frames
+        self.max_persons = backbone.config.max_persons
+        self.unknown_threshold = bundle.unknown_threshold
+        self.gzsl_gamma = bundle.gzsl_gamma
+        self._encoder = encoder  # the MiniLM model loads only when an action is added
+        # source -> (class names the vector is about, smoothed scores (K,), last update in ms)
+        self._smoothed: dict[str, tuple[tuple[str, ...], np.ndarray, float]] = {}
+        self._set_classes(bundle.classes, bundle.prototypes)
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: Bundle,
+        device: str = "auto",
+        config: RecognizerConfig = RecognizerConfig(),
+        encoder: SentenceEncoder | None = None,
+    ) -> Recognizer:
+        """Rebuild the bundle's models on ``device`` (auto: CUDA if present), in eval mode, warmed up.
+
+        Raises:
+            BundleError: the bundle has no backbone (a VAE-only bundle cannot read
+                skeletons) or its backbone weights do not fit its config.
+        """
+        torch_device = resolve_device(device)
+        if bundle.backbone_config is None or bundle.backbone_state is None:
+            raise BundleError(
+                f"{bundle.path}: the bundle has no backbone (trained on feature files), so it cannot "
+                "read live skeletons; train one with `fsvae train` on skeleton windows"
+            )
+        try:
+            backbone_config = config_from_dict(BackboneConfig, dict(bundle.backbone_config), "backbone.config")
+        except SettingsError as error:
+            raise BundleError(f"{bundle.path}: {error}") from error
+        head = bundle.backbone_state.get("classifier.weight")
+        if head is None:
+            raise BundleError(f"{bundle.path}: backbone weights lack classifier.weight")
+        backbone = build_backbone(backbone_config, n_classes=int(head.shape[0]))
+        try:
+            backbone.load_state_dict(bundle.backbone_state)
+        except RuntimeError as error:
+            raise BundleError(f"{bundle.path}: backbone weights do not fit backbone.config: {error}") from error
+        if backbone_config.feature_dim != bundle.vae_config.skeleton_dim:
+            raise BundleError(
+                f"{bundle.path}: backbone features are {backbone_config.feature_dim}-d but the VAE takes "
+                f"{bundle.vae_config.skeleton_dim}-d"
+            )
+        if backbone_config.window_frames != bundle.window_frames:
+            raise BundleError(
+                f"{bundle.path}: backbone windows are {backbone_config.window_frames} frames but the "
+                f"manifest says {bundle.window_frames}"
+            )
+        backbone = backbone.to(torch_device).eval()
+        vae = bundle.build_vae().to(torch_device).eval()
+        recognizer = cls(bundle, backbone, vae, torch_device, config, encoder)
+        recognizer.warm_up()
+        return recognizer
+
+    # --- classes ---
+
+    def _set_classes(self, classes: Sequence[ClassEntry], prototypes: torch.Tensor) -> None:
+        self.classes = list(classes)
+        self.names = tuple(entry.name for entry in self.classes)
+        self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
+        self._prototypes = F.normalize(prototypes.float(), dim=1).to(self.device)  # (K, Z)
+        self._penalty = torch.as_tensor(self.seen * self.gzsl_gamma, dtype=torch.float32, device=self.device)  # (K,)
+
+    def actions(self) -> list[ActionInfo]:
+        """The actions the recognizer can name, in prototype-row order."""
+        return [ActionInfo(entry.name, entry.seen) for entry in self.classes]
+
+    def _text_encoder(self) -> SentenceEncoder:
+        if self._encoder is None:
+            self._encoder = SentenceEncoder(self.bundle.text_config)
+        return self._encoder
+
+    def add_action(self, name: str, ld: str, gd: str) -> ClassEntry:
+        """Add an action described by text (no retraining), to memory and to the bundle on disk.
+
+        ``ld`` says what the body parts do, ``gd`` what the action is. The text
+        model loads on the first call (a few seconds); later calls reuse it.
+
+        Raises:
+            BundleError: empty text, a name already present (ignoring case), or
+                the reserved name ``unknown``.
+        """
+        if name.strip().casefold() == UNKNOWN_LABEL:
+            raise BundleError(f"{self.path}: {UNKNOWN_LABEL!r} is reserved for undecided labels")
+        entry = bundle_module.add_action(self.path, name, ld, gd, encoder=self._text_encoder())
+        self._reload_classes()
+        return entry
+
+    def remove_action(self, name: str) -> ClassEntry:
+        """Remove an action (name ignoring case), from memory and from the bundle on disk.
+
+        Raises:
+            BundleError: no such action, or it is the only one.
+        """
+        entry = bundle_module.remove_action(self.path, name)
+        self._reload_classes()
+        return entry
+
+    def _reload_classes(self) -> None:
+        # What is scored is exactly what was persisted: the rows come back from disk.
+        fresh = load_bundle(self.path, verify=False)
+        self.bundle = fresh
+        self._set_classes(fresh.classes, fresh.prototypes)
+
+    # --- scoring ---
+
+    def prepare(self, joints: np.ndarray) -> np.ndarray:
+        """One window (T, M, V, 3) as the model takes it, (M', T', V, 3) float32.
+
+        T' = the bundle's window_frames: a longer window keeps its newest frames.
+        M' = max_persons: missing persons are zeros (ignored by the backbone),
+        extra ones are dropped (the capture lists the main person first).
+
+        Raises:
+            WindowRejected: fewer frames than the model needs, V != 25 or C != 3.
+        """
+        x = np.asarray(joints, dtype=np.float32)
+        if x.ndim != 4 or x.shape[2:] != (self.backbone.config.n_joints, self.backbone.config.in_channels):
+            raise WindowRejected(
+                f"window must be (T, M, V={self.backbone.config.n_joints}, C={self.backbone.config.in_channels}) "
+                f"in the canonical ntu25 layout, got shape {x.shape}"
+            )
+        T, M = x.shape[:2]
+        if T < self.window_frames:
+            raise WindowRejected(f"window has {T} frames, the model needs {self.window_frames}")
+        x = x[T - self.window_frames :, : self.max_persons]  # (T', min(M, M'), V, C)
+        if M < self.max_persons:
+            pad = np.zeros((self.window_frames, self.max_persons - M, *x.shape[2:]), dtype=np.float32)
+            x = np.concatenate([x, pad], axis=1)
+        return np.ascontiguousarray(x.transpose(1, 0, 2, 3))  # (M', T', V, C)
+
+    @torch.no_grad()
+    def scores(self, windows: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Calibrated cosine scores of a batch of windows against every class prototype.
+
+        Args:
+            windows: (N, T, M, V, 3) float32, or a sequence of N (T, M, V, 3) windows
+                (each passes through :meth:`prepare`, so T and M may differ).
+
+        Returns:
+            (N, K) float32: cos(skeleton latent, prototype) minus ``gzsl_gamma`` on
+            seen classes, columns in the order of :meth:`actions`.
+        """
+        return self.scores_prepared(np.stack([self.prepare(window) for window in windows]))
+
+    @torch.no_grad()
+    def scores_prepared(self, batch: np.ndarray) -> np.ndarray:
+        """:meth:`scores` of windows already through :meth:`prepare`: (N, M', T', V, 3) -> (N, K)."""
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        features = self.backbone.features(x)  # (N, Cs)
+        latents = self.vae.embed_skeleton(features)  # (N, Z)
+        cosine = F.normalize(latents.float(), dim=1) @ self._prototypes.T  # (N, K)
+        return (cosine - self._penalty).cpu().numpy()
+
+    def warm_up(self) -> None:
+        """Run one window through the models so the first real window is not slowed by lazy setup."""
+        generator = np.random.default_rng(0)
+        window = generator.normal(size=(self.window_frames, 1, self.backbone.config.n_joints, 3)).astype(np.float32)
+        self.scores([window])
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    # --- deciding ---
+
+    def decide(self, source_id: str, scores: np.ndarray, timestamp_ms: float | None = None) -> Decision:
+        """Smooth ``scores`` (K,) into ``source_id``'s running average and name the best action.
+
+        The average is an exponential moving average with weight
+        ``config.smoothing`` on the newest scores; a class added since the
+        previous window enters with its fresh score, a removed one leaves.
+        The label is ``unknown`` when the best smoothed score is below the
+        bundle's ``unknown_threshold``.
+        """
+        now = now_ms() if timestamp_ms is None else float(timestamp_ms)
+        fresh = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if fresh.shape[0] != len(self.names):
+            raise ValueError(f"scores must have one entry per class ({len(self.names)}), got {fresh.shape[0]}")
+        previous = self._smoothed.get(source_id)
+        if previous is None or now - previous[2] > self.config.forget_after_ms:
+            smoothed = fresh
+        else:
+            names, values, _ = previous
+            if names != self.names:
+                # Align the history with the current classes by name.
+                old = dict(zip(names, values))
+                values = np.array([old.get(name, fresh[k]) for k, name in enumerate(self.names)])
+            alpha = self.config.smoothing
+            smoothed = alpha * fresh + (1.0 - alpha) * values
+        self._smoothed[source_id] = (self.names, smoothed, now)
+        order = np.argsort(-smoothed, kind="stable")[: self.config.top_k]
+        topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
+        best = int(order[0])
+        score = float(smoothed[best])
+        if score < self.unknown_threshold:
+            return Decision(UNKNOWN_LABEL, score, True, None, topk)
+        return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
+
+    def reset(self, source_id: str | None = None) -> None:
+        """Forget the smoothing history of one source (e.g. nobody in view), or of all."""
+        if source_id is None:
+            self._smoothed.clear()
+        else:
+            self._smoothed.pop(source_id, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Counters
+
+
+@dataclass
+class InferenceStats:
+    """What the loop did. Latency is publish time minus capture time of the window's newest frame."""
+
+    windows: int = 0  # windows taken from the socket (stale ones included)
+    no_person: int = 0
+    decisions: int = 0  # LabelEvents published with status ok
+    warming_up: int = 0
+    stale_dropped: int = 0  # windows superseded by a newer one of the same source before inference
+    malformed: int = 0  # messages that broke the wire format
+    rejected: int = 0  # well-formed windows the model cannot take (wrong layout or too short)
+    errors: int = 0  # exceptions while scoring
+    lost: int = 0  # seq gaps: dropped by ZeroMQ before they reached us
+    control_requests: int = 0
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2000))
+    batch_sizes: deque = field(default_factory=lambda: deque(maxlen=2000))
+
+    def latency_ms(self, q: float) -> float | None:
+        """The ``q``-quantile (0..1) of recent window->label latencies, None before any."""
+        if not self.latencies_ms:
+            return None
+        return float(np.quantile(np.fromiter(self.latencies_ms, dtype=np.float64), q))
+
+    @property
+    def latency_p50_ms(self) -> float | None:
+        return self.latency_ms(0.5)
+
+    @property
+    def latency_p99_ms(self) -> float | None:
+        return self.latency_ms(0.99)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: every counter, latency p50/p99 and the batch sizes' mean and max."""
+        sizes = list(self.batch_sizes)
+        return {
+            "windows": self.windows, "no_person": self.no_person, "decisions": self.decisions,
+            "warming_up": self.warming_up, "stale_dropped": self.stale_dropped, "malformed": self.malformed,
+            "rejected": self.rejected, "errors": self.errors, "lost": self.lost,
+            "control_requests": self.control_requests,
+            "latency_p50_ms": _rounded(self.latency_p50_ms), "latency_p99_ms": _rounded(self.latency_p99_ms),
+            "batches": len(sizes), "batch_mean": _rounded(sum(sizes) / len(sizes)) if sizes else None,
+            "batch_max": max(sizes) if sizes else None,
+        }  # fmt: skip
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+class _Loop:
+    """State of one :func:`run_inference` call."""
+
+    def __init__(self, recognizer: Recognizer, windows_sub, labels_pub, stats: InferenceStats):
+        self.recognizer = recognizer
+        self.windows_sub = windows_sub
+        self.labels_pub = labels_pub
+        self.stats = stats
+        self.label_seq: dict[str, int] = {}
+        self.log_seq = 0
+        self.warned: set[str] = set()
+        self.last_log_ms: dict[str, float] = {}
+        self.seen_malformed = windows_sub.malformed
+        self.seen_lost = windows_sub.lost
+        self.seen_stale = windows_sub.stale
+
+    def log(self, level: str, text: str, key: str | None = None, every_ms: float = 0.0) -> None:
+        """Publish a LogEvent; with ``key``, at most one per ``every_ms`` so a flood cannot swamp labels."""
+        if key is not None:
+            now = now_ms()
+            if now - self.last_log_ms.get(key, -math.inf) < every_ms:
+                return
+            self.last_log_ms[key] = now
+        try:
+            self.labels_pub.publish(LogEvent(seq=self.log_seq, level=level, source=SOURCE, text=text[:4000]))
+            self.log_seq += 1
+        except Exception:  # noqa: BLE001 - logging must never take the loop down
+            pass
+
+    def publish(self, event: LabelEvent) -> None:
+        self.labels_pub.publish(event)
+        if event.status == "ok":
+            self.stats.decisions += 1
+            self.stats.latencies_ms.append(event.latency_ms)
+        elif event.status == "warming_up":
+            self.stats.warming_up += 1
+
+    def next_seq(self, source_id: str) -> int:
+        seq = self.label_seq.get(source_id, 0)
+        self.label_seq[source_id] = seq + 1
+        return seq
+
+    def collect(self, timeout_ms: float, limit: int = 1000) -> dict[str, Any]:
+        """The newest window or no-person notice per source; waits up to ``timeout_ms`` for the first."""
+        latest: dict[str, Any] = {}
+        message = self.windows_sub.receive(timeout_ms)
+        while message is not None and limit > 0:
+            if isinstance(message, SkeletonWindow):
+                self.stats.windows += 1
+            if isinstance(message, (SkeletonWindow, NoPerson)):
+                # Latest wins within a source: an older window still waiting is worthless now.
+                if isinstance(latest.get(message.source_id), SkeletonWindow):
+                    self.stats.stale_dropped += 1
+                latest[message.source_id] = message
+            limit -= 1
+            message = self.windows_sub.receive(0)
+        self._account_socket()
+        return latest
+
+    def _account_socket(self) -> None:
+        sub = self.windows_sub
+        if sub.malformed > self.seen_malformed:
+            new = sub.malformed - self.seen_malformed
+            self.stats.malformed += new
+            self.seen_malformed = sub.malformed
+            self.log("warning", f"dropped {new} malformed message(s) on the windows socket: {sub.last_error}",
+                     key="malformed", every_ms=1000.0)  # fmt: skip
+        if sub.lost > self.seen_lost:
+            self.stats.lost += sub.lost - self.seen_lost
+            self.seen_lost = sub.lost
+        if sub.stale > self.seen_stale:
+            self.stats.stale_dropped += sub.stale - self.seen_stale
+            self.seen_stale = sub.stale
+
+    def handle(self, latest: dict[str, Any], max_batch: int) -> None:
+        ready: list[tuple[SkeletonWindow, np.ndarray]] = []
+        for source_id, message in latest.items():
+            if isinstance(message, NoPerson):
+                self.stats.no_person += 1
+                self.recognizer.reset(source_id)
+                self.publish(LabelEvent.no_decision(
+                    "no_person", seq=self.next_seq(source_id), source_id=source_id,
+                    capture_timestamp_ms=message.capture_timestamp_ms,
+                ))  # fmt: skip
+                continue
+            try:
+                ready.append((message, self.recognizer.prepare(message.joints)))
+            except WindowRejected as error:
+                self.stats.rejected += 1
+                if message.num_frames < self.recognizer.window_frames and message.joints.shape[2:] == (25, 3):
+                    # A short window is one still filling: say so rather than guess.
+                    self.publish(LabelEvent.no_decision(
+                        "warming_up", seq=self.next_seq(source_id), source_id=source_id,
+                        capture_timestamp_ms=message.capture_timestamp_ms,
+                    ))  # fmt: skip
+                self.log("warning", f"window from {source_id} rejected: {error}", key=f"reject.{source_id}",
+                         every_ms=2000.0)  # fmt: skip
+                continue
+            if abs(message.fps - self.recognizer.bundle.fps) > 1e-3 and source_id not in self.warned:
+                self.warned.add(source_id)
+                self.log("warning", f"{source_id} sends windows at {message.fps:g} fps but the model was "
+                         f"trained at {self.recognizer.bundle.fps:g} fps; labels may be off")  # fmt: skip
+        for start in range(0, len(ready), max_batch):
+            self._score_batch(ready[start : start + max_batch])
+
+    def _score_batch(self, batch: list[tuple[SkeletonWindow, np.ndarray]]) -> None:
+        try:
+            scores = self.recognizer.scores_prepared(np.stack([x for _, x in batch]))  # (N, K)
+        except Exception as error:  # noqa: BLE001 - one bad batch must not end the loop
+            self.stats.errors += len(batch)
+            self.log("error", f"scoring {len(batch)} window(s) failed: {type(error).__name__}: {error}",
+                     key="score-error", every_ms=1000.0)  # fmt: skip
+            return
+        self.stats.batch_sizes.append(len(batch))
+        for (window, _), row in zip(batch, scores):
+            try:
+                decision = self.recognizer.decide(window.source_id, row)
+                publish_ms = now_ms()
+                self.publish(LabelEvent(
+                    seq=self.next_seq(window.source_id), source_id=window.source_id,
+                    capture_timestamp_ms=window.capture_timestamp_ms, timestamp_ms=max(publish_ms, 0.0),
+                    label=decision.label, score=decision.score, unknown=decision.unknown, seen=decision.seen,
+                    topk=decision.topk, status="ok",
+                ))  # fmt: skip
+            except Exception as error:  # noqa: BLE001
+                self.stats.errors += 1
+                self.log("error", f"deciding for {window.source_id} failed: {type(error).__name__}: {error}",
+                         key="decide-error", every_ms=1000.0)  # fmt: skip
+
+    def answer(self, request: ControlRequest) -> ControlReply:
+        """The control handler: list, add, remove, status."""
+        self.stats.control_requests += 1
+        recognizer = self.recognizer
+        try:
+            if request.command == "list":
+                return ControlReply.success(request.seq, actions=recognizer.actions())
+            if request.command == "add":
+                entry = recognizer.add_action(request.name, request.ld, request.gd)
+                self.log("info", f"added action {entry.name!r}")
+                return ControlReply.success(request.seq, actions=recognizer.actions())
+            if request.command == "remove":
+                entry = recognizer.remove_action(request.name)
+                self.log("info", f"removed action {entry.name!r}")
+                return ControlReply.success(request.seq, actions=recognizer.actions())
+            status = {
+                "bundle": str(recognizer.path), "device": str(recognizer.device), "classes": len(recognizer.names),
+                "window_frames": recognizer.window_frames, "fps": recognizer.bundle.fps,
+                "unknown_threshold": recognizer.unknown_threshold, "smoothing": recognizer.config.smoothing,
+                **self.stats.to_dict(),
+            }  # fmt: skip
+            return ControlReply.success(request.seq, status=status)
+        except (BundleError, ValueError) as error:
+            return ControlReply.failure(request.seq, f"{request.command} failed: {error}")
+
+
+def run_inference(
+    recognizer: Recognizer,
+    windows_sub: LatestWinsSubscriber,
+    labels_pub: LatestWinsPublisher,
+    control_server: ControlServer | None,
+    duration_s: float | None = None,
+    stop_event: threading.Event | None = None,
+    max_batch: int = 8,
+    stats: InferenceStats | None = None,
+) -> InferenceStats:
+    """Turn windows into labels until ``duration_s`` passes or ``stop_event`` is set.
+
+    Each turn answers waiting control requests, takes the newest window (or
+    no-person notice) of every source, scores up to ``max_batch`` windows in
+    one forward pass and publishes one :class:`LabelEvent` per source. A
+    malformed message, a window the model cannot take or a failing batch is
+    counted and reported as a :class:`LogEvent` on ``labels_pub``; the loop
+    goes on. Pass ``stats`` to watch the counters while it runs.
+
+    Returns:
+        The counters, also when stopped.
+    """
+    if max_batch < 1:
+        raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    stats = InferenceStats() if stats is None else stats
+    loop = _Loop(recognizer, windows_sub, labels_pub, stats)
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    loop.log("info", f"inference ready on {recognizer.device} with {len(recognizer.names)} actions")
+    while not (stop_event is not None and stop_event.is_set()):
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        if control_server is not None:
+            # A few requests per turn at most, so windows keep flowing under a chatty client.
+            for _ in range(4):
+                if not control_server.poll(loop.answer, timeout_ms=0):
+                    break
+        latest = loop.collect(timeout_ms=20)
+        if latest:
+            loop.handle(latest, max_batch)
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m realtime.inference --bundle DIR``: serve labels until stopped; 0 on a clean stop, 2 on bad setup."""
+    parser = argparse.ArgumentParser(prog="python -m realtime.inference", description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", required=True, type=Path, help="model bundle directory")
+    parser.add_argument("--windows", default=default_endpoint("windows"), help="capture's PUB endpoint (connect)")
+    parser.add_argument("--labels", default=default_endpoint("labels"), help="labels PUB endpoint (bind)")
+    parser.add_argument("--control", default=default_endpoint("control"), help="control REP endpoint (bind)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    parser.add_argument("--smoothing", type=float, default=RecognizerConfig.smoothing,
+                        help="weight of the newest window in the score average (1: none)")  # fmt: skip
+    parser.add_argument("--max-batch", type=int, default=8)
+    args = parser.parse_args(argv)
+    try:
+        config = RecognizerConfig(smoothing=args.smoothing)
+        recognizer = Recognizer.from_bundle(load_bundle(args.bundle), device=args.device, config=config)
+    except (BundleError, ValueError) as error:
+        print(f"inference: {error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def _stop(signum, frame):  # noqa: ARG001
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        with (
+            LatestWinsSubscriber(args.windows, topics=skeleton_topics()) as windows_sub,
+            LatestWinsPublisher(args.labels) as labels_pub,
+            ControlServer(args.control) as control,
+        ):
+            stats = run_inference(recognizer, windows_sub, labels_pub, control, args.duration, stop, args.max_batch)
+    except KeyboardInterrupt:
+        return 0
+    except Exception as error:  # noqa: BLE001 - e.g. an endpoint already in use: one line, not a traceback
+        if "zmq" in type(error).__module__ or isinstance(error, ValueError):
+            print(f"inference: cannot open sockets: {error}", file=sys.stderr)
+            return 2
+        raise
+    print(f"inference: {stats.to_dict()}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

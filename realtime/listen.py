@@ -1,0 +1,61 @@
+"""``fsvae listen ENDPOINT``: print the recognizer's labels, one line each.
+
+    12:00:01.042 cam0 #412 wave 0.81 (43 ms) | wave 0.81, clap 0.40, sit down 0.12
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from realtime.messages import LabelEvent, LogEvent
+from realtime.transport import LatestWinsSubscriber
+
+
+def format_event(event: LabelEvent) -> str:
+    """One line: local time, source, seq, label (or status), score, latency, top-3."""
+    clock = datetime.fromtimestamp(event.timestamp_ms / 1000.0).strftime("%H:%M:%S.%f")[:-3]
+    shown = event.label if event.status == "ok" else event.status
+    top = ", ".join(f"{item.label} {item.score:.2f}" for item in event.topk[:3])
+    line = f"{clock} {event.source_id} #{event.seq} {shown} {event.score:.2f} ({event.latency_ms:.0f} ms)"
+    return f"{line} | {top}" if top else line
+
+
+def listen_main(
+    endpoint: str,
+    topics: Sequence[str] = ("action.label",),
+    count: int | None = None,
+    timeout_s: float | None = None,
+) -> int:
+    """Print each LabelEvent (and LogEvent, if subscribed) from ``endpoint`` until ``count`` or ``timeout_s``.
+
+    Returns 0 after ``count`` events or Ctrl-C; 1 when ``timeout_s`` passed
+    before ``count`` events came (0 if no count was asked for); 2 for a bad endpoint.
+    """
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    printed = 0
+    try:
+        subscriber = LatestWinsSubscriber(endpoint, topics=tuple(topics), hwm=1000)
+    except ValueError as error:
+        print(f"listen: {error}", file=sys.stderr)
+        return 2
+    try:
+        with subscriber:
+            while count is None or printed < count:
+                wait_ms = 500.0
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return 1 if count is not None else 0
+                    wait_ms = min(wait_ms, left * 1000.0)
+                message = subscriber.receive(timeout_ms=max(wait_ms, 1.0))
+                if isinstance(message, LabelEvent):
+                    print(format_event(message), flush=True)
+                    printed += 1
+                elif isinstance(message, LogEvent):
+                    print(f"{message.source} {message.level}: {message.text}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,444 @@
+"""The inference side of the live recognizer: scores, decisions, smoothing, actions changed by text,
+and the socket loop surviving bad input.
+
+The bundle is small but real: a random-initialised NTU25 graph network and
+FS-VAE, and three classes whose class vectors are real MiniLM embeddings, so
+adding an action by text runs the real text path. Helpers here are reused by
+tests/test_live.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from calibration.normalize import NormalizationConfig
+from calibration.windows import WindowSpec
+from fsvae_core.backbone import BackboneConfig, build_backbone
+from fsvae_core.bundle import BundleError, ClassEntry, TextSpec, Thresholds, list_actions, load_bundle, save_bundle
+from fsvae_core.descriptions import ActionDescription
+from fsvae_core.frequency import FrequencyConfig
+from fsvae_core.model import FSVAE, VAEConfig
+from fsvae_core.settings import config_to_dict
+from fsvae_core.text import SentenceEncoder, class_embeddings
+from realtime.inference import InferenceStats, Recognizer, RecognizerConfig, WindowRejected, run_inference
+from realtime.inference import main as inference_main
+from realtime.messages import LabelEvent, LogEvent, NoPerson, SkeletonWindow, now_ms, skeleton_topics
+from realtime.transport import ControlClient, ControlServer, LatestWinsPublisher, LatestWinsSubscriber
+
+WINDOW_FRAMES = 16
+FPS = 10.0
+BACKBONE = BackboneConfig(max_persons=2, window_frames=WINDOW_FRAMES, channels=(8, 16), temporal_kernel=3,
+                          dropout=0.0, feature_dim=16)  # fmt: skip
+VAE = VAEConfig(skeleton_dim=16, text_dim=1152, latent_dim=8,
+                skeleton_frequency=FrequencyConfig(n_bands=4, phi=4),
+                text_frequency=FrequencyConfig(n_bands=4, phi=4))  # fmt: skip
+ACTIONS = [
+    ActionDescription("wave", "one hand swings side to side above the shoulder", "greeting someone from afar"),
+    ActionDescription("sit down", "knees bend and the hips lower onto a seat", "taking a seat on a chair"),
+    ActionDescription("jump up", "both legs push off and the body leaves the floor", "jumping in place"),
+]
+
+
+def make_bundle(path: Path, encoder: SentenceEncoder, unknown: float = -1.0, gamma: float = 0.05,
+                backbone: BackboneConfig = BACKBONE, vae_config: VAEConfig = VAE) -> Path:  # fmt: skip
+    """Save a bundle with random weights at ``path``; ``unknown`` is the unknown threshold."""
+    torch.manual_seed(0)
+    gcn = build_backbone(backbone, n_classes=2).eval()
+    vae = FSVAE(vae_config).eval()
+    class_text = torch.from_numpy(class_embeddings(ACTIONS, encoder))  # (3, 1152)
+    classes = [ClassEntry(a.name, a.ld, a.gd, seen=i < 2, origin="trained") for i, a in enumerate(ACTIONS)]
+    return save_bundle(
+        path, vae=vae, classes=classes, class_text=class_text,
+        skeleton=WindowSpec(frames=backbone.window_frames, fps=FPS, max_persons=backbone.max_persons,
+                            normalization=NormalizationConfig(fps=FPS)),
+        text=TextSpec(), thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma),
+        backbone_config=config_to_dict(backbone), backbone_state=gcn.state_dict(),
+    )  # fmt: skip
+
+
+def random_window(seed: int, frames: int = WINDOW_FRAMES, persons: int = 1) -> np.ndarray:
+    """A (T, M, 25, 3) float32 window of smooth random motion."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(1, persons, 25, 3))
+    drift = np.cumsum(rng.normal(scale=0.05, size=(frames, persons, 25, 3)), axis=0)
+    return (base + drift).astype(np.float32)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def endpoint() -> str:
+    return f"tcp://127.0.0.1:{free_port()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    return SentenceEncoder(cache_root=tmp_path_factory.mktemp("text-cache"))
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory, encoder):
+    return make_bundle(tmp_path_factory.mktemp("bundles") / "bundle", encoder)
+
+
+@pytest.fixture(scope="module")
+def recognizer(bundle_dir, encoder):
+    return Recognizer.from_bundle(load_bundle(bundle_dir), device="cpu", encoder=encoder)
+
+
+@pytest.fixture
+def fresh_bundle(tmp_path, bundle_dir):
+    """A private copy of the bundle, for tests that change its actions."""
+    target = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, target)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# Recognizer: pure logic
+
+
+def test_scores_shape_and_topk_order(recognizer):
+    windows = np.stack([random_window(seed) for seed in range(4)])  # (N, T, M, V, 3)
+    scores = recognizer.scores(windows)
+    assert scores.shape == (4, 3) and scores.dtype == np.float32
+    assert np.all(scores <= 1.0 + 1e-5) and np.all(scores >= -1.0 - recognizer.gzsl_gamma - 1e-5)
+    recognizer.reset()
+    decision = recognizer.decide("cam0", scores[0])
+    assert [entry.label for entry in decision.topk] == [recognizer.names[k] for k in np.argsort(-scores[0])]
+    assert decision.label == decision.topk[0].label and decision.score == pytest.approx(float(scores[0].max()))
+    assert decision.seen == recognizer.seen[int(np.argmax(scores[0]))]
+
+
+def test_seen_classes_pay_gzsl_gamma(recognizer):
+    # The same window scored with gamma 0 differs by exactly gamma on seen classes.
+    window = random_window(3)
+    with_gamma = recognizer.scores([window])[0]
+    penalty = recognizer._penalty
+    recognizer._penalty = penalty * 0
+    try:
+        without = recognizer.scores([window])[0]
+    finally:
+        recognizer._penalty = penalty
+    np.testing.assert_allclose(without - with_gamma, recognizer.seen * recognizer.gzsl_gamma, atol=1e-6)
+
+
+def test_windows_of_other_lengths_and_person_counts(recognizer):
+    long_two = random_window(1, frames=WINDOW_FRAMES + 9, persons=2)
+    three = random_window(2, persons=3)
+    scores = recognizer.scores([long_two, three, random_window(4)])
+    assert scores.shape == (3, 3)
+    # A longer window is scored on its newest frames.
+    np.testing.assert_allclose(recognizer.scores([long_two])[0], recognizer.scores([long_two[-WINDOW_FRAMES:]])[0],
+                               atol=1e-5)  # fmt: skip
+    with pytest.raises(WindowRejected, match="frames"):
+        recognizer.prepare(random_window(5, frames=WINDOW_FRAMES - 1))
+    with pytest.raises(WindowRejected, match="V=25"):
+        recognizer.prepare(np.zeros((WINDOW_FRAMES, 1, 20, 3), dtype=np.float32))
+
+
+def test_unknown_below_threshold(bundle_dir, encoder, tmp_path):
+    path = make_bundle(tmp_path / "strict", encoder, unknown=1.5)  # no cosine reaches 1.5
+    strict = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
+    decision = strict.decide("cam0", strict.scores([random_window(0)])[0])
+    assert decision.unknown and decision.label == "unknown" and decision.seen is None
+    assert len(decision.topk) == 3 and decision.score == decision.topk[0].score
+
+
+def test_smoothing_damps_a_one_window_flip(recognizer):
+    recognizer.reset()
+    steady = np.array([0.8, 0.1, 0.1])
+    flip = np.array([0.1, 0.7, 0.1])
+    for i in range(5):
+        assert recognizer.decide("cam0", steady, timestamp_ms=1000.0 + 100 * i).label == "wave"
+    assert recognizer.decide("cam0", flip, timestamp_ms=1500.0).label == "wave"  # one odd window: held
+    # Other sources have their own history, and a flip that persists wins.
+    assert recognizer.decide("cam1", flip, timestamp_ms=1500.0).label == "sit down"
+    labels = [recognizer.decide("cam0", flip, timestamp_ms=1600.0 + 100 * i).label for i in range(4)]
+    assert labels[-1] == "sit down"
+    # A long silence forgets the history.
+    assert recognizer.decide("cam0", steady, timestamp_ms=1e7).label == "wave"
+    recognizer.reset()
+
+
+def test_smoothing_off_follows_every_window(bundle_dir, encoder):
+    instant = Recognizer.from_bundle(load_bundle(bundle_dir), device="cpu", encoder=encoder,
+                                     config=RecognizerConfig(smoothing=1.0))  # fmt: skip
+    instant.decide("cam0", np.array([0.8, 0.1, 0.1]))
+    assert instant.decide("cam0", np.array([0.1, 0.7, 0.1])).label == "sit down"
+    with pytest.raises(ValueError, match="smoothing"):
+        RecognizerConfig(smoothing=0.0)
+
+
+def test_added_action_is_scored_next_window_and_persisted(fresh_bundle, encoder):
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder,
+                                        config=RecognizerConfig(top_k=10))  # fmt: skip
+    window = random_window(7)
+    recognizer.decide("cam0", recognizer.scores([window])[0])  # history before the change
+    entry = recognizer.add_action("clap hands", "both palms meet in front of the chest repeatedly", "applauding")
+    assert entry.name == "clap hands" and not entry.seen
+    scores = recognizer.scores([window])[0]
+    assert scores.shape == (4,)
+    decision = recognizer.decide("cam0", scores)
+    ranked = {item.label: item for item in decision.topk}
+    assert "clap hands" in ranked and ranked["clap hands"].seen is False
+    assert ranked["clap hands"].score == pytest.approx(float(scores[3]))  # a new class enters with its fresh score
+    assert [a.name for a in recognizer.actions()][-1] == "clap hands"
+    assert [c.name for c in list_actions(fresh_bundle)] == ["wave", "sit down", "jump up", "clap hands"]
+    # The prototype in memory is the one on disk.
+    reloaded = load_bundle(fresh_bundle)
+    torch.testing.assert_close(recognizer._prototypes.cpu(), torch.nn.functional.normalize(reloaded.prototypes, dim=1))
+    with pytest.raises(BundleError, match="already"):
+        recognizer.add_action("Clap Hands", "x", "y")
+
+    removed = recognizer.remove_action("wave")
+    assert removed.name == "wave"
+    assert [a.name for a in recognizer.actions()] == ["sit down", "jump up", "clap hands"]
+    assert recognizer.scores([window]).shape == (1, 3)
+    assert "wave" not in {item.label for item in recognizer.decide("cam0", recognizer.scores([window])[0]).topk}
+    assert [c.name for c in list_actions(fresh_bundle)] == ["sit down", "jump up", "clap hands"]
+    with pytest.raises(BundleError, match="no action"):
+        recognizer.remove_action("wave")
+
+
+def test_vae_only_bundle_is_refused_by_name(tmp_path, bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    bundle.backbone_config = None
+    bundle.backbone_state = None
+    with pytest.raises(BundleError, match="no backbone"):
+        Recognizer.from_bundle(bundle, device="cpu")
+
+
+def test_stats_quantiles():
+    stats = InferenceStats()
+    assert stats.latency_p50_ms is None and stats.to_dict()["latency_p99_ms"] is None
+    stats.latencies_ms.extend(range(1, 101))
+    stats.batch_sizes.extend([1, 3])
+    assert stats.latency_p50_ms == pytest.approx(50.5)
+    assert stats.latency_p99_ms == pytest.approx(99.01)
+    assert stats.to_dict()["batch_mean"] == 2 and json.dumps(stats.to_dict())
+
+
+# ---------------------------------------------------------------------------------------------
+# run_inference over real sockets
+
+
+class Harness:
+    """run_inference in a thread, with a capture-like publisher and a label subscriber."""
+
+    def __init__(self, recognizer, max_batch=8):
+        self.windows_ep, self.labels_ep, self.control_ep = endpoint(), endpoint(), endpoint()
+        self.windows_pub = LatestWinsPublisher(self.windows_ep, hwm=1000)
+        self.stats = InferenceStats()
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.recognizer = recognizer
+        self.max_batch = max_batch
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.labels = LatestWinsSubscriber(self.labels_ep, topics=("action.label", "log."), hwm=1000)
+        self.seq: dict[str, int] = {}
+
+    def _run(self):
+        try:
+            with (
+                LatestWinsSubscriber(self.windows_ep, topics=skeleton_topics()) as sub,
+                LatestWinsPublisher(self.labels_ep, hwm=1000) as pub,
+                ControlServer(self.control_ep) as control,
+            ):
+                self.ready.set()
+                run_inference(self.recognizer, sub, pub, control, stop_event=self.stop, max_batch=self.max_batch,
+                              stats=self.stats)  # fmt: skip
+        except BaseException as error:  # noqa: BLE001
+            self.error = error
+            self.ready.set()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.ready.wait(10)
+        self._handshake()
+        return self
+
+    def _handshake(self):
+        # PUB/SUB joins take a moment; probe with no-person notices until a label comes back.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            self.send_no_person("probe")
+            event = self.labels.receive(timeout_ms=100)
+            if isinstance(event, LabelEvent):
+                while self.labels.receive(timeout_ms=100) is not None:
+                    pass
+                return
+        raise AssertionError(f"the inference loop never answered (error: {self.error})")
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        self.windows_pub.close()
+        self.labels.close()
+        assert self.error is None, self.error
+
+    def _next(self, source):
+        seq = self.seq.get(source, 0)
+        self.seq[source] = seq + 1
+        return seq
+
+    def send_window(self, source, joints, capture_ms=None):
+        message = SkeletonWindow(seq=self._next(source), source_id=source, fps=FPS, joints=joints,
+                                 capture_timestamp_ms=now_ms() if capture_ms is None else capture_ms)  # fmt: skip
+        assert self.windows_pub.publish(message)
+        return message
+
+    def send_no_person(self, source):
+        self.windows_pub.publish(NoPerson(seq=self._next(source), source_id=source, capture_timestamp_ms=now_ms()))
+
+    def events(self, count, timeout_s=10.0, kind=LabelEvent, source=None):
+        found = []
+        deadline = time.monotonic() + timeout_s
+        while len(found) < count and time.monotonic() < deadline:
+            event = self.labels.receive(timeout_ms=100)
+            if isinstance(event, kind) and (source is None or getattr(event, "source_id", None) == source):
+                found.append(event)
+        return found
+
+
+def test_windows_become_label_events(recognizer):
+    recognizer.reset()
+    with Harness(recognizer) as harness:
+        sent = []
+        for i in range(3):
+            sent.append(harness.send_window("cam0", random_window(i)))
+            time.sleep(0.15)  # slower than inference, so none is stale
+        events = harness.events(3, source="cam0")
+    assert len(events) == 3
+    for event in events:
+        assert event.status == "ok" and event.source_id == "cam0"
+        assert event.label in recognizer.names and not event.unknown and event.seen is not None
+        assert 1 <= len(event.topk) <= 3 and event.topk[0].label == event.label
+        assert event.capture_timestamp_ms in [m.capture_timestamp_ms for m in sent]
+        assert 0 <= event.latency_ms < 5000
+        assert event.latency_ms == pytest.approx(event.publish_timestamp_ms - event.capture_timestamp_ms)
+    assert [e.seq for e in events] == [0, 1, 2]
+    assert harness.stats.decisions >= 3 and harness.stats.latency_p50_ms is not None
+
+
+def test_no_person_and_short_window_get_no_decision(recognizer):
+    with Harness(recognizer) as harness:
+        harness.send_no_person("cam0")
+        (nobody,) = harness.events(1, source="cam0")
+        harness.send_window("cam0", random_window(0, frames=WINDOW_FRAMES - 4))
+        (filling,) = harness.events(1, source="cam0")
+    assert nobody.status == "no_person" and nobody.label == "unknown" and nobody.score == 0 and nobody.topk == ()
+    assert filling.status == "warming_up" and filling.topk == ()
+
+
+def test_bad_input_is_counted_and_the_loop_lives_on(recognizer):
+    with Harness(recognizer) as harness:
+        sock = harness.windows_pub.socket
+        sock.send_multipart([b"skeleton.window.cam0", os.urandom(64)])  # random bytes as a header
+        sock.send_multipart([os.urandom(32)])
+        good = SkeletonWindow(seq=0, source_id="cam0", fps=FPS, joints=random_window(1), capture_timestamp_ms=now_ms())
+        topic, header, data = good.to_frames()
+        sock.send_multipart([topic, header, data[:-12]])  # the header's shape disagrees with the buffer
+        # Well-formed but the wrong layout for this model: 20 joints.
+        harness.windows_pub.publish(SkeletonWindow(seq=1, source_id="cam9", fps=FPS, layout="kinect_v1",
+                                                   joints=np.ones((WINDOW_FRAMES, 1, 20, 3), np.float32),
+                                                   capture_timestamp_ms=now_ms()))  # fmt: skip
+        logs = harness.events(2, kind=LogEvent, timeout_s=5)
+        time.sleep(0.2)
+        harness.send_window("cam0", random_window(2))
+        (after,) = harness.events(1, source="cam0")
+    assert after.status == "ok"
+    assert harness.stats.malformed == 2  # one-frame message and truncated array; the random header is malformed too
+    assert harness.stats.rejected == 1
+    assert any("malformed" in log.text for log in logs) and any("rejected" in log.text for log in logs)
+
+
+def test_several_sources_are_batched(recognizer, monkeypatch):
+    # Windows of several sources that wait while a forward pass runs go through the next one together.
+    original = Recognizer.scores_prepared
+
+    def slow(self, batch):
+        time.sleep(0.2)
+        return original(self, batch)
+
+    monkeypatch.setattr(Recognizer, "scores_prepared", slow)
+    with Harness(recognizer) as harness:
+        for i, source in enumerate(("camA", "camB", "camC")):
+            harness.send_window(source, random_window(i))
+        events = harness.events(3)
+    assert {e.source_id for e in events} == {"camA", "camB", "camC"}
+    assert max(harness.stats.batch_sizes) >= 2
+
+
+def test_control_list_add_remove_status(fresh_bundle, encoder):
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder,
+                                        config=RecognizerConfig(top_k=10))  # fmt: skip
+    with Harness(recognizer) as harness, ControlClient(harness.control_ep, timeout_ms=20000) as control:
+        assert [a.name for a in control.call("list").actions] == ["wave", "sit down", "jump up"]
+        reply = control.call("add", name="juggle", ld="hands toss and catch balls in turn", gd="juggling")
+        assert reply.ok and [a.name for a in reply.actions][-1] == "juggle"
+        harness.send_window("cam0", random_window(3))
+        (event,) = harness.events(1, source="cam0")
+        assert "juggle" in {item.label for item in event.topk}
+        duplicate = control.call("add", name="Juggle", ld="x", gd="y")
+        assert not duplicate.ok and "already" in duplicate.error
+        assert control.call("remove", name="sit down").ok
+        missing = control.call("remove", name="no such thing")
+        assert not missing.ok and "no action" in missing.error
+        assert [a.name for a in control.call("list").actions] == ["wave", "jump up", "juggle"]
+        status = control.call("status").status
+        assert status["classes"] == 3 and status["device"] == "cpu" and status["decisions"] >= 1
+    assert [c.name for c in list_actions(fresh_bundle)] == ["wave", "jump up", "juggle"]
+
+
+def test_stale_windows_are_dropped_when_inference_is_slow(recognizer, monkeypatch):
+    original = Recognizer.scores_prepared
+
+    def slow(self, batch):
+        time.sleep(0.05)
+        return original(self, batch)
+
+    monkeypatch.setattr(Recognizer, "scores_prepared", slow)
+    with Harness(recognizer) as harness:
+        published = 60
+        for i in range(published):
+            harness.send_window("cam0", random_window(i % 5))
+        last = harness.send_window("cam0", random_window(9))
+        events = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            events += harness.events(1, timeout_s=0.5, source="cam0")
+            if events and events[-1].capture_timestamp_ms == last.capture_timestamp_ms:
+                break
+    assert events and events[-1].capture_timestamp_ms == last.capture_timestamp_ms  # the newest always gets through
+    assert harness.stats.decisions < published + 1
+    assert harness.stats.stale_dropped + harness.stats.lost > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The process entry point
+
+
+def test_main_with_a_bad_bundle_says_so_in_one_line(tmp_path, capsys):
+    assert inference_main(["--bundle", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "missing" in err and "no bundle" in err

@@ -1,0 +1,126 @@
+"""``fsvae train`` from raw skeletons to a loadable bundle, on a small generic dataset file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from calibration import NTU25
+from fsvae_core.bundle import load_bundle
+from fsvae_core.cli import main
+from fsvae_core.pipeline import train_test_partition
+from fsvae_core.skeleton_data import SkeletonDataset, save_generic_npz
+
+ACTIONS = [
+    ("raise right hand", "the right hand rises from the hip to above the head and comes back down", "lifting one hand high to ask for attention"),
+    ("raise left hand", "the left hand rises from the hip to above the head and comes back down", "lifting the other hand high to be noticed"),
+    ("squat", "both knees bend deeply so the hips drop toward the floor, then the legs straighten", "lowering the whole body by bending the knees"),
+    ("wave right hand", "the right hand is held up beside the head and swings quickly left and right", "greeting someone with a raised waving hand"),
+]
+
+
+def body(frames: int, action: int, rng) -> np.ndarray:
+    """A crude NTU25 person (T, 1, 25, 3) doing one of the four actions."""
+    rest = np.zeros((25, 3), np.float32)
+    rest[:, 1] = np.linspace(0.0, 1.7, 25)
+    rest[NTU25.HIP_LEFT] = [-0.15, 0.0, 0.0]
+    rest[NTU25.HIP_RIGHT] = [0.15, 0.0, 0.0]
+    rest[NTU25.SPINE_SHOULDER] = [0.0, 0.5, 0.0]
+    clip = np.repeat(rest[None], frames, axis=0) + rng.normal(0, 0.01, (frames, 25, 3)).astype(np.float32)
+    phase = np.linspace(0, np.pi, frames)
+    if action == 0:
+        clip[:, NTU25.HAND_RIGHT, 1] += np.sin(phase)
+    elif action == 1:
+        clip[:, NTU25.HAND_LEFT, 1] += np.sin(phase)
+    elif action == 2:
+        clip[:, :, 1] -= 0.4 * np.sin(phase)[:, None]
+    else:
+        clip[:, NTU25.HAND_RIGHT, 1] += 1.0
+        clip[:, NTU25.HAND_RIGHT, 0] += 0.2 * np.sin(6 * phase)
+    return clip[:, None]
+
+
+@pytest.fixture
+def dataset_file(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 8)
+    dataset = SkeletonDataset(
+        sequences=[body(int(rng.integers(20, 40)), int(a), rng) for a in labels],
+        labels=labels, class_names=[a[0] for a in ACTIONS], layout="ntu25", fps=30.0,
+        sources=[f"clip{i}" for i in range(len(labels))], subjects=np.tile(np.arange(1, 5), 8),
+        descriptions_ld=[a[1] for a in ACTIONS], descriptions_gd=[a[2] for a in ACTIONS],
+    )
+    path = tmp_path / "actions.npz"
+    save_generic_npz(dataset, path)
+    return path
+
+
+@pytest.fixture
+def tiny_settings(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({
+        "window": {"frames": 8, "fps": 10.0},
+        "train_crops": 2,
+        "backbone": {"channels": [8, 16], "feature_dim": 32, "temporal_kernel": 3},
+        "backbone_train": {"epochs": 2, "batch_size": 8, "warmup_epochs": 0},
+        "experiment": {"vae": {"latent_dim": 8, "skeleton_frequency": {"n_bands": 4, "phi": 4},
+                               "text_frequency": {"n_bands": 4, "phi": 4}},
+                       "train": {"cycles": 1, "steps_per_cycle": 20}, "samples_per_class": 10, "classifier_epochs": 10},
+    }))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FSVAE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_train_writes_a_bundle_the_live_system_can_load(tmp_path, dataset_file, tiny_settings, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(dataset_file), "--unseen", "1", "--seed", "0", "--out", str(out),
+                 "--config", str(tiny_settings), "--quiet"]) == 0
+    bundle = load_bundle(out / "bundle")
+    assert bundle.class_names == [a[0] for a in ACTIONS]
+    unseen = int(np.random.default_rng(0).choice(4, 1, replace=False)[0])
+    assert [c.seen for c in bundle.classes] == [c != unseen for c in range(4)]
+    assert bundle.window_frames == 8 and bundle.fps == 10.0 and bundle.backbone_state
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"zsl", "gzsl", "timings_s", "unknown_threshold"} <= set(metrics)
+    assert "bundle:" in capsys.readouterr().out
+
+
+def test_temporal_placement_moves_the_frequency_module_into_the_backbone(tmp_path, dataset_file, tiny_settings):
+    settings = json.loads(tiny_settings.read_text())
+    settings["backbone"]["frequency"] = {"n_bands": 4, "phi": 2}
+    tiny_settings.write_text(json.dumps(settings))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(dataset_file), "--unseen", "1", "--out", str(out),
+                 "--config", str(tiny_settings), "--frequency", "temporal", "--quiet"]) == 0
+    bundle = load_bundle(out / "bundle")
+    assert bundle.backbone_config["frequency"]["placement"] == "temporal"
+    assert bundle.vae_config.skeleton_frequency.placement == "none"
+
+
+def test_actions_change_by_text_alone(tmp_path, dataset_file, tiny_settings, capsys):
+    out = tmp_path / "run"
+    main(["train", "--dataset", str(dataset_file), "--unseen", "1", "--out", str(out), "--config", str(tiny_settings), "--quiet"])
+    capsys.readouterr()
+    bundle = str(out / "bundle")
+    assert main(["actions", "add", "--bundle", bundle, "--name", "jumping jacks",
+                 "--ld", "arms swing up over the head while the feet jump apart, then both return",
+                 "--gd", "a warm-up exercise of rhythmic jumps with arms and legs spreading"]) == 0
+    assert main(["actions", "list", "--bundle", bundle]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "jumping jacks"
+    assert main(["actions", "remove", "--bundle", bundle, "--name", "jumping jacks"]) == 0
+    assert main(["actions", "remove", "--bundle", bundle, "--name", "moonwalk"]) == 2
+
+
+def test_customary_train_test_partitions():
+    def dataset(**extra):
+        return SkeletonDataset(sequences=[np.zeros((2, 1, 25, 3), np.float32)] * 4, labels=np.array([0, 0, 1, 1]),
+                               class_names=["a", "b"], layout="ntu25", fps=30.0, sources=list("abcd"), **extra)
+
+    assert train_test_partition(dataset(subjects=np.array([1, 2, 3, 4])), "utd-mhad", 0).tolist() == [True, False, True, False]
+    assert train_test_partition(dataset(views=np.array([1, 2, 3, 3])), "nw-ucla", 0).tolist() == [True, True, False, False]
+    half = train_test_partition(dataset(), "custom", 0)
+    assert half.sum() == 2 and set(np.array([0, 0, 1, 1])[half]) == {0, 1}

@@ -192,15 +192,28 @@ def run_zero_shot_protocol(
     final_train = replace(config.train, cycles=max(stage1.best_cycle, 1))
     stage2 = _train(data.train, text, config, final_train, None,
                     out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
-    zero_shot = fit_zero_shot(stage2.model, text, unseen, config)
+    all_classes = np.arange(split.n_classes)
+    common = {
+        "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold},
+        "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
+        "final_history": stage2.history,
+    }
+    if len(unseen) == 0:  # deployment: every class trained, so only seen-class accuracy can be measured
+        zero_shot = fit_zero_shot(stage2.model, text, seen, config)
+        predicted = zero_shot.predict(data.gtest.x, "prototype")
+        metrics = {"zsl": None, "gzsl": None,
+                   "seen": {"top1": accuracy(predicted, data.gtest.y),
+                            "per_class": per_class_accuracy(predicted, data.gtest.y, all_classes)},
+                   **common, "seconds": time.perf_counter() - started}
+        return ProtocolResult(metrics, zero_shot, {"gzsl": predicted, "gzsl_target": data.gtest.y})
 
+    zero_shot = fit_zero_shot(stage2.model, text, unseen, config)
     zsl = {}
     for rule in ("prototype", "softmax"):
         predicted = zero_shot.predict(data.ztest.x, rule)
         zsl[rule] = {"top1": accuracy(predicted, data.ztest.y), "per_class": per_class_accuracy(predicted, data.ztest.y, unseen)}
     zsl_predicted = zero_shot.predict(data.ztest.x)
 
-    all_classes = np.arange(split.n_classes)
     final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
     stacked = stacking.predict(_joint_scores(stage2.model, text, all_classes, data.gtest.x), all_classes, np.isin(all_classes, seen))
     gated = gate.predict(_seen_logits(final_expert, data.gtest.x), zero_shot.probabilities(data.gtest.x), seen, unseen)
@@ -213,8 +226,7 @@ def run_zero_shot_protocol(
             "gate": {**gzsl_result(gated, data.gtest.y, seen).as_dict(), "threshold": gate.threshold,
                      "per_class": per_class_accuracy(gated, data.gtest.y, all_classes)},
         },
-        "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
-        "final_history": stage2.history,
+        **common,
         "seconds": time.perf_counter() - started,
     }
     predictions = {"zsl": zsl_predicted, "zsl_target": data.ztest.y, "gzsl": stacked, "gzsl_target": data.gtest.y}

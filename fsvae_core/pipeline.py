@@ -19,6 +19,7 @@ samples, stratified, when subjects are unknown).
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +31,7 @@ from calibration import to_canonical
 from calibration.windows import WindowSpec, clip_windows
 from fsvae_core.backbone import BackboneConfig, BackboneTrainConfig, extract_features, train_backbone
 from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
-from fsvae_core.descriptions import ActionDescription, load_descriptions
+from fsvae_core.descriptions import ActionDescription, DescriptionError, load_descriptions
 from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.frequency import FrequencyConfig
@@ -114,6 +115,53 @@ def dataset_descriptions(dataset: SkeletonDataset, name: str) -> list[ActionDesc
     return [ActionDescription(n, ld, gd) for n, ld, gd in zip(dataset.class_names, dataset.descriptions_ld, dataset.descriptions_gd)]
 
 
+@dataclass
+class TrainingData:
+    """Recordings ready for the pipeline: one dataset, its class texts and its train/test mask."""
+
+    name: str
+    dataset: SkeletonDataset
+    descriptions: list[ActionDescription]
+    is_train: np.ndarray  # (N,) bool
+
+
+def training_data(dataset: SkeletonDataset, name: str, seed: int) -> TrainingData:
+    return TrainingData(name, dataset, dataset_descriptions(dataset, name), train_test_partition(dataset, name, seed))
+
+
+def merge_training_data(parts: list[TrainingData]) -> TrainingData:
+    """Several datasets as one: skeletons mapped to NTU25, classes of each appended in turn.
+
+    Each part keeps its own train/test protocol. All parts must share a frame rate.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    names_seen: dict[str, str] = {}
+    for part in parts:
+        for class_name in part.dataset.class_names:
+            if class_name.lower() in names_seen:
+                raise DescriptionError(f"cannot merge {names_seen[class_name.lower()]} and {part.name}: "
+                                       f"both have an action named {class_name!r}")
+            names_seen[class_name.lower()] = part.name
+    rates = {p.dataset.fps for p in parts}
+    if len(rates) != 1:
+        raise ValueError(f"datasets to merge must share a frame rate, got {sorted(rates)}")
+    sequences, labels, sources, names, descriptions, subjects = [], [], [], [], [], []
+    for part in parts:
+        d = part.dataset
+        sequences += [to_canonical(seq, d.layout) for seq in d.sequences]
+        labels.append(d.labels + len(names))
+        sources += d.sources
+        subjects.append(d.subjects if d.subjects is not None else np.zeros(len(d), np.int64))
+        names += d.class_names
+        descriptions += part.descriptions
+    merged = SkeletonDataset(
+        sequences=sequences, labels=np.concatenate(labels), class_names=names, layout="ntu25",
+        fps=rates.pop(), sources=sources, subjects=np.concatenate(subjects),
+    )
+    return TrainingData("+".join(p.name for p in parts), merged, descriptions, np.concatenate([p.is_train for p in parts]))
+
+
 def make_windows(dataset: SkeletonDataset, indices: np.ndarray, spec: WindowSpec, crops: int) -> tuple[np.ndarray, np.ndarray]:
     """Canonical model windows of the given samples: (n * crops, M, T, V, C) and their labels."""
     windows = [clip_windows(to_canonical(dataset.sequences[i], dataset.layout), dataset.fps, spec, crops) for i in indices]
@@ -127,21 +175,28 @@ def _fit_backbone(windows, labels, classes, config: PipelineConfig, checkpoint: 
                           checkpoint_path=checkpoint, progress=progress)
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 @dataclass
 class PipelineResult:
     metrics: dict
     bundle_path: Path
 
 
-def train_pipeline(dataset: SkeletonDataset, name: str, split: ClassSplit, config: PipelineConfig,
+def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig,
                    out_dir: Path, progress: bool = True) -> PipelineResult:
-    """Run the whole pipeline on ``dataset`` and write the run folder and its bundle."""
+    """Run the whole pipeline and write the run folder and its bundle (``out_dir/bundle``).
+
+    A split without unseen classes trains a deployment bundle on every class.
+    """
     started = time.perf_counter()
     config = config.resolved()
     seed = config.experiment.train.seed
     out_dir.mkdir(parents=True, exist_ok=True)
-    descriptions = dataset_descriptions(dataset, name)
-    is_train = train_test_partition(dataset, name, seed)
+    dataset, name, descriptions, is_train = data.dataset, data.name, data.descriptions, data.is_train
     seen, unseen = np.asarray(split.seen), np.asarray(split.unseen)
     train_idx = np.flatnonzero(is_train & np.isin(dataset.labels, seen))
     test_idx = np.flatnonzero(~is_train)
@@ -151,6 +206,7 @@ def train_pipeline(dataset: SkeletonDataset, name: str, split: ClassSplit, confi
     train_windows, train_labels = make_windows(dataset, train_idx, config.window, config.train_crops)
     test_windows, test_labels = make_windows(dataset, test_idx, config.window, 1)
     timings["windows_s"] = time.perf_counter() - t0
+    timings["peak_rss_mb_after_windows"] = _peak_rss_mb()
     log.info("%d training windows of %d seen classes, %d test windows", len(train_windows), len(seen), len(test_windows))
 
     t0 = time.perf_counter()
@@ -159,6 +215,7 @@ def train_pipeline(dataset: SkeletonDataset, name: str, split: ClassSplit, confi
                                         out_dir / "backbone_validation.ckpt.safetensors", progress)
     backbone = _fit_backbone(train_windows, train_labels, seen, config, out_dir / "backbone.ckpt.safetensors", progress)
     timings["backbones_s"] = time.perf_counter() - t0
+    timings["peak_rss_mb_after_backbones"] = _peak_rss_mb()
 
     t0 = time.perf_counter()
     features = extract_features(backbone, train_windows)
@@ -170,12 +227,14 @@ def train_pipeline(dataset: SkeletonDataset, name: str, split: ClassSplit, confi
     )
     validation_train = LabelledFeatures(extract_features(backbone_validation, train_windows), train_labels)
     timings["features_s"] = time.perf_counter() - t0
+    timings["peak_rss_mb_after_features"] = _peak_rss_mb()
 
     t0 = time.perf_counter()
     encoder = SentenceEncoder(config.experiment.text)
     class_text = class_embeddings(descriptions, encoder, config.experiment.text_parts)
     result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train)
     timings["vaes_s"] = time.perf_counter() - t0
+    timings["peak_rss_mb_after_vaes"] = _peak_rss_mb()
 
     names = [d.name for d in descriptions]
     zero_shot = result.zero_shot
@@ -187,14 +246,14 @@ def train_pipeline(dataset: SkeletonDataset, name: str, split: ClassSplit, confi
     device = next(zero_shot.model.parameters()).device
     prototypes = PrototypeClassifier.from_text(zero_shot.model, torch.as_tensor(class_text).to(device))
     scores = prototypes.scores(zero_shot.model.embed_skeleton(torch.as_tensor(test_features, device=device))).cpu().numpy()
-    gamma = result.metrics["gzsl"]["stacking"]["gamma"]
+    gamma = result.metrics["calibration"]["gzsl_gamma"]
     calibrated = scores - gamma * np.isin(all_classes, seen)[None, :]
     best = calibrated.max(axis=1)
     correct = calibrated.argmax(axis=1) == test_labels
     unknown = float(np.quantile(best[correct], config.unknown_quantile)) if correct.any() else float(best.min())
 
     metrics = {
-        "dataset": name, "unseen": {int(c): names[c] for c in unseen},
+        "dataset": name, "unseen": {int(c): names[c] for c in unseen}, "split": split.name,
         "validation_classes": {int(c): names[c] for c in split.validation}, "seed": seed,
         "samples": {"train_windows": int(len(train_windows)), "test_windows": int(len(test_windows))},
         **result.metrics, "unknown_threshold": unknown,
@@ -213,7 +272,7 @@ def train_pipeline(dataset: SkeletonDataset, name: str, split: ClassSplit, confi
         skeleton=config.window,
         text=TextSpec(config.experiment.text.model, tuple(config.experiment.text_parts)),
         thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma),
-        metrics={k: metrics[k] for k in ("zsl", "gzsl", "unknown_threshold") if k in metrics},
-        provenance={"dataset": name, "samples": len(dataset), "seed": seed},
+        metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "unknown_threshold") if metrics.get(k) is not None},
+        provenance={"datasets": name, "samples": len(dataset), "seed": seed, "split": split.name},
     )
     return PipelineResult(metrics, bundle_path)

@@ -89,8 +89,12 @@ def write_run_report(out_dir: Path, metrics: dict, predictions: dict[str, np.nda
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / "metrics.json", metrics)
     np.savez(out_dir / "predictions.npz", **{k: np.asarray(v) for k, v in predictions.items()})
-    unseen_ids = np.asarray(sorted(unseen))
     all_ids = np.arange(len(class_names))
+    if metrics.get("zsl") is None:  # deployment run: every class seen
+        plot_confusion(confusion_matrix(predictions["gzsl"], predictions["gzsl_target"], all_ids),
+                       class_names, "Confusion (all classes seen)", out_dir / "confusion_all.png")
+        return
+    unseen_ids = np.asarray(sorted(unseen))
     plot_confusion(confusion_matrix(predictions["zsl"], predictions["zsl_target"], unseen_ids),
                    [class_names[c] for c in unseen_ids], "ZSL confusion (unseen classes)", out_dir / "confusion_zsl.png")
     plot_confusion(confusion_matrix(predictions["gzsl"], predictions["gzsl_target"], all_ids),

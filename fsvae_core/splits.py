@@ -29,8 +29,10 @@ class ClassSplit:
 
     def __post_init__(self) -> None:
         everything = set(range(self.n_classes))
-        if not self.unseen or not set(self.unseen) <= everything:
-            raise ValueError(f"split {self.name!r}: unseen classes must be a non-empty subset of 0..{self.n_classes - 1}")
+        if not set(self.unseen) <= everything:
+            raise ValueError(f"split {self.name!r}: unseen classes must be a subset of 0..{self.n_classes - 1}")
+        if not self.validation:
+            raise ValueError(f"split {self.name!r}: needs at least one validation class")
         if len(set(self.unseen)) != len(self.unseen):
             raise ValueError(f"split {self.name!r}: unseen classes repeat")
         if set(self.validation) & set(self.unseen) or not set(self.validation) <= everything:
@@ -99,8 +101,20 @@ def random_split(n_classes: int, n_unseen: int, seed: int, n_validation: int | N
     )
 
 
+def deployment_split(n_classes: int, seed: int, n_validation: int | None = None) -> ClassSplit:
+    """Every class seen; about one class in eight held out for validation in the first stage."""
+    n_validation = n_validation or max(1, min(n_classes - 2, round(n_classes / 8)))
+    if n_classes < 3:
+        raise ValueError(f"a deployment split needs at least 3 classes, got {n_classes}")
+    validation = np.random.default_rng(seed).choice(n_classes, n_validation, replace=False)
+    return ClassSplit(n_classes, (), tuple(sorted(int(c) for c in validation)), f"deployment, {n_classes} classes, seed {seed}")
+
+
 def resolve_split(dataset: str, split: str, n_classes: int, seed: int) -> ClassSplit:
-    """A split by name: a standard one ("55/5") or a count of random unseen classes ("5")."""
+    """A split by name: a standard one ("55/5"), a count of random unseen classes ("5"),
+    or "0" for a deployment split with every class seen."""
+    if split == "0":
+        return deployment_split(n_classes, seed)
     if split.isdigit():
         return random_split(n_classes, int(split), seed)
     return standard_split(dataset, split)

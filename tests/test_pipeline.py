@@ -124,3 +124,33 @@ def test_customary_train_test_partitions():
     assert train_test_partition(dataset(views=np.array([1, 2, 3, 3])), "nw-ucla", 0).tolist() == [True, True, False, False]
     half = train_test_partition(dataset(), "custom", 0)
     assert half.sum() == 2 and set(np.array([0, 0, 1, 1])[half]) == {0, 1}
+
+
+def renamed_copy(path, tmp_path):
+    from fsvae_core.skeleton_data import load_generic_npz
+
+    original = load_generic_npz(path)
+    copy = SkeletonDataset(
+        sequences=original.sequences, labels=original.labels, class_names=[f"{n} again" for n in original.class_names],
+        layout=original.layout, fps=original.fps, sources=original.sources, subjects=original.subjects,
+        descriptions_ld=original.descriptions_ld, descriptions_gd=original.descriptions_gd,
+    )
+    save_generic_npz(copy, tmp_path / "again.npz")
+    return tmp_path / "again.npz"
+
+
+def test_unseen_zero_trains_a_deployment_bundle_on_every_class(tmp_path, dataset_file, tiny_settings, capsys):
+    out = tmp_path / "run"
+    second = renamed_copy(dataset_file, tmp_path)
+    assert main(["train", "--dataset", f"{dataset_file},{second}", "--unseen", "0", "--out", str(out),
+                 "--config", str(tiny_settings), "--quiet"]) == 0
+    bundle = load_bundle(out / "bundle")
+    assert len(bundle.classes) == 8 and all(c.seen for c in bundle.classes)
+    assert "deployment bundle of 8 classes" in capsys.readouterr().out
+    assert (out / "confusion_all.png").exists()
+
+
+def test_merging_datasets_with_the_same_action_name_is_refused(tmp_path, dataset_file, tiny_settings, capsys):
+    assert main(["train", "--dataset", f"{dataset_file},{dataset_file}", "--unseen", "0", "--out", str(tmp_path / "run"),
+                 "--config", str(tiny_settings), "--quiet"]) == 2
+    assert "both have an action named 'raise right hand'" in capsys.readouterr().err

@@ -1,0 +1,142 @@
+"""Live-system speed: pose estimation, inference per window, batching, and window-to-label latency.
+
+    python3 benchmarks/live_latency.py --bundle runs/default/bundle [--video PATH] [--device cpu]
+
+Reports, as percentiles over repeated runs:
+1. MediaPipe pose estimation, ms per frame, on a real video (the pose stage);
+2. inference, ms per window (backbone + VAE encoder + prototype scores) at batch 1;
+3. batched throughput, windows/s at batch 8 and the ratio to batch 1;
+4. window-to-label latency over real ZeroMQ sockets (pose stage excluded): an
+   NTU .skeleton recording cut into canonical windows is published at 30 windows/s
+   into the inference loop, and each label's publish time minus its window's
+   capture time is collected.
+Tests never check these numbers; this script is where speed is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from calibration import to_canonical
+from calibration.windows import model_window
+from fsvae_core.bundle import load_bundle
+from fsvae_core.paths import data_dir
+from fsvae_core.skeleton_data import read_ntu_skeleton
+from realtime.inference import InferenceStats, Recognizer, run_inference
+from realtime.messages import LabelEvent, SkeletonWindow, now_ms
+from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber
+
+
+def percentiles(values) -> dict[str, float]:
+    v = np.asarray(values, dtype=float)
+    return {"p50": round(float(np.percentile(v, 50)), 2), "p99": round(float(np.percentile(v, 99)), 2),
+            "mean": round(float(v.mean()), 2), "n": int(v.size)}
+
+
+def pose_stage(video: Path, frames: int) -> dict:
+    import cv2
+
+    from realtime.pose import PoseEstimator
+
+    capture = cv2.VideoCapture(str(video))
+    times, found = [], 0
+    with PoseEstimator.create() as estimator:
+        for i in range(frames):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            started = time.perf_counter()
+            result = estimator.estimate(frame, timestamp_ms=int(i * 1000 / 30))
+            times.append(1000 * (time.perf_counter() - started))
+            found += result is not None
+    capture.release()
+    return {"ms_per_frame": percentiles(times[3:]), "person_found": f"{found}/{len(times)}", "video": video.name}
+
+
+def real_windows(recognizer: Recognizer, count: int) -> list[np.ndarray]:
+    """Canonical windows (T, M, V, 3) cut every 1/30 s from a real NTU recording."""
+    bundle = recognizer.bundle
+    joints = to_canonical(read_ntu_skeleton(data_dir() / "ntu_samples" / "S002C001P003R001A003.skeleton"), "ntu25")
+    t = np.arange(len(joints)) / 30.0
+    ends = np.linspace(t[-1] / 2, t[-1], count)
+    return [model_window(joints, t, bundle.skeleton, end).transpose(1, 0, 2, 3) for end in ends]
+
+
+def inference_stage(recognizer: Recognizer, windows: list[np.ndarray], repeats: int) -> dict:
+    single, batched = [], []
+    for i in range(repeats):
+        started = time.perf_counter()
+        recognizer.scores([windows[i % len(windows)]])
+        single.append(1000 * (time.perf_counter() - started))
+    for i in range(repeats // 4):
+        started = time.perf_counter()
+        recognizer.scores([windows[(i + j) % len(windows)] for j in range(8)])
+        batched.append(1000 * (time.perf_counter() - started))
+    per_window_1 = np.median(single)
+    per_window_8 = np.median(batched) / 8
+    return {"ms_per_window_batch1": percentiles(single), "ms_per_batch8": percentiles(batched),
+            "windows_per_s_batch1": round(1000 / per_window_1, 1), "windows_per_s_batch8": round(1000 / per_window_8, 1),
+            "batching_speedup": round(per_window_1 / per_window_8, 2)}
+
+
+def socket_latency(recognizer: Recognizer, windows: list[np.ndarray], rate_hz: float) -> dict:
+    windows_pub = LatestWinsPublisher("tcp://127.0.0.1:*")
+    windows_sub = LatestWinsSubscriber(windows_pub.endpoint, topics=("skeleton.",))
+    labels_pub = LatestWinsPublisher("tcp://127.0.0.1:*")
+    labels_sub = LatestWinsSubscriber(labels_pub.endpoint, topics=("action.label",), hwm=10000)
+    stop = threading.Event()
+    stats = InferenceStats()
+    worker = threading.Thread(target=run_inference, args=(recognizer, windows_sub, labels_pub, None),
+                              kwargs={"stop_event": stop, "stats": stats}, daemon=True)
+    worker.start()
+    time.sleep(0.5)  # let both subscriptions reach their publishers
+    latencies = []
+    for seq, joints in enumerate(windows):
+        windows_pub.publish(SkeletonWindow(seq=seq, source_id="bench", capture_timestamp_ms=now_ms(),
+                                           fps=recognizer.bundle.fps, joints=joints))
+        deadline = time.monotonic() + 1 / rate_hz
+        while time.monotonic() < deadline:
+            event = labels_sub.receive(timeout_ms=max(0.0, 1000 * (deadline - time.monotonic())))
+            if isinstance(event, LabelEvent) and event.status == "ok":
+                latencies.append(event.latency_ms)
+    time.sleep(0.3)
+    while (event := labels_sub.receive(timeout_ms=50)) is not None:
+        if isinstance(event, LabelEvent) and event.status == "ok":
+            latencies.append(event.latency_ms)
+    stop.set()
+    worker.join(timeout=5)
+    for s in (windows_pub, windows_sub, labels_pub, labels_sub):
+        s.close()
+    return {"window_to_label_ms": percentiles(latencies), "windows_sent": len(windows),
+            "labels": len(latencies), "stale_dropped": stats.stale_dropped, "rate_hz": rate_hz}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--video", default=str(data_dir() / "videos" / "S001C001P001R001A001_rgb.avi"))
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--windows", type=int, default=300)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    recognizer = Recognizer.from_bundle(load_bundle(args.bundle), device=args.device)
+    windows = real_windows(recognizer, 64)
+    report = {"device": str(recognizer.device), "bundle": args.bundle}
+    report["pose"] = pose_stage(Path(args.video), args.frames)
+    report["inference"] = inference_stage(recognizer, windows, 200)
+    report["sockets"] = socket_latency(recognizer, [windows[i % len(windows)] for i in range(args.windows)], 30.0)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

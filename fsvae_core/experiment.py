@@ -48,12 +48,15 @@ class ExperimentConfig:
     classifier_epochs: int = 300
     prototype_scale: float = 10.0
     holdout_fraction: float = 0.2
+    unknown_quantile: float = 0.05
 
     def __post_init__(self) -> None:
         if self.zsl_classifier not in ("prototype", "softmax"):
             raise ValueError(f"zsl_classifier must be 'prototype' or 'softmax', got {self.zsl_classifier!r}")
         if not 0 < self.holdout_fraction < 1:
             raise ValueError(f"holdout_fraction must lie in (0, 1), got {self.holdout_fraction}")
+        if not 0 <= self.unknown_quantile < 1:
+            raise ValueError(f"unknown_quantile must lie in [0, 1), got {self.unknown_quantile}")
 
 
 @dataclass
@@ -118,7 +121,7 @@ def _hold_out(data: LabelledFeatures, fraction: float, seed: int) -> tuple[Label
     return data.subset(~held), data.subset(held)
 
 
-def _joint_scores(model: FSVAE, class_text: torch.Tensor, classes: np.ndarray, x: np.ndarray) -> np.ndarray:
+def joint_scores(model: FSVAE, class_text: torch.Tensor, classes: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Cosine scores (N, K) of features against the prototypes of ``classes``, seen and unseen alike."""
     device = next(model.parameters()).device
     prototypes = PrototypeClassifier.from_text(model, class_text[torch.as_tensor(classes)].to(device))
@@ -177,10 +180,14 @@ def run_zero_shot_protocol(
 
     calibration = LabelledFeatures(np.concatenate([seen_holdout.x, pseudo_unseen.x]), np.concatenate([seen_holdout.y, pseudo_unseen.y]))
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
-    stacking = CalibratedStacking.fit(
-        _joint_scores(stage1.model, text, joint_classes, calibration.x), calibration.y,
-        joint_classes, np.isin(joint_classes, train_classes),
-    )
+    calibration_scores = joint_scores(stage1.model, text, joint_classes, calibration.x)
+    stacking = CalibratedStacking.fit(calibration_scores, calibration.y, joint_classes, np.isin(joint_classes, train_classes))
+    # The live system says "unknown" below this calibrated cosine score: a low quantile of
+    # the best scores of correctly recognised held-out windows.
+    calibrated = calibration_scores - stacking.gamma * np.isin(joint_classes, train_classes)[None, :]
+    correct = joint_classes[calibrated.argmax(1)] == calibration.y
+    best = calibrated.max(1)
+    unknown = float(np.quantile(best[correct] if correct.any() else best, config.unknown_quantile))
     seen_expert = fit_linear_softmax(torch.as_tensor(stage_train.x), torch.as_tensor(np.searchsorted(train_classes, stage_train.y)), len(train_classes), seed=seed)
     stage1_zero_shot = fit_zero_shot(stage1.model, text, validation, config)
     gate = LogisticGate.fit(
@@ -194,7 +201,7 @@ def run_zero_shot_protocol(
                     out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
     all_classes = np.arange(split.n_classes)
     common = {
-        "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold},
+        "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold, "unknown_threshold": unknown},
         "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
         "final_history": stage2.history,
     }
@@ -215,7 +222,7 @@ def run_zero_shot_protocol(
     zsl_predicted = zero_shot.predict(data.ztest.x)
 
     final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
-    stacked = stacking.predict(_joint_scores(stage2.model, text, all_classes, data.gtest.x), all_classes, np.isin(all_classes, seen))
+    stacked = stacking.predict(joint_scores(stage2.model, text, all_classes, data.gtest.x), all_classes, np.isin(all_classes, seen))
     gated = gate.predict(_seen_logits(final_expert, data.gtest.x), zero_shot.probabilities(data.gtest.x), seen, unseen)
 
     metrics = {

@@ -66,15 +66,12 @@ class PipelineConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     backbone_train: BackboneTrainConfig = field(default_factory=BackboneTrainConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
-    unknown_quantile: float = 0.05
 
     def __post_init__(self) -> None:
         if self.frequency not in ("feature", "temporal", "none"):
             raise ValueError(f"PipelineConfig.frequency must be 'feature', 'temporal' or 'none', got {self.frequency!r}")
         if self.train_crops < 1:
             raise ValueError("PipelineConfig.train_crops must be at least 1")
-        if not 0 <= self.unknown_quantile < 1:
-            raise ValueError("PipelineConfig.unknown_quantile must lie in [0, 1)")
 
     def resolved(self) -> "PipelineConfig":
         """Make backbone and VAE settings agree with the window and the frequency placement."""
@@ -238,25 +235,14 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
 
     names = [d.name for d in descriptions]
     zero_shot = result.zero_shot
-    # The live system says "unknown" below this cosine score: a low quantile of the
-    # best-class scores that correctly recognised test windows of seen classes reach.
-    all_classes = np.arange(split.n_classes)
-    from fsvae_core.classifiers import PrototypeClassifier
-
-    device = next(zero_shot.model.parameters()).device
-    prototypes = PrototypeClassifier.from_text(zero_shot.model, torch.as_tensor(class_text).to(device))
-    scores = prototypes.scores(zero_shot.model.embed_skeleton(torch.as_tensor(test_features, device=device))).cpu().numpy()
     gamma = result.metrics["calibration"]["gzsl_gamma"]
-    calibrated = scores - gamma * np.isin(all_classes, seen)[None, :]
-    best = calibrated.max(axis=1)
-    correct = calibrated.argmax(axis=1) == test_labels
-    unknown = float(np.quantile(best[correct], config.unknown_quantile)) if correct.any() else float(best.min())
+    unknown = result.metrics["calibration"]["unknown_threshold"]
 
     metrics = {
         "dataset": name, "unseen": {int(c): names[c] for c in unseen}, "split": split.name,
         "validation_classes": {int(c): names[c] for c in split.validation}, "seed": seed,
         "samples": {"train_windows": int(len(train_windows)), "test_windows": int(len(test_windows))},
-        **result.metrics, "unknown_threshold": unknown,
+        **result.metrics,
         "timings_s": {**timings, "total_s": time.perf_counter() - started},
         "settings": config_to_dict(config),
     }
@@ -272,7 +258,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
         skeleton=config.window,
         text=TextSpec(config.experiment.text.model, tuple(config.experiment.text_parts)),
         thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma),
-        metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "unknown_threshold") if metrics.get(k) is not None},
+        metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "calibration") if metrics.get(k) is not None},
         provenance={"datasets": name, "samples": len(dataset), "seed": seed, "split": split.name},
     )
     return PipelineResult(metrics, bundle_path)

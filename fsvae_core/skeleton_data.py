@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.layouts import LAYOUTS as CALIBRATION_LAYOUTS
 from fsvae_core import paths
 
 __all__ = [
@@ -66,15 +67,8 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 
-# Joint count of every layout a dataset may declare; the mappings between them
-# live in ``calibration``.
-LAYOUT_JOINT_COUNTS: dict[str, int] = {
-    "ntu25": 25,
-    "kinect_v1": 20,
-    "utd_mhad": 20,
-    "mediapipe33": 33,
-    "azure_kinect32": 32,
-}
+# Joint count of every layout a dataset may declare, from the one place layouts live.
+LAYOUT_JOINT_COUNTS: dict[str, int] = {name: layout.num_joints for name, layout in CALIBRATION_LAYOUTS.items()}
 LAYOUTS: tuple[str, ...] = tuple(LAYOUT_JOINT_COUNTS)
 
 NTU_FPS = 30.0

@@ -85,7 +85,7 @@ def test_train_writes_a_bundle_the_live_system_can_load(tmp_path, dataset_file, 
     assert [c.seen for c in bundle.classes] == [c != unseen for c in range(4)]
     assert bundle.window_frames == 8 and bundle.fps == 10.0 and bundle.backbone_state
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"zsl", "gzsl", "timings_s", "unknown_threshold"} <= set(metrics)
+    assert {"zsl", "gzsl", "timings_s", "calibration"} <= set(metrics)
     assert "bundle:" in capsys.readouterr().out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,14 +26,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fsvae_core
+from fsvae_core.paths import cache_dir
 from realtime.messages import LabelEvent, LogEvent, label_topic
 from realtime.transport import LatestWinsSubscriber, default_endpoint
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "fsvae_core" / "default_bundle"
+DEFAULT_BUNDLE = Path(fsvae_core.__file__).resolve().parent / "default_bundle"  # shipped with the package
 FAST_CRASH_S = 10.0  # a child dying sooner than this after its start counts as a fast crash
 MAX_FAST_CRASHES = 3  # in a row; then the supervisor gives up
 STOP_WAIT_S = 5.0  # how long a child gets to stop after SIGTERM before it is killed
 CONFIG_ERROR = 2  # the exit status by which a child says it cannot run as configured
+
+
+def writable_default_bundle() -> Path:
+    """The shipped bundle, copied once into the user's cache and used from there.
+
+    Actions added while running are persisted in the bundle directory; the copy
+    keeps them out of the installed package. A newer shipped bundle (other
+    weights) replaces the copy.
+    """
+    target = cache_dir() / "default_bundle"
+
+    def weights_digest(folder: Path) -> str | None:
+        try:
+            return json.loads((folder / "manifest.json").read_text())["files"]["weights.safetensors"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    if weights_digest(target) != weights_digest(DEFAULT_BUNDLE):
+        staging = target.with_name(target.name + ".copying")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(DEFAULT_BUNDLE, staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    return target
 
 
 @dataclass
@@ -136,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--jsonl", type=Path, metavar="FILE", help="append each LabelEvent as one JSON line")
-    parser.add_argument("--fast", action="store_true", help="capture: faster, less accurate pose settings")
+    parser.add_argument("--fast", action="store_true", help="capture: process every frame as fast as possible, dropping none")
     parser.add_argument("--show", action="store_true", help="capture: show the camera image")
     parser.add_argument("--record", metavar="FILE", help="capture: also record to FILE")
     parser.add_argument("--quiet", action="store_true", help="no status line")
@@ -179,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"fsvae-live: no model bundle given and none at {DEFAULT_BUNDLE}; train one with "
                   "`fsvae train` or pass --bundle DIR", file=sys.stderr)  # fmt: skip
             return 2
-        bundle = DEFAULT_BUNDLE
+        bundle = writable_default_bundle()
     elif not bundle.is_dir():
         print(f"fsvae-live: {bundle}: no bundle directory here (train one with `fsvae train`)", file=sys.stderr)
         return 2

@@ -104,6 +104,16 @@ def test_missing_bundle_is_one_line(tmp_path, capsys, monkeypatch):
     assert "\n" not in err and "fsvae train" in err and "--bundle" in err
 
 
+def test_the_shipped_bundle_is_used_from_a_user_copy_so_added_actions_never_touch_the_package(
+        bundle_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(live, "DEFAULT_BUNDLE", bundle_dir)
+    monkeypatch.setenv("FSVAE_CACHE_DIR", str(tmp_path / "cache"))
+    copy = live.writable_default_bundle()
+    assert copy != bundle_dir and (copy / "manifest.json").read_bytes() == (bundle_dir / "manifest.json").read_bytes()
+    (copy / "marker").write_text("user state")
+    assert live.writable_default_bundle() == copy and (copy / "marker").exists()  # same shipped weights: kept
+
+
 def test_status_line_counts_rate_latency_and_label():
     status = live.StatusLine()
     assert "waiting" in status.text(0)

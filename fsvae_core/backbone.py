@@ -92,7 +92,9 @@ class BackboneConfig:
     temporal_stride: int = 2
     dropout: float = 0.2
     feature_dim: int = 256
-    frequency: FrequencyConfig = field(default_factory=lambda: FrequencyConfig(placement="none"))
+    # Over a window of some tens of frames: 8 bands, the lowest ~1/8 of the spectrum boosted,
+    # the same proportion as the public code's 30 of 256 feature coefficients.
+    frequency: FrequencyConfig = field(default_factory=lambda: FrequencyConfig(placement="none", n_bands=8, phi=4))
 
     def __post_init__(self) -> None:
         if self.n_joints != len(NTU25):

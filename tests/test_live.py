@@ -195,6 +195,22 @@ def test_skeleton_replay_gives_labels_and_ends_cleanly(bundle_dir, shared_data, 
     assert ok[0]["label"] in ("wave", "sit down", "jump up", "unknown")
 
 
+def test_a_real_video_gives_labels_within_seconds(bundle_dir, shared_data, tmp_path):
+    """MediaPipe on the NTU colour clip, played at its own rate, through capture, inference and the PUB socket."""
+    pytest.importorskip("realtime.capture")
+    jsonl = tmp_path / "labels.jsonl"
+    started = time.monotonic()
+    process = _live("--video", str(shared_data / "videos" / "S001C001P001R001A001_rgb.avi"), "--bundle", str(bundle_dir),
+                    "--jsonl", str(jsonl), "--duration", "25", "--quiet", *_endpoints())  # fmt: skip
+    _, err = process.communicate(timeout=90)
+    assert process.returncode == 0, err
+    ok = [e for e in _jsonl(jsonl) if e["status"] == "ok"]
+    assert ok, f"no labels from the video; stderr: {err}"
+    first_label_s = (ok[0]["publish_timestamp_ms"] / 1000) - (time.time() - (time.monotonic() - started))
+    assert first_label_s < 20
+    assert all(e["source_id"] == "cam0" and e["latency_ms"] >= 0 for e in ok)
+
+
 def test_killed_inference_is_restarted_and_labels_resume(bundle_dir, shared_data, tmp_path):
     """A tracker replays the NTU sample as pose frames in a loop, so the capture runs as long as needed."""
     pytest.importorskip("realtime.capture")

@@ -3,7 +3,8 @@
 1. Validation stage: the seen classes minus the validation classes train the
    VAEs; the validation classes play unseen. Their ZSL accuracy picks the best
    training cycle, and seen-class samples held out from training plus the
-   validation samples fit the GZSL calibration (stacking constant and gate).
+   validation samples fit the GZSL calibration (stacking constant and gate)
+   and the score below which the live system says "unknown".
 2. Final stage: all seen classes train the VAEs for the chosen number of
    cycles; ZSL is measured on the unseen test set and GZSL on the full test
    set with the calibration from stage 1. Test data decide nothing.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,7 @@ from tqdm import tqdm
 from fsvae_core.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from fsvae_core.losses import LossWeights, fsvae_loss
 from fsvae_core.model import FSVAE
+from fsvae_core.settings import config_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def train_vaes(
     if checkpoint_path is not None and checkpoint_path.exists():
         weights, info = load_checkpoint(checkpoint_path, optimizer, generator)
         load_weights(model, weights["model"], checkpoint_path)
-        if info.get("train_config") != _jsonable(config):
+        if info.get("train_config") != config_to_dict(config):
             raise ValueError(f"{checkpoint_path}: saved with other training settings; use a fresh output folder")
         start_cycle, history = info["cycles_done"], info["history"]
         best_score, best_cycle = info["best_score"], info["best_cycle"]
@@ -154,7 +155,7 @@ def train_vaes(
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, {"model": model.state_dict(), "best": best_state}, optimizer, generator, {
                 "cycles_done": cycle + 1, "history": history, "best_score": best_score,
-                "best_cycle": best_cycle, "train_config": _jsonable(config),
+                "best_cycle": best_cycle, "train_config": config_to_dict(config),
             })
 
     model.load_state_dict(best_state)
@@ -165,8 +166,3 @@ def train_vaes(
 def _without_alignment(weights: LossWeights) -> LossWeights:
     return replace(weights, alpha=0.0)
 
-
-def _jsonable(config) -> dict:
-    import json
-
-    return json.loads(json.dumps(asdict(config)))

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from calibration import to_canonical
 from calibration.windows import model_window
@@ -124,12 +125,14 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--windows", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for the model, as the inference process uses")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     recognizer = Recognizer.from_bundle(load_bundle(args.bundle), device=args.device)
     windows = real_windows(recognizer, 64)
-    report = {"device": str(recognizer.device), "bundle": args.bundle}
+    report = {"device": str(recognizer.device), "bundle": args.bundle, "threads": args.threads}
     report["pose"] = pose_stage(Path(args.video), args.frames)
     report["inference"] = inference_stage(recognizer, windows, 200)
     report["sockets"] = socket_latency(recognizer, [windows[i % len(windows)] for i in range(args.windows)], 30.0)

@@ -634,15 +634,20 @@ def _check_display() -> None:
 # Entry point
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m realtime.capture",
-                                     description="Turn a pose source into skeleton windows published over ZeroMQ.")
-    source = parser.add_mutually_exclusive_group(required=True)
+def add_source_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    """The pose-source options, at most one of them; shared by this process and ``fsvae-live``."""
+    source = parser.add_mutually_exclusive_group(required=required)
     source.add_argument("--camera", type=int, metavar="N", help="OpenCV camera index")
     source.add_argument("--video", metavar="PATH", help="a video file, played at its own frame rate")
     source.add_argument("--skeleton", metavar="PATH", help="an NTU RGB+D .skeleton file, replayed at 30 fps")
     source.add_argument("--kinect", action="store_true", help="Azure Kinect body tracking (needs pyk4a)")
     source.add_argument("--poses", metavar="ENDPOINT", help="PoseFrame messages from an external tracker")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m realtime.capture",
+                                     description="Turn a pose source into skeleton windows published over ZeroMQ.")
+    add_source_arguments(parser, required=True)
     parser.add_argument("--bundle", metavar="DIR", help="model bundle whose manifest gives the window spec")
     parser.add_argument("--windows", metavar="ENDPOINT", default=default_endpoint("windows"),
                         help="where to bind the window publisher (default %(default)s)")

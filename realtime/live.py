@@ -28,6 +28,7 @@ from pathlib import Path
 
 import fsvae_core
 from fsvae_core.paths import cache_dir
+from realtime.capture import add_source_arguments
 from realtime.messages import LabelEvent, LogEvent, label_topic
 from realtime.transport import LatestWinsSubscriber, default_endpoint
 
@@ -149,12 +150,7 @@ class StatusLine:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fsvae-live", description="Live zero-shot skeleton action recognition.")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--camera", type=int, metavar="N", help="webcam index (default 0 when no source is given)")
-    source.add_argument("--video", metavar="PATH", help="a video file")
-    source.add_argument("--skeleton", metavar="PATH", help="replay an NTU .skeleton file")
-    source.add_argument("--kinect", action="store_true", help="a Kinect sensor")
-    source.add_argument("--poses", metavar="ENDPOINT", help="pose.frame messages from an external tracker")
+    add_source_arguments(parser, required=False)  # none given: --camera 0
     parser.add_argument("--bundle", type=Path, help=f"model bundle (default: {DEFAULT_BUNDLE} if it exists)")
     parser.add_argument("--windows", default=default_endpoint("windows"), metavar="ENDPOINT")
     parser.add_argument("--labels", default=default_endpoint("labels"), metavar="ENDPOINT")
@@ -165,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jsonl", type=Path, metavar="FILE", help="append each LabelEvent as one JSON line")
     parser.add_argument("--fast", action="store_true", help="capture: process every frame as fast as possible, dropping none")
     parser.add_argument("--show", action="store_true", help="capture: show the camera image")
-    parser.add_argument("--record", metavar="FILE", help="capture: also record to FILE")
+    parser.add_argument("--record", metavar="FILE", help="capture: write the skeleton and label overlay to FILE")
+    parser.add_argument("--pose-model", metavar="PATH", help="capture: your own MediaPipe pose landmarker .task file")
     parser.add_argument("--quiet", action="store_true", help="no status line")
     parser.add_argument("--verbose", action="store_true", help="announce child starts and echo their stderr")
     return parser
@@ -190,6 +187,10 @@ def _child_argvs(args: argparse.Namespace, bundle: Path) -> tuple[list[str], lis
         capture.append("--show")
     if args.record:
         capture += ["--record", args.record]
+    if args.show or args.record:
+        capture += ["--labels", args.labels]  # the overlay draws the current label
+    if args.pose_model:
+        capture += ["--pose-model", args.pose_model]
     inference = [
         sys.executable, "-m", "realtime.inference", "--bundle", str(bundle), "--windows", args.windows,
         "--labels", args.labels, "--control", args.control, "--device", args.device,

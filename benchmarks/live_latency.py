@@ -8,16 +8,19 @@ Reports, as percentiles over repeated runs:
 3. batched throughput, windows/s at batch 8 and the ratio to batch 1;
 4. window-to-label latency over real ZeroMQ sockets (pose stage excluded): an
    NTU .skeleton recording cut into canonical windows is published at 30 windows/s
-   into the inference loop, and each label's publish time minus its window's
-   capture time is collected.
+   into a ``python -m realtime.inference`` process, and each label's publish time
+   minus its window's capture time is collected.
 Tests never check these numbers; this script is where speed is measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,9 +32,9 @@ from calibration.windows import model_window
 from fsvae_core.bundle import load_bundle
 from fsvae_core.paths import data_dir
 from fsvae_core.skeleton_data import read_ntu_skeleton
-from realtime.inference import InferenceStats, Recognizer, run_inference
+from realtime.inference import Recognizer
 from realtime.messages import LabelEvent, SkeletonWindow, now_ms
-from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber
+from realtime.transport import ControlClient, LatestWinsPublisher, LatestWinsSubscriber
 
 
 def percentiles(values) -> dict[str, float]:
@@ -86,36 +89,55 @@ def inference_stage(recognizer: Recognizer, windows: list[np.ndarray], repeats: 
             "batching_speedup": round(per_window_1 / per_window_8, 2)}
 
 
-def socket_latency(recognizer: Recognizer, windows: list[np.ndarray], rate_hz: float) -> dict:
-    windows_pub = LatestWinsPublisher("tcp://127.0.0.1:*")
-    windows_sub = LatestWinsSubscriber(windows_pub.endpoint, topics=("skeleton.",))
-    labels_pub = LatestWinsPublisher("tcp://127.0.0.1:*")
-    labels_sub = LatestWinsSubscriber(labels_pub.endpoint, topics=("action.label",), hwm=10000)
-    stop = threading.Event()
-    stats = InferenceStats()
-    worker = threading.Thread(target=run_inference, args=(recognizer, windows_sub, labels_pub, None),
-                              kwargs={"stop_event": stop, "stats": stats}, daemon=True)
-    worker.start()
-    time.sleep(0.5)  # let both subscriptions reach their publishers
-    latencies = []
-    for seq, joints in enumerate(windows):
-        windows_pub.publish(SkeletonWindow(seq=seq, source_id="bench", capture_timestamp_ms=now_ms(),
-                                           fps=recognizer.bundle.fps, joints=joints))
-        deadline = time.monotonic() + 1 / rate_hz
-        while time.monotonic() < deadline:
-            event = labels_sub.receive(timeout_ms=max(0.0, 1000 * (deadline - time.monotonic())))
-            if isinstance(event, LabelEvent) and event.status == "ok":
-                latencies.append(event.latency_ms)
-    time.sleep(0.3)
-    while (event := labels_sub.receive(timeout_ms=50)) is not None:
-        if isinstance(event, LabelEvent) and event.status == "ok":
-            latencies.append(event.latency_ms)
-    stop.set()
-    worker.join(timeout=5)
-    for s in (windows_pub, windows_sub, labels_pub, labels_sub):
-        s.close()
-    return {"window_to_label_ms": percentiles(latencies), "windows_sent": len(windows),
-            "labels": len(latencies), "stale_dropped": stats.stale_dropped, "rate_hz": rate_hz}
+def socket_latency(bundle: str, windows: list[np.ndarray], rate_hz: float, threads: int, device: str) -> dict:
+    """Publish windows at ``rate_hz`` into a real inference process and collect its labels' latencies.
+
+    The inference runs as ``python -m realtime.inference``, its own process as
+    under ``fsvae-live``: a thread in this process would share the GIL with the
+    publisher and wait out switch intervals the product never sees.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        windows_ep, labels_ep, control_ep = (f"ipc://{folder}/{name}" for name in ("windows", "labels", "control"))
+        windows_pub = LatestWinsPublisher(windows_ep)
+        labels_sub = LatestWinsSubscriber(labels_ep, topics=("action.label",), hwm=10000)
+        process = subprocess.Popen([
+            sys.executable, "-m", "realtime.inference", "--bundle", bundle, "--windows", windows_ep,
+            "--labels", labels_ep, "--control", control_ep, "--threads", str(threads), "--device", device,
+        ])  # fmt: skip
+        try:
+            # Warm-up: windows go out until labels come back (model loaded, both subscriptions joined).
+            fps = load_bundle(bundle, verify=False).fps
+            started = time.monotonic()
+            for seq in itertools.count():
+                if labels_sub.receive(timeout_ms=100) is not None:
+                    break
+                if process.poll() is not None or time.monotonic() - started > 120:
+                    raise RuntimeError("the inference process never answered")
+                windows_pub.publish(SkeletonWindow(seq=seq, source_id="warm-up", capture_timestamp_ms=now_ms(),
+                                                   fps=fps, joints=windows[0]))
+            while labels_sub.receive(timeout_ms=200) is not None:
+                pass
+            latencies = []
+            for seq, joints in enumerate(windows):
+                windows_pub.publish(SkeletonWindow(seq=seq, source_id="bench", capture_timestamp_ms=now_ms(),
+                                                   fps=fps, joints=joints))
+                deadline = time.monotonic() + 1 / rate_hz
+                while time.monotonic() < deadline:
+                    event = labels_sub.receive(timeout_ms=max(0.0, 1000 * (deadline - time.monotonic())))
+                    if isinstance(event, LabelEvent) and event.status == "ok" and event.source_id == "bench":
+                        latencies.append(event.latency_ms)
+            while (event := labels_sub.receive(timeout_ms=300)) is not None:
+                if isinstance(event, LabelEvent) and event.status == "ok" and event.source_id == "bench":
+                    latencies.append(event.latency_ms)
+            with ControlClient(control_ep) as control:
+                status = control.call("status").status
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            windows_pub.close()
+            labels_sub.close()
+    return {"window_to_label_ms": percentiles(latencies), "windows_sent": len(windows), "labels": len(latencies),
+            "stale_dropped": status["stale_dropped"], "lost": status["lost"], "rate_hz": rate_hz}
 
 
 def main() -> None:
@@ -135,7 +157,8 @@ def main() -> None:
     report = {"device": str(recognizer.device), "bundle": args.bundle, "threads": args.threads}
     report["pose"] = pose_stage(Path(args.video), args.frames)
     report["inference"] = inference_stage(recognizer, windows, 200)
-    report["sockets"] = socket_latency(recognizer, [windows[i % len(windows)] for i in range(args.windows)], 30.0)
+    stream = [windows[i % len(windows)] for i in range(args.windows)]
+    report["sockets"] = socket_latency(args.bundle, stream, 30.0, args.threads, args.device)
     print(json.dumps(report, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

@@ -9,7 +9,13 @@ Variants (the ablation): ``full`` (FS-VAE, feature-axis DCT), ``temporal``
 cross-reconstruction and distribution alignment instead of the calibrated
 alignment). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
 2-core CPU) and writes ``RUNS/<dataset>-u<K>-<variant>-s<seed>/``; a finished
-run is skipped, an interrupted one resumes. ``table`` prints the markdown table
+run is skipped, an interrupted one resumes. Variants whose backbone settings
+equal ``full``'s (``no-frequency``, ``label-only``, ``no-alignment``) start
+from copies of the ``full`` run's finished backbone checkpoints when they
+exist: training is deterministic, so this is the backbone they would train
+themselves (``train_backbone`` refuses a checkpoint saved with other
+settings), and an ablation costs minutes instead of a backbone run.
+``table`` prints the markdown table
 the README shows: mean and standard deviation over seeds of ZSL top-1 and GZSL
 S/U/H, with wall time and peak memory per stage.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +42,8 @@ VARIANTS = {
     "no-alignment": {"experiment": {"train": {"loss": {"alpha": 0.0, "cross_reconstruction": 1.0,
                                                         "distribution_alignment": 1.0}}}},
 }
+SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-alignment")
+BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 
 def merged(base: dict, extra: dict) -> dict:
@@ -54,6 +63,11 @@ def run(args: argparse.Namespace) -> None:
                 print(f"{out}: done", flush=True)
                 continue
             out.mkdir(parents=True, exist_ok=True)
+            full = Path(args.runs) / f"{args.dataset}-u{args.unseen}-full-s{seed}"
+            if variant in SHARES_FULL_BACKBONE and (full / "bundle" / "manifest.json").exists():
+                for name in BACKBONE_CHECKPOINTS:
+                    if not (out / name).exists():
+                        shutil.copyfile(full / name, out / name)
             (out / "settings.json").write_text(json.dumps(settings, indent=2))
             command = [sys.executable, "-m", "fsvae_core.cli", "train", "--dataset", args.dataset, "--unseen",
                        str(args.unseen), "--seed", str(seed), "--out", str(out), "--config", str(out / "settings.json"),

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 import zmq
 
 from fsvae_core import bundle as bundle_module
-from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone
+from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_person_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
 from fsvae_core.model import FSVAE
 from fsvae_core.settings import SettingsError, config_from_dict
@@ -147,6 +147,8 @@ class Recognizer:
         self.unknown_threshold = bundle.unknown_threshold
         self.gzsl_gamma = bundle.gzsl_gamma
         self._encoder = encoder  # the MiniLM model loads only when an action is added
+        # On CPU a frozen trace of the backbone's person path scores the same, a third faster.
+        self._person_encoder = frozen_person_encoder(backbone) if device.type == "cpu" else None
         # source -> (class names the vector is about, smoothed scores (K,), last update in ms)
         self._smoothed: dict[str, tuple[tuple[str, ...], np.ndarray, float]] = {}
         self._set_classes(bundle.classes, bundle.prototypes)
@@ -294,7 +296,7 @@ class Recognizer:
     def scores_prepared(self, batch: np.ndarray) -> np.ndarray:
         """:meth:`scores` of windows already through :meth:`prepare`: (N, M', T', V, 3) -> (N, K)."""
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-        features = self.backbone.features(x)  # (N, Cs)
+        features = self.backbone.features(x, self._person_encoder)  # (N, Cs)
         latents = self.vae.embed_skeleton(features)  # (N, Z)
         cosine = F.normalize(latents.float(), dim=1) @ self._prototypes.T  # (N, K)
         return (cosine - self._penalty).cpu().numpy()

@@ -12,6 +12,7 @@ from fsvae_core.backbone import (
     BackboneConfig,
     BackboneTrainConfig,
     SkeletonGCN,
+    SpatialGraphConv,
     augment,
     build_backbone,
     extract_features,
@@ -122,6 +123,18 @@ def test_partitions_split_the_normalised_adjacency_into_root_centripetal_centrif
 
 
 # ---------------------------------------------------------------- the network
+
+
+def test_graph_conv_is_one_convolution_per_partition_summed_over_the_learned_graph():
+    torch.manual_seed(0)
+    layer = SpatialGraphConv(5, 7, spatial_partitions()).eval()
+    torch.nn.init.normal_(layer.adjacency_residual, std=0.1)
+    torch.nn.init.normal_(layer.conv.bias)
+    x = torch.randn(2, 5, 4, 25)  # (P, C_in, T, V)
+    graph = layer.partitions + layer.adjacency_residual  # (K, W, V)
+    messages = layer.conv(x).view(2, 3, 7, 4, 25)  # (P, K, C_out, T, V): convolve each partition first
+    expected = layer.bn(torch.einsum("pkctv,kwv->pctw", messages, graph))
+    assert torch.allclose(layer(x), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("feature_dim", [16, 24])  # 16: the pooled activation itself; 24: Linear + ReLU

@@ -25,6 +25,20 @@ from calibration.layouts import NTU25
 _MIN_HIP_WIDTH_M = 1e-6
 _MIN_SPINE_LENGTH = 1e-6
 
+# The eight limb bones (upper arms, forearms, thighs, shins): every pose source
+# measures them directly, so they agree across sources where torsos do not.
+LIMB_BONES: tuple[tuple[NTU25, NTU25], ...] = tuple(
+    (NTU25[f"{a}_{side}"], NTU25[f"{b}_{side}"])
+    for side in ("LEFT", "RIGHT")
+    for a, b in (("SHOULDER", "ELBOW"), ("ELBOW", "WRIST"), ("HIP", "KNEE"), ("KNEE", "ANKLE"))
+)
+# Median spine length (spine base -> spine shoulder) of an NTU / Kinect v2 body
+# in units of its summed limb bones, on the raw NTU samples; MediaPipe bodies
+# through calibration.to_canonical measure 0.215, Kinect v1 bodies (UTD-MHAD,
+# NW-UCLA) only 0.151.
+NTU_SPINE_PER_LIMB_LENGTH = 0.213
+SCALE_BY = ("spine", "limbs")
+
 
 def _as_persons(joints: ArrayLike, what: str) -> tuple[np.ndarray, bool]:
     """(T, V, 3) or (T, M, V, 3) -> float64 copy (T, M, V, 3) and whether M was given."""
@@ -114,6 +128,7 @@ def normalize_body(
     rotate: bool = True,
     scale: bool = True,
     spine_length: float = 1.0,
+    scale_by: str = "spine",
 ) -> np.ndarray:
     """Put an NTU25 body in a fixed frame: origin, facing and size.
 
@@ -126,7 +141,12 @@ def normalize_body(
       point along +x. In Kinect axes that is a subject facing the camera (-z).
       Only the vertical axis is turned, so leaning and bowing are kept;
     - scale: the mean spine length (spine base -> spine shoulder) over the
-      frames where both are finite becomes ``spine_length``.
+      frames where both are finite becomes ``spine_length``. With
+      ``scale_by="limbs"`` the body's size is read from its eight limb bones
+      instead (their mean summed length times :data:`NTU_SPINE_PER_LIMB_LENGTH`,
+      the spine an NTU body of those limbs has), so that sources whose torso
+      joints sit elsewhere (Kinect v1's spine is 30% shorter in limb units than
+      Kinect v2's and MediaPipe's) come out the same size as the others.
 
     Steps switched off leave that property as it was; rotation and scaling
     still pivot about the reference spine base when centring is off.
@@ -134,6 +154,7 @@ def normalize_body(
     Args:
         joints: (T, 25, 3) or (T, M, 25, 3) in NTU25 order, Kinect camera axes.
         spine_length: target mean spine length, > 0.
+        scale_by: ``"spine"`` or ``"limbs"``, what the body's size is read from.
 
     Returns:
         float32 copy of the same shape. NaN joints stay NaN.
@@ -151,6 +172,8 @@ def normalize_body(
         raise ValueError(
             f"normalize_body: spine_length must be a positive number, got {spine_length}"
         )
+    if scale_by not in SCALE_BY:
+        raise ValueError(f"normalize_body: scale_by must be one of {SCALE_BY}, got {scale_by!r}")
     person = seq[:, 0]  # (T, 25, 3)
     if not (centre or rotate or scale):
         return _restore(seq, multi)
@@ -164,13 +187,16 @@ def normalize_body(
         if np.hypot(hip_line[0], hip_line[2]) > _MIN_HIP_WIDTH_M:
             transform = _rotation_about_y(np.arctan2(hip_line[2], hip_line[0]))
     if scale:
-        spine = np.linalg.norm(person[:, NTU25.SPINE_SHOULDER] - base, axis=-1)  # (T,)
+        if scale_by == "spine":
+            spine = np.linalg.norm(person[:, NTU25.SPINE_SHOULDER] - base, axis=-1)  # (T,)
+            what = "a finite spine base and a finite spine shoulder"
+        else:
+            limbs = sum(np.linalg.norm(person[:, a] - person[:, b], axis=-1) for a, b in LIMB_BONES)  # (T,)
+            spine = NTU_SPINE_PER_LIMB_LENGTH * limbs
+            what = "all eight limb bones finite"
         spine = spine[np.isfinite(spine)]
         if spine.size == 0:
-            raise ValueError(
-                "normalize_body: person 0 has no frame with both a finite spine base "
-                "and a finite spine shoulder"
-            )
+            raise ValueError(f"normalize_body: person 0 has no frame with {what}")
         mean_spine = float(spine.mean())
         if mean_spine < _MIN_SPINE_LENGTH:
             raise ValueError(
@@ -322,6 +348,9 @@ class NormalizationConfig:
         rotate: turn about the vertical so the hips lie along +x.
         scale: make the mean spine length ``spine_length``.
         spine_length: target mean spine length (spine base -> spine shoulder).
+        scale_by: ``"spine"`` measures the spine itself; ``"limbs"`` reads
+            the size from the limb bones (see :func:`normalize_body`), for
+            models that meet other pose sources than the one they learnt from.
     """
 
     fill_missing: bool = True
@@ -330,6 +359,7 @@ class NormalizationConfig:
     rotate: bool = True
     scale: bool = True
     spine_length: float = 1.0
+    scale_by: str = "spine"
 
     def __post_init__(self) -> None:
         for name in ("fill_missing", "centre", "rotate", "scale"):
@@ -347,6 +377,8 @@ class NormalizationConfig:
                 "NormalizationConfig.spine_length must be a positive number, "
                 f"got {self.spine_length!r}"
             )
+        if self.scale_by not in SCALE_BY:
+            raise ValueError(f"NormalizationConfig.scale_by must be one of {SCALE_BY}, got {self.scale_by!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form, same as ``dataclasses.asdict``."""
@@ -397,5 +429,6 @@ def apply_normalization(
             rotate=config.rotate,
             scale=config.scale,
             spine_length=config.spine_length,
+            scale_by=config.scale_by,
         )
     return out

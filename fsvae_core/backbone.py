@@ -46,6 +46,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -416,7 +417,11 @@ def frozen_person_encoder(model: SkeletonGCN) -> torch.jit.ScriptModule:
     cfg = model.config
     device = next(model.parameters()).device
     example = torch.randn(2, cfg.window_frames, cfg.n_joints, cfg.in_channels, device=device)
-    return torch.jit.freeze(torch.jit.trace(_PersonPath(model).eval(), example, check_trace=False))
+    with warnings.catch_warnings():
+        # torch 2.13 marks TorchScript deprecated in favour of torch.compile, which needs a C++
+        # toolchain and a minute of compiling at start-up; TorchScript still does the job here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.freeze(torch.jit.trace(_PersonPath(model).eval(), example, check_trace=False))
 
 
 # ----------------------------------------------------------------------------- augmentation

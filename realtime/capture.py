@@ -55,7 +55,9 @@ class PoseSample:
             NaN for a joint the tracker could not place; None when nobody is seen.
         layout: the joint layout name, e.g. ``"mediapipe33"``.
         frame: the BGR image the poses came from (for --show / --record), or None.
-        capture_ms: wall-clock milliseconds since the epoch of the capture.
+        capture_ms: wall-clock milliseconds since the epoch of the capture (a
+            file played in real time: when the frame was due; ``--fast``: when
+            it was read, since its video time runs ahead of the wall clock).
         pose_ms: time spent estimating the pose of this frame, or None.
         image_xy: (M, V, 2) normalised image positions for overlays, or None.
     """
@@ -164,8 +166,10 @@ class VideoSource(_Source):
         offset_s = self._index / self.fps
         self._index += 1
         timestamp_s = self._start_s + offset_s if self.realtime else offset_s
+        # Played: the frame's due time. --fast: the moment it was read, so latencies stay real ones.
+        capture_ms = self._start_ms + offset_s * 1000.0 if self.realtime else now_ms()
         result, pose_ms = _estimate(self.estimator, frame, offset_s)
-        return _sample_from_pose(timestamp_s, result, frame, pose_ms, self._start_ms + offset_s * 1000.0)
+        return _sample_from_pose(timestamp_s, result, frame, pose_ms, capture_ms)
 
     def close(self) -> None:
         if self._capture is not None:
@@ -255,7 +259,7 @@ class SkeletonReplaySource(_Source):
             timestamp_s=self._start_s + offset_s if self.realtime else offset_s,
             joints=bodies[present] if present.any() else None,
             layout="ntu25",
-            capture_ms=self._start_ms + offset_s * 1000.0,
+            capture_ms=self._start_ms + offset_s * 1000.0 if self.realtime else now_ms(),
         )
 
 

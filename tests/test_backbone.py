@@ -16,6 +16,7 @@ from fsvae_core.backbone import (
     augment,
     build_backbone,
     extract_features,
+    frozen_person_encoder,
     init_distributed_from_env,
     load_backbone,
     spatial_partitions,
@@ -152,6 +153,19 @@ def test_default_backbone_gives_256_d_features_of_48_frame_two_person_windows():
     model = build_backbone(BackboneConfig(), n_classes=3).eval()
     x = torch.randn(2, 2, 48, 25, 3)
     assert model(x).shape == (2, 3) and model.features(x).shape == (2, 256)
+
+
+def test_the_frozen_person_encoder_gives_the_same_features_for_any_number_of_persons():
+    torch.manual_seed(0)
+    model = build_backbone(BackboneConfig(window_frames=T, channels=(8, 16), feature_dim=16), n_classes=3).eval()
+    frozen = frozen_person_encoder(model)
+    for n in (1, 3):
+        windows = torch.randn(n, 2, T, 25, 3)
+        windows[0, 1] = 0  # one absent person
+        with torch.no_grad():
+            assert torch.allclose(model.features(windows, frozen), model.features(windows), atol=1e-5)
+    with pytest.raises(ValueError, match="eval mode"):
+        frozen_person_encoder(model.train())
 
 
 def test_windows_of_the_wrong_shape_are_refused():

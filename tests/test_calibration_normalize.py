@@ -19,6 +19,7 @@ from calibration import (
     resample_times,
     to_canonical,
 )
+from calibration.normalize import LIMB_BONES, NTU_SPINE_PER_LIMB_LENGTH
 
 
 def turn_about_y(degrees: float) -> np.ndarray:
@@ -140,6 +141,30 @@ def test_normalize_body_makes_the_mean_spine_length_the_target():
         out = normalize_body(seq, spine_length=target)
         spine = np.linalg.norm(out[:, NTU25.SPINE_SHOULDER] - out[:, NTU25.SPINE_BASE], axis=-1)
         assert spine.mean() == pytest.approx(target, rel=1e-5)
+
+
+def limb_length(seq: np.ndarray) -> float:
+    """Mean summed length of the eight limb bones of a (T, 25, 3) body."""
+    return float(np.mean(sum(np.linalg.norm(seq[:, a] - seq[:, b], axis=-1) for a, b in LIMB_BONES)))
+
+
+def test_scaling_by_limbs_ignores_where_the_torso_joints_sit():
+    seq = walking(4, size=1.7)
+    short_torso = seq.copy()
+    short_torso[:, NTU25.SPINE_SHOULDER, 1] -= 0.2 * 1.7  # the same body, its spine joint placed lower
+    by_limbs = [limb_length(normalize_body(x, scale_by="limbs")) for x in (seq, short_torso)]
+    by_spine = [limb_length(normalize_body(x)) for x in (seq, short_torso)]
+    assert by_limbs[0] == pytest.approx(by_limbs[1], rel=1e-5)
+    assert by_spine[1] > 1.5 * by_spine[0]
+    # The size a limb-scaled body ends with: that of an NTU body of those limbs with a spine of 1.
+    assert by_limbs[0] == pytest.approx(1.0 / NTU_SPINE_PER_LIMB_LENGTH, rel=1e-5)
+
+
+def test_normalize_body_names_an_unknown_scale_measure():
+    with pytest.raises(ValueError, match="scale_by"):
+        normalize_body(walking(2), scale_by="height")
+    with pytest.raises(ValueError, match="scale_by"):
+        NormalizationConfig(scale_by="height")
 
 
 def test_normalize_body_removes_where_the_body_stands_which_way_it_faces_and_its_size():
@@ -325,3 +350,18 @@ def test_a_real_utd_mhad_recording_normalises_to_the_body_frame(shared_data: Pat
     spine = np.linalg.norm(out[:, NTU25.SPINE_SHOULDER] - out[:, NTU25.SPINE_BASE], axis=-1)
     assert spine.mean() == pytest.approx(1.0, rel=1e-5)
     assert out[0, NTU25.HEAD, 1] > 1.0  # still upright: head above the spine shoulder
+
+
+def test_scaling_by_limbs_gives_kinect_v1_and_kinect_v2_bodies_one_size(shared_data: Path):
+    from fsvae_core.skeleton_data import load_utd_mhad, read_ntu_skeleton
+
+    utd = load_utd_mhad(shared_data / "utd_mhad")
+    v1 = [to_canonical(seq, utd.layout)[:, 0] for seq in utd.sequences[:40]]
+    v2 = [to_canonical(read_ntu_skeleton(path), "ntu25")[:, 0] for path in sorted((shared_data / "ntu_samples").glob("*.skeleton"))]
+
+    def size_ratio(scale_by: str) -> float:  # mean normalised limb length, Kinect v1 over v2
+        sizes = [np.mean([limb_length(normalize_body(x, scale_by=scale_by)) for x in group]) for group in (v1, v2)]
+        return sizes[0] / sizes[1]
+
+    assert size_ratio("limbs") == pytest.approx(1.0, abs=0.1)
+    assert size_ratio("spine") > 1.25  # a Kinect v1 spine is short: its limbs come out too long

@@ -24,7 +24,7 @@ from realtime.capture import (
     main,
     run_capture,
 )
-from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, skeleton_topics
+from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, now_ms, skeleton_topics
 from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber
 
 SKELETON = "ntu_samples/S001C001P001R001A011.skeleton"
@@ -223,6 +223,17 @@ def test_video_fast_processes_every_frame_with_index_timestamps(shared_data):
     np.testing.assert_allclose([s.timestamp_s for s in got], np.arange(20) / 30.0)
     assert source.dropped_frames == 0
     assert got[0].frame.shape == (1080, 1920, 3)
+
+
+def test_fast_files_stamp_frames_with_the_wall_clock_time_they_were_read(shared_data):
+    # Video time runs ahead of the wall clock under --fast; stamping with it would make latencies negative.
+    for source in (VideoSource(shared_data / VIDEO, _FakeEstimator(), realtime=False),
+                   SkeletonReplaySource(shared_data / SKELETON, realtime=False)):
+        started = now_ms()
+        got = [s for _, s in zip(range(20), source)]
+        source.close()
+        captured = [s.capture_ms for s in got]
+        assert started <= captured[0] and np.all(np.diff(captured) >= 0) and captured[-1] <= now_ms()
 
 
 def test_video_realtime_drops_frames_when_estimation_is_slow(shared_data):

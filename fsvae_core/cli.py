@@ -28,7 +28,7 @@ from fsvae_core.text import SentenceEncoder, class_embeddings
 log = logging.getLogger("fsvae")
 
 USER_ERRORS = (FeatureFileError, DescriptionError, SettingsError, CheckpointError, BundleError, DatasetError,
-               FileNotFoundError)
+               FileNotFoundError, FileExistsError)
 
 
 def _experiment_config(args: argparse.Namespace) -> ExperimentConfig:
@@ -140,7 +140,16 @@ def listen(args: argparse.Namespace) -> int:
     """Print the live label stream, one line per decision."""
     from realtime.listen import listen_main
 
-    return listen_main(args.endpoint, count=args.count, timeout_s=args.timeout)
+    return listen_main(args.endpoint, count=args.count, timeout_s=args.timeout, curve_keys=args.curve_keys)
+
+
+def keys(args: argparse.Namespace) -> int:
+    """Write a CURVE server and client key pair for remote label streams."""
+    from realtime.transport import write_curve_key_files
+
+    for path in write_curve_key_files(args.folder):
+        print(path)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("endpoint", nargs="?", default="tcp://127.0.0.1:5561", help="label endpoint (default tcp://127.0.0.1:5561)")
     p.add_argument("--count", type=int, help="stop after this many label events")
     p.add_argument("--timeout", type=float, help="give up after this many seconds")
+    p.add_argument("--curve-keys", metavar="DIR", help="folder holding server.key and client.key_secret (see `fsvae keys`)")
     p.set_defaults(handler=listen)
+
+    p = commands.add_parser("keys", help="create CURVE keys for an encrypted, authenticated remote label stream")
+    p.add_argument("folder", help="where to write server.key, server.key_secret, client.key, client.key_secret")
+    p.set_defaults(handler=keys)
     return parser
 
 

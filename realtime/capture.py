@@ -35,7 +35,13 @@ import numpy as np
 from calibration import to_canonical
 from calibration.windows import WindowSpec, model_window
 from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, now_ms, pose_topic
-from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber, default_endpoint
+from realtime.transport import (
+    CurveKeys,
+    LatestWinsPublisher,
+    LatestWinsSubscriber,
+    default_endpoint,
+    read_curve_key_files,
+)
 
 NTU_FPS = 30.0  # NTU RGB+D / Kinect v2 skeletons are recorded at 30 fps
 
@@ -565,7 +571,7 @@ class _Overlay:
     """Draws the 2-D skeleton and the newest label on each frame; shows and/or records it."""
 
     def __init__(self, show: bool, record: str | None, labels_endpoint: str | None, source_id: str,
-                 fps: float) -> None:
+                 fps: float, curve: CurveKeys | None = None) -> None:
         import cv2
 
         self._cv2 = cv2
@@ -578,7 +584,7 @@ class _Overlay:
         if labels_endpoint:
             from realtime.messages import label_topic
 
-            self._labels = LatestWinsSubscriber(labels_endpoint, topics=(label_topic(source_id),))
+            self._labels = LatestWinsSubscriber(labels_endpoint, topics=(label_topic(source_id),), curve=curve)
         from mediapipe.python.solutions.pose import POSE_CONNECTIONS
 
         self._bones = [tuple(pair) for pair in POSE_CONNECTIONS]
@@ -664,6 +670,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", metavar="FILE", help="write the overlay video to FILE (.avi, MJPG)")
     parser.add_argument("--labels", metavar="ENDPOINT", help="labels to draw (default: none; e.g. "
                         f"{default_endpoint('labels')})")
+    parser.add_argument("--curve-keys", metavar="DIR", help="client CURVE keys for --labels (see `fsvae keys`)")
     parser.add_argument("--settle", type=float, default=0.5, metavar="S",
                         help="wait after binding so subscribers can connect (default %(default)s s)")
     return parser
@@ -680,6 +687,13 @@ def _window_spec(bundle: str | None) -> WindowSpec:
         return window_from_dict(manifest["skeleton"])
     except (OSError, ValueError, KeyError) as error:
         raise SourceError(f"cannot read the window spec from {path}: {error}") from error
+
+
+def _client_keys(folder: str | None) -> CurveKeys | None:
+    try:
+        return None if folder is None else read_curve_key_files(folder, "client")
+    except ValueError as error:
+        raise SourceError(str(error)) from error
 
 
 def _open_source(args: argparse.Namespace, stop: threading.Event) -> _Source:
@@ -718,11 +732,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.show:
             _check_display()
         spec = _window_spec(args.bundle)
+        curve = _client_keys(args.curve_keys)
         source = _open_source(args, stop)
         builder = WindowBuilder(spec, args.stride, args.source_id)
         if args.show or args.record:
             overlay = _Overlay(args.show, args.record, args.labels, args.source_id,
-                               float(getattr(source, "fps", 30.0)))
+                               float(getattr(source, "fps", 30.0)), curve)
         with LatestWinsPublisher(args.windows) as publisher:
             # PUB drops everything sent before a subscriber has connected (slow joiner).
             stop.wait(max(0.0, args.settle))

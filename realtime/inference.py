@@ -56,7 +56,13 @@ from realtime.messages import (
     now_ms,
     skeleton_topics,
 )
-from realtime.transport import ControlServer, LatestWinsPublisher, LatestWinsSubscriber, default_endpoint
+from realtime.transport import (
+    ControlServer,
+    LatestWinsPublisher,
+    LatestWinsSubscriber,
+    default_endpoint,
+    read_curve_key_files,
+)
 
 SOURCE = "inference"  # the LogEvent source of this process
 
@@ -625,17 +631,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for the model (default 1: small batches run fastest and steadiest on one, "
                              "and the capture process keeps the other core)")  # fmt: skip
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="let --labels and --control bind to an address other than loopback")  # fmt: skip
+    parser.add_argument("--curve-keys", type=Path, metavar="DIR",
+                        help="encrypt and authenticate the labels and control sockets with the CURVE keys in DIR "
+                             "(made by `fsvae keys DIR`)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads < 1:
         print(f"inference: --threads must be at least 1, got {args.threads}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     try:
+        curve = None if args.curve_keys is None else read_curve_key_files(args.curve_keys, "server")
         config = RecognizerConfig(smoothing=args.smoothing)
         recognizer = Recognizer.from_bundle(load_bundle(args.bundle), device=args.device, config=config)
     except (BundleError, ValueError) as error:
         print(f"inference: {error}", file=sys.stderr)
         return 2
+    if args.allow_remote and curve is None:
+        print("inference: warning: --allow-remote without --curve-keys: anyone who can reach these sockets "
+              "can read the labels and change the actions", file=sys.stderr)  # fmt: skip
     stop = threading.Event()
 
     def _stop(signum, frame):  # noqa: ARG001
@@ -645,8 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with (
             LatestWinsSubscriber(args.windows, topics=skeleton_topics()) as windows_sub,
-            LatestWinsPublisher(args.labels) as labels_pub,
-            ControlServer(args.control) as control,
+            LatestWinsPublisher(args.labels, curve=curve, allow_remote=args.allow_remote) as labels_pub,
+            ControlServer(args.control, curve=curve, allow_remote=args.allow_remote) as control,
         ):
             stats = run_inference(recognizer, windows_sub, labels_pub, control, args.duration, stop, args.max_batch)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from realtime.messages import LabelEvent, LogEvent
-from realtime.transport import LatestWinsSubscriber
+from realtime.transport import LatestWinsSubscriber, read_curve_key_files
 
 
 def format_event(event: LabelEvent) -> str:
@@ -28,16 +28,20 @@ def listen_main(
     topics: Sequence[str] = ("action.label",),
     count: int | None = None,
     timeout_s: float | None = None,
+    curve_keys: str | None = None,
 ) -> int:
     """Print each LabelEvent (and LogEvent, if subscribed) from ``endpoint`` until ``count`` or ``timeout_s``.
 
     Returns 0 after ``count`` events or Ctrl-C; 1 when ``timeout_s`` passed
-    before ``count`` events came (0 if no count was asked for); 2 for a bad endpoint.
+    before ``count`` events came (0 if no count was asked for); 2 for a bad
+    endpoint or key folder. ``curve_keys``: the folder of :func:`write_curve_key_files`
+    for a recognizer started with ``--curve-keys``.
     """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     printed = 0
     try:
-        subscriber = LatestWinsSubscriber(endpoint, topics=tuple(topics), hwm=1000)
+        curve = None if curve_keys is None else read_curve_key_files(curve_keys, "client")
+        subscriber = LatestWinsSubscriber(endpoint, topics=tuple(topics), hwm=1000, curve=curve)
     except ValueError as error:
         print(f"listen: {error}", file=sys.stderr)
         return 2

@@ -30,7 +30,7 @@ import fsvae_core
 from fsvae_core.paths import cache_dir
 from realtime.capture import add_source_arguments
 from realtime.messages import LabelEvent, LogEvent, label_topic
-from realtime.transport import LatestWinsSubscriber, default_endpoint
+from realtime.transport import LatestWinsSubscriber, default_endpoint, local_endpoint, read_curve_key_files
 
 DEFAULT_BUNDLE = Path(fsvae_core.__file__).resolve().parent / "default_bundle"  # shipped with the package
 FAST_CRASH_S = 10.0  # a child dying sooner than this after its start counts as a fast crash
@@ -163,6 +163,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--show", action="store_true", help="capture: show the camera image")
     parser.add_argument("--record", metavar="FILE", help="capture: write the skeleton and label overlay to FILE")
     parser.add_argument("--pose-model", metavar="PATH", help="capture: your own MediaPipe pose landmarker .task file")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="let --labels and --control bind to an address other than loopback, e.g. tcp://0.0.0.0:5561")
+    parser.add_argument("--curve-keys", type=Path, metavar="DIR",
+                        help="encrypt and authenticate labels and control with the CURVE keys in DIR (`fsvae keys DIR`)")
     parser.add_argument("--quiet", action="store_true", help="no status line")
     parser.add_argument("--verbose", action="store_true", help="announce child starts and echo their stderr")
     return parser
@@ -188,13 +192,18 @@ def _child_argvs(args: argparse.Namespace, bundle: Path) -> tuple[list[str], lis
     if args.record:
         capture += ["--record", args.record]
     if args.show or args.record:
-        capture += ["--labels", args.labels]  # the overlay draws the current label
+        capture += ["--labels", local_endpoint(args.labels)]  # the overlay draws the current label
     if args.pose_model:
         capture += ["--pose-model", args.pose_model]
     inference = [
         sys.executable, "-m", "realtime.inference", "--bundle", str(bundle), "--windows", args.windows,
         "--labels", args.labels, "--control", args.control, "--device", args.device,
     ]  # fmt: skip
+    if args.allow_remote:
+        inference.append("--allow-remote")
+    if args.curve_keys:
+        inference += ["--curve-keys", str(args.curve_keys)]
+        capture += ["--curve-keys", str(args.curve_keys)]
     return capture, inference
 
 
@@ -210,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         bundle = writable_default_bundle()
     elif not bundle.is_dir():
         print(f"fsvae-live: {bundle}: no bundle directory here (train one with `fsvae train`)", file=sys.stderr)
+        return 2
+    try:
+        curve = None if args.curve_keys is None else read_curve_key_files(args.curve_keys, "client")
+    except ValueError as error:
+        print(f"fsvae-live: {error}", file=sys.stderr)
         return 2
     capture_argv, inference_argv = _child_argvs(args, bundle.resolve())
     children = [Child("inference", inference_argv, args.verbose), Child("capture", capture_argv, args.verbose)]
@@ -227,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     last_status = 0.0
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
-        with LatestWinsSubscriber(args.labels, topics=(label_topic(), "log.warning", "log.error"), hwm=1000) as sub:
+        with LatestWinsSubscriber(local_endpoint(args.labels), topics=(label_topic(), "log.warning", "log.error"),
+                                  hwm=1000, curve=curve) as sub:
             for child in children:
                 child.start()
             while not stopping.is_set():

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -85,7 +86,8 @@ def check_endpoint(endpoint: str, *, bind: bool, allow_remote: bool = False) -> 
     if bind and not allow_remote and not _is_loopback(host):
         raise ValueError(
             f"binding {endpoint!r} would accept connections from the network; bind to {DEFAULT_HOST} "
-            "or ipc://, or pass allow_remote=True (and consider CURVE keys)"
+            "or ipc://, or allow it explicitly (--allow-remote, or allow_remote=True in code) and consider "
+            "CURVE keys (--curve-keys)"
         )
     return endpoint
 
@@ -163,6 +165,80 @@ def generate_curve_keys() -> CurveKeys:
         server_secret=server_secret.decode("ascii"),
         client_secret=client_secret.decode("ascii"),
     )
+
+
+CURVE_KEY_NAMES = ("server", "client")  # <name>.key holds the public key, <name>.key_secret both
+
+
+def write_curve_key_files(folder: str | Path) -> list[Path]:
+    """Create a fresh server and client key pair as ZeroMQ certificate files in ``folder``.
+
+    Writes ``server.key``, ``server.key_secret``, ``client.key`` and
+    ``client.key_secret`` (plain text; the secret files readable by their owner
+    only). The recognizer's machine needs ``server.key_secret`` and
+    ``client.key``; a remote subscriber needs ``server.key`` and
+    ``client.key_secret``. Existing keys are never overwritten.
+
+    Raises:
+        FileExistsError: one of the four files is already there.
+    """
+    import zmq.auth
+
+    folder = Path(folder)
+    paths = [folder / f"{name}.{suffix}" for name in CURVE_KEY_NAMES for suffix in ("key", "key_secret")]
+    taken = [str(path) for path in paths if path.exists()]
+    if taken:
+        raise FileExistsError(f"not overwriting existing CURVE keys: {', '.join(taken)}")
+    if not zmq.has("curve"):
+        raise RuntimeError("this libzmq was built without CURVE support")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in CURVE_KEY_NAMES:
+        _, secret_file = zmq.auth.create_certificates(str(folder), name)
+        Path(secret_file).chmod(0o600)
+    return paths
+
+
+def read_curve_key_files(folder: str | Path, side: str) -> CurveKeys:
+    """The keys one side of a link needs, from :func:`write_curve_key_files`' folder.
+
+    ``side="server"`` (the recognizer's PUB and REP sockets) reads the server's
+    secret and the client's public key; ``side="client"`` (a subscriber or
+    control client) the server's public key and the client's secret.
+
+    Raises:
+        ValueError: unknown side, or a file that is missing or not a key certificate (named).
+    """
+    import zmq.auth
+
+    if side not in CURVE_KEY_NAMES:
+        raise ValueError(f"side must be 'server' or 'client', got {side!r}")
+    other = "client" if side == "server" else "server"
+    keys: dict[str, str] = {}
+    for name, suffix in ((side, "key_secret"), (other, "key")):
+        path = Path(folder) / f"{name}.{suffix}"
+        if not path.is_file():
+            raise ValueError(f"CURVE key file {path} is missing (create the keys with `fsvae keys {folder}`)")
+        try:
+            public, secret = zmq.auth.load_certificate(str(path))
+        except Exception as error:  # noqa: BLE001 - zmq raises plain exceptions for bad certificates
+            raise ValueError(f"CURVE key file {path} is not a ZeroMQ key certificate: {error}") from None
+        if suffix == "key_secret" and secret is None:
+            raise ValueError(f"CURVE key file {path} holds no secret key")
+        keys[f"{name}_public"] = public.decode("ascii")
+        if suffix == "key_secret":
+            keys[f"{name}_secret"] = secret.decode("ascii")
+    return CurveKeys(**keys)
+
+
+def local_endpoint(endpoint: str) -> str:
+    """Where a process on this machine connects to a socket bound at ``endpoint``.
+
+    A TCP wildcard host (``*``, ``0.0.0.0``, ``[::]``) becomes 127.0.0.1; anything else is unchanged.
+    """
+    for wildcard in ("tcp://*:", "tcp://0.0.0.0:", "tcp://[::]:"):
+        if endpoint.startswith(wildcard):
+            return f"tcp://{DEFAULT_HOST}:{endpoint[len(wildcard):]}"
+    return endpoint
 
 
 class _AllowOneClient:

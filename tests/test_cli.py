@@ -95,3 +95,11 @@ def test_bad_settings_name_the_key(tmp_path, capsys):
     settings.write_text(json.dumps({"train": {"cyclez": 2}}))
     assert run(tmp_path, settings) == 2
     assert "unknown key(s) ['cyclez']" in capsys.readouterr().err
+
+
+def test_keys_writes_a_server_and_a_client_pair_once(tmp_path, capsys):
+    assert main(["keys", str(tmp_path / "keys")]) == 0
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == [
+        "client.key", "client.key_secret", "server.key", "server.key_secret"]
+    assert main(["keys", str(tmp_path / "keys")]) == 2
+    assert "not overwriting" in capsys.readouterr().err

@@ -17,8 +17,8 @@ import pytest
 from realtime import live
 from realtime.listen import format_event, listen_main
 from realtime.messages import LabelEvent, PoseFrame, RankedLabel, now_ms
-from realtime.transport import LatestWinsPublisher
-from test_inference import endpoint, make_bundle
+from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber, write_curve_key_files
+from test_inference import endpoint, free_port, make_bundle
 from fsvae_core.text import SentenceEncoder
 
 NTU_SAMPLE = "ntu_samples/S001C001P001R001A011.skeleton"
@@ -268,3 +268,37 @@ def test_killed_inference_is_restarted_and_labels_resume(bundle_dir, shared_data
             stop.set()
             tracker.join(5)
     assert process.returncode == 0
+
+
+def test_binding_the_labels_to_the_network_needs_allow_remote_and_says_so(bundle_dir, shared_data):
+    process = _live("--skeleton", str(shared_data / NTU_SAMPLE), "--bundle", str(bundle_dir), "--quiet",
+                    "--windows", endpoint(), "--labels", f"tcp://0.0.0.0:{free_port()}", "--control", endpoint())
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "--allow-remote" in err
+
+
+def test_a_remote_label_stream_with_curve_keys_reaches_only_the_key_holder(bundle_dir, shared_data, tmp_path):
+    write_curve_key_files(tmp_path / "keys")
+    port = free_port()
+    jsonl = tmp_path / "labels.jsonl"
+    process = _live("--skeleton", str(shared_data / NTU_SAMPLE), "--bundle", str(bundle_dir), "--quiet",
+                    "--windows", endpoint(), "--labels", f"tcp://0.0.0.0:{port}", "--control", endpoint(),
+                    "--allow-remote", "--curve-keys", str(tmp_path / "keys"), "--jsonl", str(jsonl))  # fmt: skip
+    outsider_got = []
+
+    def outsider():  # a plain subscriber without the keys
+        with LatestWinsSubscriber(f"tcp://127.0.0.1:{port}", topics=("action.label",)) as sub:
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                if (message := sub.receive(timeout_ms=100)) is not None:
+                    outsider_got.append(message)
+
+    thread = threading.Thread(target=outsider)
+    thread.start()
+    code = listen_main(f"tcp://127.0.0.1:{port}", count=1, timeout_s=30, curve_keys=str(tmp_path / "keys"))
+    thread.join()
+    _, err = process.communicate(timeout=60)
+    assert code == 0, err  # the key holder got a label
+    assert outsider_got == []
+    assert [e for e in _jsonl(jsonl) if e["status"] == "ok"], err  # fsvae-live's own status subscriber has the keys

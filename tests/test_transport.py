@@ -37,6 +37,9 @@ from realtime.transport import (
     check_endpoint,
     default_endpoint,
     generate_curve_keys,
+    local_endpoint,
+    read_curve_key_files,
+    write_curve_key_files,
 )
 
 LOCAL = "tcp://127.0.0.1:*"
@@ -390,6 +393,41 @@ def test_curve_keys_are_checked():
     assert keys.for_client().server_secret is None and keys.for_server().client_secret is None
     with pytest.raises(ValueError, match="client_secret"):
         keys.for_server().for_client()
+
+
+def test_key_files_give_each_side_only_its_own_secret_and_are_never_overwritten(tmp_path, ctx):
+    paths = write_curve_key_files(tmp_path / "keys")
+    assert sorted(p.name for p in paths) == ["client.key", "client.key_secret", "server.key", "server.key_secret"]
+    assert (tmp_path / "keys" / "server.key_secret").stat().st_mode & 0o077 == 0
+    server, client = read_curve_key_files(tmp_path / "keys", "server"), read_curve_key_files(tmp_path / "keys", "client")
+    assert server.server_secret and server.client_secret is None
+    assert client.client_secret and client.server_secret is None
+    with (
+        LatestWinsPublisher(LOCAL, context=ctx, curve=server) as pub,
+        LatestWinsSubscriber(pub.endpoint, context=ctx, curve=client) as sub,
+    ):
+        sync(lambda: pub.publish(no_person(1)), [sub])
+    with pytest.raises(FileExistsError, match="server.key"):
+        write_curve_key_files(tmp_path / "keys")
+
+
+def test_a_missing_or_foreign_key_file_is_named(tmp_path):
+    write_curve_key_files(tmp_path)
+    (tmp_path / "client.key").unlink()
+    with pytest.raises(ValueError, match=r"client\.key is missing"):
+        read_curve_key_files(tmp_path, "server")
+    (tmp_path / "client.key").write_text("not a certificate\n")
+    with pytest.raises(ValueError, match=r"client\.key"):
+        read_curve_key_files(tmp_path, "server")
+    with pytest.raises(ValueError, match="side"):
+        read_curve_key_files(tmp_path, "both")
+
+
+def test_a_wildcard_bind_is_reached_through_loopback():
+    assert local_endpoint("tcp://0.0.0.0:5561") == "tcp://127.0.0.1:5561"
+    assert local_endpoint("tcp://*:5561") == "tcp://127.0.0.1:5561"
+    assert local_endpoint("tcp://10.0.0.2:5561") == "tcp://10.0.0.2:5561"
+    assert local_endpoint("ipc:///tmp/labels") == "ipc:///tmp/labels"
 
 
 def test_curve_lets_in_only_the_keyed_client(ctx):

@@ -269,7 +269,7 @@ class SpatialGraphConv(nn.Module):
     Messages are gathered over the graph before the channels are mixed: the
     same sum as convolving first, but the gathering runs on C_in channels
     instead of K * C_out, and one matrix product replaces a strided einsum
-    (about a third of the backbone's CPU time at batch 1).
+    (the einsum and its copies took over a quarter of the CPU time at batch 1).
     """
 
     def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor):
@@ -407,7 +407,7 @@ def frozen_person_encoder(model: SkeletonGCN) -> torch.jit.ScriptModule:
     """:meth:`SkeletonGCN.encode_persons` of an eval-mode model as a frozen TorchScript trace.
 
     Freezing inlines the weights and folds each BatchNorm into the convolution
-    before it, which takes about a third off the CPU time of one window (see
+    before it, which takes about a fifth off the CPU time of one window (see
     ``benchmarks/live_latency.py``). The trace has no Python branches, so it
     holds for any number of persons P; it is for inference only and knows
     nothing of later changes to the model's weights.

@@ -95,10 +95,11 @@ def table(args: argparse.Namespace) -> None:
         seeds = ",".join(str(r["seed"]) for r in runs)
         stack = [r["gzsl"]["stacking"] for r in runs]
         wall = np.mean([r["timings_s"]["total_s"] for r in runs]) / 60
+        shared = " (backbones from full)" if variant in SHARES_FULL_BACKBONE else ""
         peaks = [r["timings_s"]["peak_rss_mb_after_vaes"] for r in runs if "peak_rss_mb_after_vaes" in r["timings_s"]]
         print(f"| {data} | {variant} | {seeds} | {cell([r['zsl']['top1'] for r in runs])} | "
               f"{cell([s['seen'] for s in stack])} | {cell([s['unseen'] for s in stack])} | "
-              f"{cell([s['harmonic'] for s in stack])} | {wall:.1f} min | "
+              f"{cell([s['harmonic'] for s in stack])} | {wall:.1f} min{shared} | "
               f"{f'{max(peaks):.0f} MB' if peaks else 'not recorded'} |")
 
 

@@ -579,7 +579,8 @@ def train_backbone(
     start_epoch = 0
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and _checkpoint_to_resume(checkpoint_path, rank, world_size):
-        differences = _differences(read_checkpoint_info(checkpoint_path).get("settings", {}), settings)
+        saved = read_checkpoint_info(checkpoint_path).get("settings", {})
+        differences = _differences(_shaping_settings(saved), _shaping_settings(settings))
         if differences:
             raise ValueError(
                 f"{checkpoint_path}: saved with other settings ({'; '.join(differences)}); use a fresh checkpoint path"
@@ -713,6 +714,15 @@ def _accuracy(model: SkeletonGCN, windows: torch.Tensor, labels: torch.Tensor, d
     if world_size > 1:
         correct = _sum_over_ranks(correct, device)
     return float(correct[0] / correct[1])
+
+
+def _shaping_settings(settings: dict) -> dict:
+    """The settings that shape a run: an unused frequency module's own settings do not."""
+    backbone = settings.get("backbone")
+    if isinstance(backbone, dict) and isinstance(backbone.get("frequency"), dict) \
+            and backbone["frequency"].get("placement") == "none":
+        return {**settings, "backbone": {**backbone, "frequency": {"placement": "none"}}}
+    return settings
 
 
 def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:

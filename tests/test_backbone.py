@@ -339,6 +339,15 @@ def test_resuming_with_other_settings_is_refused_naming_them(tmp_path):
         train_backbone(x, y, 3, dataclasses.replace(SMALL, channels=(8, 8)), dataclasses.replace(QUICK, epochs=1), path, progress=False)
 
 
+def test_settings_of_an_unused_frequency_module_do_not_block_resuming(tmp_path):
+    x, y = synthetic_actions(per_class=4)
+    path = tmp_path / "backbone.safetensors"
+    assert SMALL.frequency.placement == "none"
+    train_backbone(x, y, 3, SMALL, dataclasses.replace(QUICK, epochs=1), path, progress=False)
+    unused = dataclasses.replace(SMALL, frequency=dataclasses.replace(SMALL.frequency, n_bands=5, phi=2))
+    train_backbone(x, y, 3, unused, dataclasses.replace(QUICK, epochs=1), path, progress=False)  # resumes, done
+
+
 def test_training_data_are_checked_before_anything_runs():
     x, y = synthetic_actions(per_class=2)
     with pytest.raises(ValueError, match=r"labels must lie in 0\.\.1"):

@@ -118,17 +118,19 @@ def socket_latency(bundle: str, windows: list[np.ndarray], rate_hz: float, threa
             while labels_sub.receive(timeout_ms=200) is not None:
                 pass
             latencies = []
+
+            def keep(event) -> None:
+                if isinstance(event, LabelEvent) and event.status == "ok" and event.source_id == "bench":
+                    latencies.append(event.latency_ms)
+
             for seq, joints in enumerate(windows):
                 windows_pub.publish(SkeletonWindow(seq=seq, source_id="bench", capture_timestamp_ms=now_ms(),
                                                    fps=fps, joints=joints))
                 deadline = time.monotonic() + 1 / rate_hz
                 while time.monotonic() < deadline:
-                    event = labels_sub.receive(timeout_ms=max(0.0, 1000 * (deadline - time.monotonic())))
-                    if isinstance(event, LabelEvent) and event.status == "ok" and event.source_id == "bench":
-                        latencies.append(event.latency_ms)
+                    keep(labels_sub.receive(timeout_ms=max(0.0, 1000 * (deadline - time.monotonic()))))
             while (event := labels_sub.receive(timeout_ms=300)) is not None:
-                if isinstance(event, LabelEvent) and event.status == "ok" and event.source_id == "bench":
-                    latencies.append(event.latency_ms)
+                keep(event)
             with ControlClient(control_ep) as control:
                 status = control.call("status").status
         finally:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fsvae_core
+from fsvae_core.bundle import MANIFEST, WEIGHTS
 from fsvae_core.paths import cache_dir
 from realtime.capture import add_source_arguments
 from realtime.messages import LabelEvent, LogEvent, label_topic
@@ -50,7 +51,7 @@ def writable_default_bundle() -> Path:
 
     def weights_digest(folder: Path) -> str | None:
         try:
-            return json.loads((folder / "manifest.json").read_text())["files"]["weights.safetensors"]
+            return json.loads((folder / MANIFEST).read_text())["files"][WEIGHTS]
         except (OSError, ValueError, KeyError):
             return None
 

@@ -652,7 +652,11 @@ def _write_bundle(path: Path, manifest: dict, weights: Mapping[str, torch.Tensor
                   str(staging / PROTOTYPES), metadata=_METADATA)
         files = {name: _sha256(staging / name) for name in (WEIGHTS, PROTOTYPES)}
         _write_json(staging / MANIFEST, {**manifest, "files": files})
+        # A bundle is meant to be shared (another account runs fsvae-live on it), but the
+        # staging directory is created 0700 and safetensors writes 0600.
+        staging.chmod(0o755)
         for name in (WEIGHTS, PROTOTYPES, MANIFEST):
+            (staging / name).chmod(0o644)
             _fsync(staging / name)
 
     _replace_directory(path, fill)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -122,6 +123,12 @@ def test_round_trip_keeps_everything(bundle_path, vae, class_text):
     assert manifest["metrics"] == {"zsl": {"top1": 0.5}}
     assert manifest["provenance"]["datasets"] == ["ntu60"]
     assert set(manifest["files"]) == {"weights.safetensors", "prototypes.safetensors"}
+
+
+def test_bundle_is_readable_by_other_accounts(bundle_path):
+    assert stat.S_IMODE(bundle_path.stat().st_mode) == 0o755
+    for file in bundle_path.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o644, file.name
 
 
 def test_vae_only_bundle_round_trips_without_backbone(tmp_path, vae, class_text):

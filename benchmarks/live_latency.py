@@ -1,9 +1,10 @@
 """Live-system speed: pose estimation, inference per window, batching, and window-to-label latency.
 
-    python3 benchmarks/live_latency.py --bundle runs/default/bundle [--video PATH] [--device cpu]
+    python3 benchmarks/live_latency.py --bundle runs/default/bundle [--video PATH] [--device cpu] [--frames 0]
 
 Reports, as percentiles over repeated runs:
-1. MediaPipe pose estimation, ms per frame, on a real video (the pose stage);
+1. MediaPipe pose estimation, ms per frame, on a real video (the pose stage;
+   ``--frames 0`` skips it, e.g. on a GPU machine without MediaPipe);
 2. inference, ms per window (backbone + VAE encoder + prototype scores) at batch 1;
 3. batched throughput, windows/s at batch 8 and the ratio to batch 1;
 4. window-to-label latency over real ZeroMQ sockets (pose stage excluded): an
@@ -157,7 +158,8 @@ def main() -> None:
     recognizer = Recognizer.from_bundle(load_bundle(args.bundle), device=args.device)
     windows = real_windows(recognizer, 64)
     report = {"device": str(recognizer.device), "bundle": args.bundle, "threads": args.threads}
-    report["pose"] = pose_stage(Path(args.video), args.frames)
+    if args.frames > 0:
+        report["pose"] = pose_stage(Path(args.video), args.frames)
     report["inference"] = inference_stage(recognizer, windows, 200)
     stream = [windows[i % len(windows)] for i in range(args.windows)]
     report["sockets"] = socket_latency(args.bundle, stream, 30.0, args.threads, args.device)

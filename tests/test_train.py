@@ -70,7 +70,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path):
     assert [h["cycle"] for h in resumed.history] == [1, 2, 3]
     final, _ = load_checkpoint(checkpoint)
     for name, value in weights(uninterrupted.model).items():
-        assert torch.equal(value, final["model"][name]), name
+        assert torch.equal(value.cpu(), final["model"][name]), name  # checkpoints load on the CPU
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path):

@@ -12,9 +12,10 @@ out=${1:-runs/cuda_check}
 mkdir -p "$out"
 python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('torch', torch.__version__, torch.cuda.get_device_name())" || exit 1
 
-echo "== 1. tests whose models run on CUDA when it is present (VAE training, protocol, pipeline, cli)"
-timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_experiment.py tests/test_pipeline.py \
-    tests/test_cli.py tests/test_losses.py tests/test_frequency.py 2>&1 | tee "$out/pytest.log" | tail -15
+echo "== 1. tests whose models run on CUDA when it is present (VAE training, protocol, pipeline, cli, ...)"
+timeout 330 python3 -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_experiment.py tests/test_pipeline.py \
+    tests/test_cli.py tests/test_losses.py tests/test_frequency.py tests/test_text.py tests/test_bundle.py \
+    tests/test_inference.py tests/test_classifiers.py tests/test_gzsl.py 2>&1 | tee "$out/pytest.log" | tail -15
 
 echo "== 2. the shipped bundle scores the same windows alike on CUDA and on CPU"
 timeout 60 python3 - "$out/agreement.json" <<'EOF'

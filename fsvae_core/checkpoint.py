@@ -10,13 +10,13 @@ mid-write leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
+
+from fsvae_core.paths import replaced_whole
 
 
 class CheckpointError(ValueError):
@@ -48,15 +48,8 @@ def save_checkpoint(
         tensors["rng.generator"] = generator.get_state()
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(tensors, temporary, metadata={"info": json.dumps(info)})
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with replaced_whole(path) as temporary:
+        save_file(tensors, str(temporary), metadata={"info": json.dumps(info)})
 
 
 def read_checkpoint_info(path: Path) -> dict:

@@ -34,7 +34,6 @@ from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
 from fsvae_core.descriptions import ActionDescription, DescriptionError, load_descriptions
 from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
-from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.report import write_run_report
 from fsvae_core.settings import config_to_dict
 from fsvae_core.skeleton_data import SkeletonDataset

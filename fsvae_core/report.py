@@ -9,8 +9,6 @@ confusion matrices with class names.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -19,15 +17,13 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from fsvae_core.paths import replaced_whole  # noqa: E402
+
 
 def write_json_atomic(path: Path, document: dict) -> None:
     """Write ``document`` as indented JSON, replacing ``path`` only once complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(document, stream, indent=2)
-        stream.write("\n")
-    os.replace(temporary, path)
+    with replaced_whole(path) as temporary:
+        temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def confusion_matrix(predicted: np.ndarray, target: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -857,16 +856,8 @@ def _str_array(values: Sequence[str]) -> np.ndarray:
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write an uncompressed .npz so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would hide a saved dataset from other users
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with paths.replaced_whole(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def save_generic_npz(dataset: SkeletonDataset, path: PathLike) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from fsvae_core.descriptions import ActionDescription
-from fsvae_core.paths import cache_dir
+from fsvae_core.paths import cache_dir, replaced_whole
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 TEXT_PARTS = ("name", "ld", "gd")
@@ -120,10 +119,8 @@ class SentenceEncoder:
     def _store(self, text: str, vector: np.ndarray) -> None:
         if not self.config.use_cache:
             return
-        self._cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self._cache, suffix=".tmp", delete=False) as handle:
+        with replaced_whole(self._path(text)) as temporary, open(temporary, "wb") as handle:
             np.save(handle, vector)
-        os.replace(handle.name, self._path(text))
 
 
 def class_embeddings(

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import zmq
 
 from fsvae_core import bundle as bundle_module
 from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_person_encoder

@@ -6,7 +6,6 @@ its description, so zero-shot accuracy far above chance means the text and
 skeleton sides were really aligned.
 """
 
-from dataclasses import replace
 
 import numpy as np
 import pytest

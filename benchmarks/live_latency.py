@@ -45,22 +45,14 @@ def percentiles(values) -> dict[str, float]:
 
 
 def pose_stage(video: Path, frames: int) -> dict:
-    import cv2
-
+    from realtime.capture import VideoSource
     from realtime.pose import PoseEstimator
 
-    capture = cv2.VideoCapture(str(video))
     times, found = [], 0
-    with PoseEstimator.create() as estimator:
-        for i in range(frames):
-            ok, frame = capture.read()
-            if not ok:
-                break
-            started = time.perf_counter()
-            result = estimator.estimate(frame, timestamp_ms=int(i * 1000 / 30))
-            times.append(1000 * (time.perf_counter() - started))
-            found += result is not None
-    capture.release()
+    with PoseEstimator.create() as estimator, VideoSource(video, estimator, realtime=False) as source:
+        for sample in itertools.islice(source, frames):  # one frame alive at a time, as in capture
+            times.append(sample.pose_ms)
+            found += sample.joints is not None
     return {"ms_per_frame": percentiles(times[3:]), "person_found": f"{found}/{len(times)}", "video": video.name}
 
 

@@ -28,26 +28,15 @@ from fsvae_core.skeleton_data import load_nw_ucla, load_utd_mhad, read_ntu_skele
 
 def mediapipe_clips(folder) -> list[tuple[np.ndarray, float]]:
     """Canonical (T, 25, 3) MediaPipe bodies of each sample video, with its frame rate."""
-    import cv2
-
+    from realtime.capture import VideoSource
     from realtime.pose import PoseEstimator
 
     clips = []
     with PoseEstimator.create() as estimator:
         for video in sorted(folder.glob("*.avi")):
-            capture = cv2.VideoCapture(str(video))
-            fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-            bodies, index = [], 0
-            while True:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                result = estimator.estimate(frame, timestamp_ms=int(index * 1000 / fps))
-                index += 1
-                if result is not None:
-                    bodies.append(to_canonical(result.world[0], "mediapipe33"))
-            capture.release()
-            clips.append((np.stack(bodies), fps))
+            with VideoSource(video, estimator, realtime=False) as source:
+                bodies = [to_canonical(s.joints[0], "mediapipe33") for s in source if s.joints is not None]
+                clips.append((np.stack(bodies), source.fps))
     return clips
 
 

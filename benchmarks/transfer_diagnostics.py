@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from fsvae_core.backbone import extract_features, load_backbone
-from fsvae_core.pipeline import PipelineConfig, make_windows, training_data
+from fsvae_core.pipeline import PipelineConfig, dataset_descriptions, make_windows, training_data
 from fsvae_core.settings import load_settings
 from fsvae_core.skeleton_data import load_dataset
 from fsvae_core.splits import resolve_split
@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     dataset = load_dataset(args.dataset)
-    descriptions = training_data(dataset, args.dataset, 0).descriptions
+    descriptions = dataset_descriptions(dataset, args.dataset)
     encoder = SentenceEncoder()
     text, label_text = class_embeddings(descriptions, encoder), class_embeddings(descriptions, encoder, ("name",))
     rows = {}

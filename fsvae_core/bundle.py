@@ -652,11 +652,8 @@ def _write_bundle(path: Path, manifest: dict, weights: Mapping[str, torch.Tensor
                   str(staging / PROTOTYPES), metadata=_METADATA)
         files = {name: _sha256(staging / name) for name in (WEIGHTS, PROTOTYPES)}
         _write_json(staging / MANIFEST, {**manifest, "files": files})
-        # A bundle is meant to be shared (another account runs fsvae-live on it), but the
-        # staging directory is created 0700 and safetensors writes 0600.
-        staging.chmod(0o755)
         for name in (WEIGHTS, PROTOTYPES, MANIFEST):
-            (staging / name).chmod(0o644)
+            (staging / name).chmod(0o644)  # shareable between accounts; safetensors writes 0600
             _fsync(staging / name)
 
     _replace_directory(path, fill)
@@ -672,6 +669,7 @@ def _replace_directory(path: Path, fill: Callable[[Path], None]) -> None:
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.writing-", dir=parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the bundle from another account running it
     try:
         fill(staging)
         _fsync(staging)

@@ -130,6 +130,10 @@ class BackboneConfig:
         return tuple(self.temporal_stride if widths[i + 1] > widths[i] else 1 for i in range(len(self.channels)))
 
 
+# A crop reading more than this many window spans would squeeze the action into a few frames.
+MAX_CROP = 3.0
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Random changes applied to each training window (:func:`augment`).
@@ -137,9 +141,21 @@ class AugmentConfig:
     Rotation is about the vertical y axis (uniform in +-``rotation_deg``) and,
     smaller, about x and z (+-``tilt_deg``), around the origin, which the body
     frame normalisation puts at the spine base. Scale is isotropic, drawn from
-    ``scale_range``. The temporal crop keeps a fraction in ``crop_range`` of the
-    clip at a random position and resamples it linearly back to T frames.
-    Gaussian jitter (``jitter_std``, in the window's units) reaches present persons only.
+    ``scale_range``. The temporal crop reads a fraction in ``crop_range`` of the
+    window's time span at a random position and resamples it linearly back to T
+    frames: below 1 the motion plays slower, above 1 faster, with the first and
+    last poses held where the read runs past the window's edges (as a short
+    clip is held in its window).
+
+    Three changes stand for what differs between sensors, applied in the body
+    frame before the rotation: ``bone_scale_std`` draws one log-normal length
+    factor per bone, shared by the left and right bone of a pair, and rebuilds
+    the skeleton outwards from the spine shoulder (torsos, shoulders, hips and
+    limbs of other proportions, as Kinect v1, Kinect v2, mocap and MediaPipe
+    place their joints); ``depth_range`` scales the depth axis (z, the body's
+    front-back axis after normalisation) by a factor drawn from it, since a
+    webcam pose estimator guesses depth rather than measuring it; Gaussian
+    jitter (``jitter_std``, in the window's units) reaches present persons only.
     """
 
     rotation_deg: float = 30.0
@@ -147,6 +163,8 @@ class AugmentConfig:
     scale_range: tuple[float, float] = (0.9, 1.1)
     crop_range: tuple[float, float] = (0.8, 1.0)
     jitter_std: float = 0.0
+    bone_scale_std: float = 0.0
+    depth_range: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         if not 0 <= self.rotation_deg <= 180:
@@ -157,15 +175,21 @@ class AugmentConfig:
         if not 0 < low <= high:
             raise ValueError(f"AugmentConfig.scale_range must be (low, high) with 0 < low <= high, got {self.scale_range}")
         low, high = self.crop_range
-        if not 0 < low <= high <= 1:
-            raise ValueError(f"AugmentConfig.crop_range must be (low, high) with 0 < low <= high <= 1, got {self.crop_range}")
+        if not 0 < low <= high <= MAX_CROP:
+            raise ValueError(f"AugmentConfig.crop_range must be (low, high) with 0 < low <= high <= {MAX_CROP}, got {self.crop_range}")
         if self.jitter_std < 0:
             raise ValueError(f"AugmentConfig.jitter_std must be >= 0, got {self.jitter_std}")
+        if not 0 <= self.bone_scale_std <= 1:
+            raise ValueError(f"AugmentConfig.bone_scale_std must lie in [0, 1], got {self.bone_scale_std}")
+        low, high = self.depth_range
+        if not 0 < low <= high:
+            raise ValueError(f"AugmentConfig.depth_range must be (low, high) with 0 < low <= high, got {self.depth_range}")
 
     @classmethod
     def off(cls) -> AugmentConfig:
         """Settings that leave every window unchanged."""
-        return cls(rotation_deg=0.0, tilt_deg=0.0, scale_range=(1.0, 1.0), crop_range=(1.0, 1.0), jitter_std=0.0)
+        return cls(rotation_deg=0.0, tilt_deg=0.0, scale_range=(1.0, 1.0), crop_range=(1.0, 1.0), jitter_std=0.0,
+                   bone_scale_std=0.0, depth_range=(1.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -428,7 +452,7 @@ def frozen_person_encoder(model: SkeletonGCN) -> torch.jit.ScriptModule:
 
 
 def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
-    """A randomly rotated, scaled, time-cropped (and jittered) copy of windows x (N, M, T, V, 3).
+    """A randomly re-proportioned, depth-squashed, rotated, scaled, time-cropped and jittered copy of windows x (N, M, T, V, 3).
 
     Each window gets its own draw, shared by its persons so that their relative
     positions survive. Random numbers come from ``generator`` (a CPU generator)
@@ -447,8 +471,16 @@ def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) 
     scale = uniform(*config.scale_range, N)  # (N,)
     kept = uniform(*config.crop_range, N)  # (N,) fraction of the clip kept
     offset = uniform(0, 1, N)  # (N,) where the crop starts, as a fraction of the slack
-    linear = _rotation(yaw, pitch, roll) * scale[:, None, None]  # (N, 3, 3)
-    out = torch.einsum("nmtvc,ndc->nmtvd", x, linear.to(x.device, x.dtype))  # (N, M, T, V, 3)
+    depth = uniform(*config.depth_range, N)  # (N,)
+    bone_scale = torch.exp(torch.randn(N, len(_BONE_GROUPS), generator=generator, dtype=torch.float64)
+                           * config.bone_scale_std)  # (N, G)
+    out = x
+    if config.bone_scale_std > 0:
+        out = _rescale_bones(out, bone_scale[:, _BONE_GROUP_OF].to(x.device, x.dtype))  # (N, M, T, V, 3)
+    squash = torch.ones(N, 3, dtype=torch.float64)
+    squash[:, 2] = depth
+    linear = _rotation(yaw, pitch, roll) * scale[:, None, None] * squash[:, None, :]  # (N, 3, 3): R S diag(1, 1, d)
+    out = torch.einsum("nmtvc,ndc->nmtvd", out, linear.to(x.device, x.dtype))  # (N, M, T, V, 3)
 
     # Sample positions in [0, T-1], so the crop never reads outside the clip.
     span = kept * (T - 1)  # (N,)
@@ -468,6 +500,41 @@ def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) 
         noise = torch.randn(N, M, T, V, C, generator=generator).to(x.device, x.dtype) * config.jitter_std
         out = out + noise * present.view(N, M, 1, 1, 1)
     return out
+
+
+def _bones_from_the_root(bones: Bones, root: int) -> tuple[tuple[int, int], ...]:
+    """``bones`` ordered so that every parent is placed before its children, starting at ``root``."""
+    placed, ordered, pending = {root}, [], list(bones)
+    while pending:
+        ready = [(c, p) for c, p in pending if p in placed]
+        if not ready:
+            raise ValueError(f"bones do not form a tree rooted at joint {root}: {pending}")
+        ordered += ready
+        placed |= {c for c, _ in ready}
+        pending = [b for b in pending if b not in ready]
+    return tuple(ordered)
+
+
+_ROOTED_BONES = _bones_from_the_root(NTU25_BONES, NTU25.SPINE_SHOULDER)
+# A left bone and its right twin share a length factor, so a rescaled body stays symmetric.
+_BONE_GROUPS = tuple(dict.fromkeys(NTU25(c).name.replace("LEFT", "SIDE").replace("RIGHT", "SIDE") for c, _ in _ROOTED_BONES))
+_BONE_GROUP_OF = torch.tensor([_BONE_GROUPS.index(NTU25(c).name.replace("LEFT", "SIDE").replace("RIGHT", "SIDE"))
+                               for c, _ in _ROOTED_BONES])  # (B,) group of each rooted bone
+
+
+def _rescale_bones(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Windows x (N, M, T, V, 3) with every bone's length times ``factors`` (N, B), rebuilt from the spine shoulder.
+
+    Bone directions are kept; the spine shoulder stays where it was, and absent
+    (all-zero) persons stay zero.
+    """
+    N, M, T, V, C = x.shape
+    out = x.clone()
+    for b, (child, parent) in enumerate(_ROOTED_BONES):
+        bone = x[..., child, :] - x[..., parent, :]  # (N, M, T, 3)
+        out[..., child, :] = out[..., parent, :] + factors[:, b].view(N, 1, 1, 1) * bone
+    present = x.reshape(N, M, -1).ne(0).any(dim=2).to(x.dtype)  # (N, M)
+    return out * present.view(N, M, 1, 1, 1)
 
 
 def _rotation(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:

@@ -94,7 +94,10 @@ def test_backbone_config_names_the_bad_field(change, field):
 
 @pytest.mark.parametrize("cls, change, field", [
     (AugmentConfig, {"scale_range": (1.1, 0.9)}, "scale_range"),
-    (AugmentConfig, {"crop_range": (0.8, 1.2)}, "crop_range"),
+    (AugmentConfig, {"crop_range": (0.8, 3.5)}, "crop_range"),
+    (AugmentConfig, {"crop_range": (0.0, 1.0)}, "crop_range"),
+    (AugmentConfig, {"bone_scale_std": -0.1}, "bone_scale_std"),
+    (AugmentConfig, {"depth_range": (0.0, 1.0)}, "depth_range"),
     (AugmentConfig, {"jitter_std": -0.1}, "jitter_std"),
     (BackboneTrainConfig, {"device": "tpu"}, "device"),
     (BackboneTrainConfig, {"epochs": 3, "warmup_epochs": 3}, "warmup_epochs"),
@@ -272,6 +275,47 @@ def test_temporal_crop_reads_inside_the_clip_and_resamples_linearly():
     assert torch.allclose(steps, steps[:, :1].expand_as(steps), atol=1e-4)
     span = time_read[:, -1] - time_read[:, 0]
     assert span.min() >= 0.8 * (T - 1) - 1e-4 and span.max() <= T - 1 + 1e-5 and span.std() > 0
+
+
+def test_a_crop_longer_than_the_window_plays_faster_and_holds_the_edge_poses():
+    x = torch.arange(T, dtype=torch.float32).view(1, 1, T, 1, 1).expand(50, 1, T, 25, 3).contiguous()
+    fast = dataclasses.replace(AugmentConfig.off(), crop_range=(2.0, 2.0))
+    time_read = augment(x, fast, torch.Generator().manual_seed(0))[:, 0, :, 0, 0]  # (N, T)
+    assert time_read.min() >= 0 and time_read.max() <= T - 1 + 1e-5
+    assert (time_read == 0).any(dim=1).all() and (time_read == T - 1).any(dim=1).all()  # both edges held
+    inside = (time_read[:, :-1] > 0) & (time_read[:, 1:] < T - 1)  # steps between two unclamped reads
+    steps = time_read.diff(dim=1)[inside]
+    assert steps.numel() > 0 and torch.allclose(steps, torch.full_like(steps, 2.0), atol=1e-4)
+
+
+def test_bone_rescaling_keeps_directions_and_treats_left_and_right_alike():
+    x = windows(8, persons=2)
+    x[5:, 1] = 0  # absent second persons
+    out = augment(x, dataclasses.replace(AugmentConfig.off(), bone_scale_std=0.2), torch.Generator().manual_seed(0))
+    ratio = bone_lengths(out) / bone_lengths(x).clamp_min(1e-6)  # (N, M, T, bones)
+    assert ratio[:5].std() > 0.05
+    # One factor per bone and window, the same at every frame and for both persons.
+    assert torch.allclose(ratio[:5], ratio[:5, :1, :1].expand_as(ratio[:5]), atol=1e-3)
+    names = [NTU25(c).name for c, _ in NTU25_BONES]
+    left, right = names.index("ELBOW_LEFT"), names.index("ELBOW_RIGHT")  # the upper arms
+    assert torch.allclose(ratio[:5, ..., left], ratio[:5, ..., right], atol=1e-3)
+    child = torch.tensor([c for c, _ in NTU25_BONES])
+    parent = torch.tensor([p for _, p in NTU25_BONES])
+    before, after = (x[..., child, :] - x[..., parent, :]), (out[..., child, :] - out[..., parent, :])
+    cosine = torch.nn.functional.cosine_similarity(before[:5], after[:5], dim=-1)
+    assert cosine.min() > 1 - 1e-4
+    assert torch.equal(out[5:, 1], torch.zeros_like(out[5:, 1]))
+    root = NTU25.SPINE_SHOULDER
+    assert torch.allclose(out[:5, :, :, root], x[:5, :, :, root], atol=1e-6)
+
+
+def test_depth_squash_changes_only_the_depth_axis():
+    x = windows(10)
+    out = augment(x, dataclasses.replace(AugmentConfig.off(), depth_range=(0.5, 0.8)), torch.Generator().manual_seed(0))
+    assert torch.allclose(out[..., :2], x[..., :2], atol=1e-6)
+    factor = out[..., 2] / torch.where(x[..., 2].abs() > 1e-3, x[..., 2], torch.ones_like(x[..., 2]))
+    factor = factor[x[..., 2].abs() > 1e-3]
+    assert factor.min() >= 0.5 - 1e-4 and factor.max() <= 0.8 + 1e-4
 
 
 def test_jitter_leaves_absent_persons_absent():

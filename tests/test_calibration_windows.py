@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from calibration import NTU25, NormalizationConfig, to_canonical
-from calibration.windows import WindowSpec, clip_windows, model_window
+from calibration.windows import WindowSpec, clip_windows, model_window, window_end
 
 RAW = NormalizationConfig(centre=False, rotate=False, scale=False)
 
@@ -37,6 +37,25 @@ def test_a_short_clip_is_held_at_its_edge_poses_not_zero_padded():
     hand = windows[0, 0, :, NTU25.HAND_RIGHT, 1]
     assert hand[0] == pytest.approx(0.0) and hand[-1] == pytest.approx(1.0)
     assert np.count_nonzero(windows[0, 0].reshape(20, -1).any(axis=1)) == 20  # no empty frame
+
+
+def test_window_end_ends_at_the_newest_frame_or_centres_frames_spanning_less_than_a_window():
+    spec = WindowSpec(frames=11, fps=10.0)  # 1 s
+    assert window_end(np.arange(31) / 30 + 5.0, spec) == pytest.approx(6.0)  # exactly a window: newest frame
+    assert window_end(np.arange(61) / 30, spec) == pytest.approx(2.0)
+    assert window_end(np.array([4.0, 4.2, 4.4]), spec) == pytest.approx(4.2 + 0.5)  # middle of frames = middle
+    assert window_end(np.array([3.0]), spec) == pytest.approx(3.5)
+    with pytest.raises(ValueError, match="no frames"):
+        window_end(np.array([]), spec)
+
+
+def test_model_window_places_itself_by_the_rule_and_clip_windows_agrees():
+    spec = WindowSpec(frames=20, fps=10.0, normalization=RAW)
+    clip = standing_person(12)
+    t = np.arange(12) / 30
+    np.testing.assert_array_equal(model_window(clip, t, spec), clip_windows(clip, 30.0, spec)[0])
+    # Later timestamps, same frames: the same window up to rounding.
+    np.testing.assert_allclose(model_window(clip, t + 987.6, spec), clip_windows(clip, 30.0, spec)[0], atol=1e-5)
 
 
 def test_an_absent_second_person_stays_zero_after_normalisation():

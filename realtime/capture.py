@@ -2,7 +2,7 @@
 
 ::
 
-    source (camera / video / .skeleton replay / Azure Kinect / external tracker)
+    source (camera / video / .skeleton or other recorded replay / Azure Kinect / external tracker)
         -> PoseSample (joints in the source's layout)
         -> WindowBuilder (to_canonical, ring buffer, model_window every stride)
         -> SkeletonWindow | NoPerson on a LatestWinsPublisher (``skeleton.*.<source_id>``)
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from calibration import to_canonical
-from calibration.windows import WindowSpec, model_window
+from calibration.windows import WindowSpec, model_window, window_end
 from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, now_ms, pose_topic
 from realtime.transport import (
     CurveKeys,
@@ -222,24 +222,24 @@ class CameraSource(_Source):
             self._capture = None
 
 
-class SkeletonReplaySource(_Source):
-    """An NTU RGB+D / Kinect v2 ``.skeleton`` recording replayed at 30 fps (layout ``ntu25``, up to 2 bodies).
+class SequenceReplaySource(_Source):
+    """A recorded skeleton sequence (T, M, V, 3) in any layout, replayed frame by frame at ``fps``.
 
-    A frame with no body gives a no-person sample. With ``realtime`` the replay
-    is paced by the wall clock; otherwise timestamps are frame index / 30.
+    A body slot that is all zero or all NaN in a frame is absent there; a frame
+    with no body gives a no-person sample. With ``realtime`` the replay is paced
+    by the wall clock; otherwise timestamps are frame index / ``fps`` and every
+    frame comes at once.
     """
 
-    def __init__(self, path: str | Path, realtime: bool = True, fps: float = NTU_FPS) -> None:
-        from fsvae_core.skeleton_data import read_ntu_skeleton
-
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise SourceError(f"skeleton file {self.path} does not exist")
-        try:
-            self._joints = read_ntu_skeleton(self.path)  # (T, 2, V, 3), absent bodies all zero
-        except ValueError as error:
-            raise SourceError(f"cannot read {self.path}: {error}") from error
-        self.fps = fps
+    def __init__(self, joints: np.ndarray, layout: str, fps: float, realtime: bool = True) -> None:
+        joints = np.asarray(joints, dtype=np.float32)
+        if joints.ndim != 4 or joints.shape[-1] != 3:
+            raise SourceError(f"a replayed sequence must be (T, M, V, 3), got shape {joints.shape}")
+        if not (math.isfinite(fps) and fps > 0):
+            raise SourceError(f"a replayed sequence needs a positive frame rate, got {fps}")
+        self._joints = joints
+        self.layout = layout
+        self.fps = float(fps)
         self.realtime = realtime
         self._index = 0
         self._start_s: float | None = None
@@ -258,15 +258,35 @@ class SkeletonReplaySource(_Source):
             wait = self._start_s + offset_s - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-        bodies = self._joints[self._index]  # (2, V, 3)
+        bodies = self._joints[self._index]  # (M, V, 3)
         self._index += 1
-        present = np.any(bodies != 0, axis=(1, 2))
+        present = np.any(np.isfinite(bodies) & (bodies != 0), axis=(1, 2))  # (M,)
         return PoseSample(
             timestamp_s=self._start_s + offset_s if self.realtime else offset_s,
             joints=bodies[present] if present.any() else None,
-            layout="ntu25",
+            layout=self.layout,
             capture_ms=self._start_ms + offset_s * 1000.0 if self.realtime else now_ms(),
         )
+
+
+class SkeletonReplaySource(SequenceReplaySource):
+    """An NTU RGB+D / Kinect v2 ``.skeleton`` recording replayed at 30 fps (layout ``ntu25``, up to 2 bodies).
+
+    A frame with no body gives a no-person sample. With ``realtime`` the replay
+    is paced by the wall clock; otherwise timestamps are frame index / 30.
+    """
+
+    def __init__(self, path: str | Path, realtime: bool = True, fps: float = NTU_FPS) -> None:
+        from fsvae_core.skeleton_data import read_ntu_skeleton
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SourceError(f"skeleton file {self.path} does not exist")
+        try:
+            joints = read_ntu_skeleton(self.path)  # (T, 2, V, 3), absent bodies all zero
+        except ValueError as error:
+            raise SourceError(f"cannot read {self.path}: {error}") from error
+        super().__init__(joints, "ntu25", fps, realtime)
 
 
 class KinectSource(_Source):
@@ -369,13 +389,23 @@ class WindowBuilder:
     """Turns a stream of :class:`PoseSample` into :class:`SkeletonWindow` / :class:`NoPerson` messages.
 
     Keeps a ring buffer of canonical skeletons (NTU25, Kinect camera space)
-    spanning a little more than one window. Every ``stride_s`` of capture time
-    it emits a window made by :func:`calibration.windows.model_window`, once
-    the buffer spans at least ``min_fill`` of a window (before that: nothing,
-    as a half-empty window held at its first pose would be read as standing
-    still). When nobody has been seen for more than ``grace_s`` the buffer is
-    cleared and a :class:`NoPerson` is emitted once per stride; a short
-    dropout within the grace period emits nothing and keeps the buffer.
+    spanning a little more than one window. Once a person has been seen for
+    ``first_window_s`` (default 0.5 s; the buffer's newest minus oldest frame,
+    at most one window), and then every ``stride_s`` of capture time, it emits
+    a window made by :func:`calibration.windows.model_window` and placed by
+    :func:`calibration.windows.window_end`: a buffer spanning a window or more
+    gives the window ending at the newest frame; a shorter one (a person seen
+    for less than a window) gives the window centred on it, its first and last
+    pose held on either side, exactly the window training cuts from a clip of
+    those frames (``clip_windows``). So a short action gets its first decision
+    about ``first_window_s`` after the person appears, from the same window it
+    was trained on. At the end of a stream, :meth:`flush` gives one last window
+    over everything buffered.
+
+    When nobody has been seen for more than ``grace_s`` the buffer is cleared
+    and a :class:`NoPerson` is emitted once per stride; a short dropout within
+    the grace period emits nothing and keeps the buffer. Timestamps that do not
+    increase mean a restarted source: the buffer is cleared.
 
     Persons: of the M persons a source reports, the first ``spec.max_persons``
     in the source's order are kept (the NTU reader orders bodies by activity,
@@ -387,29 +417,31 @@ class WindowBuilder:
     """
 
     def __init__(self, spec: WindowSpec, stride_s: float, source_id: str, *, grace_s: float = 0.5,
-                 min_fill: float = 0.5) -> None:
+                 first_window_s: float = 0.5) -> None:
         if not (math.isfinite(stride_s) and stride_s > 0):
             raise ValueError(f"stride_s must be a positive number of seconds, got {stride_s}")
         if not (math.isfinite(grace_s) and grace_s >= 0):
             raise ValueError(f"grace_s must be >= 0 seconds, got {grace_s}")
-        if not 0 < min_fill <= 1:
-            raise ValueError(f"min_fill must be in (0, 1], got {min_fill}")
+        if not (math.isfinite(first_window_s) and first_window_s >= 0):
+            raise ValueError(f"first_window_s must be >= 0 seconds, got {first_window_s}")
         self.spec = spec
         self.stride_s = float(stride_s)
         self.source_id = source_id
         self.grace_s = float(grace_s)
-        self.min_fill = float(min_fill)
+        self.first_window_s = float(first_window_s)
         # One source frame older than the window's start lets the first grid point interpolate.
         self._keep_s = spec.duration_s + 2.0 * max(stride_s, 1.0 / spec.fps)
         self._times: deque[float] = deque()
         self._joints: deque[np.ndarray] = deque()  # each (M=max_persons, V, 3), NaN for an empty slot
         self._seq = 0
         self._last_emit_s: float | None = None
+        self._last_window_newest_s: float | None = None  # newest frame in the last window sent
         self._last_seen_s: float | None = None
         self._first_s: float | None = None
         self._last_s: float | None = None
         self.windows = 0
         self.no_person = 0
+        self.person_frames = 0  # samples in which a usable person was seen
 
     @property
     def buffered_frames(self) -> int:
@@ -421,6 +453,7 @@ class WindowBuilder:
         self._times.clear()
         self._joints.clear()
         self._last_emit_s = None
+        self._last_window_newest_s = None
         self._last_seen_s = None
         self._first_s = None
         self._last_s = None
@@ -439,6 +472,7 @@ class WindowBuilder:
             self._first_s = t
         persons = self._canonical(sample)
         if persons is not None:
+            self.person_frames += 1
             self._last_seen_s = t
             self._times.append(t)
             self._joints.append(persons)
@@ -475,16 +509,33 @@ class WindowBuilder:
         out[: len(canonical)] = canonical
         return out
 
+    def flush(self, capture_ms: float | None = None) -> SkeletonWindow | None:
+        """The window due at the end of the stream: over everything buffered, placed by the same rule.
+
+        None when nothing is buffered (nobody seen, or gone for longer than the
+        grace period) or when the last window already took the newest buffered
+        frame. A stream shorter than ``first_window_s`` thus still gets exactly
+        one window: the one centred on all its frames. The stride is not waited
+        for; the stream goes on afterwards as if this window had been sent then.
+        """
+        if not self._times or self._times[-1] == self._last_window_newest_s:
+            return None
+        return self._window(self._last_s, now_ms() if capture_ms is None else capture_ms)
+
     def _maybe_window(self, t: float, capture_ms: float) -> SkeletonWindow | None:
         if self._last_emit_s is not None and t - self._last_emit_s < self.stride_s - 1e-9:
             return None
         span = self._times[-1] - self._times[0]
-        if span < self.min_fill * self.spec.duration_s:
+        if span < min(self.first_window_s, self.spec.duration_s) - 1e-9:
             return None
+        return self._window(t, capture_ms)
+
+    def _window(self, t: float, capture_ms: float) -> SkeletonWindow:
         times = np.fromiter(self._times, dtype=np.float64, count=len(self._times))
         joints = np.stack(self._joints)  # (T, M, V, 3)
-        window = model_window(joints, times, self.spec)  # (M, T', V, 3)
+        window = model_window(joints, times, self.spec, window_end(times, self.spec))  # (M, T', V, 3)
         self._last_emit_s = t
+        self._last_window_newest_s = self._times[-1]
         self.windows += 1
         return SkeletonWindow(
             seq=self._next_seq(), source_id=self.source_id, capture_timestamp_ms=capture_ms,

@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from calibration.windows import WindowSpec
+from calibration import to_canonical
+from calibration.windows import WindowSpec, clip_windows, model_window
 from fsvae_core.paths import PROJECT_ROOT
 from realtime.capture import (
     CaptureStats,
@@ -74,7 +75,18 @@ def samples(times: np.ndarray, present: np.ndarray | None = None) -> list[PoseSa
 # WindowBuilder
 
 
-def test_builder_waits_for_half_a_window_then_emits_at_the_stride():
+def waving(times: np.ndarray) -> np.ndarray:
+    """(T, 1, 25, 3) NTU25 bodies whose right hand swings, so every frame differs from the next."""
+    from calibration import NTU25
+
+    poses = np.repeat(standing_pose()[None, None], len(times), axis=0)
+    for joint in (NTU25.WRIST_RIGHT, NTU25.HAND_RIGHT, NTU25.HAND_TIP_RIGHT, NTU25.THUMB_RIGHT):
+        poses[:, 0, joint, 0] += 0.3 * np.sin(2 * np.pi * times).astype(np.float32)
+        poses[:, 0, joint, 1] += 0.5 * np.asarray(times, np.float32)
+    return poses
+
+
+def test_builder_sends_its_first_window_half_a_second_after_a_person_appears_then_every_stride():
     spec = WindowSpec(frames=48, fps=20.0, max_persons=2)
     builder = WindowBuilder(spec, stride_s=0.25, source_id="cam0")
     times = np.arange(120) / 30.0  # 4 s at 30 fps
@@ -82,7 +94,7 @@ def test_builder_waits_for_half_a_window_then_emits_at_the_stride():
     windows = [(t, m) for t, m in emitted if m is not None]
     assert all(isinstance(m, SkeletonWindow) for _, m in windows)
     first = windows[0][0]
-    assert first >= 0.5 * spec.duration_s and first < 0.5 * spec.duration_s + 0.1
+    assert first == pytest.approx(0.5)  # the first frame 0.5 s after the person appeared
     gaps = np.diff([t for t, _ in windows])
     assert np.all(gaps >= 0.25 - 1e-6) and np.all(gaps < 0.25 + 1 / 30 + 1e-6)
     for _, m in windows:
@@ -106,9 +118,9 @@ def test_builder_sends_no_person_after_a_gap_and_clears_the_buffer():
     assert no_person, "no NoPerson during a 1.5 s gap"
     assert min(no_person) >= 2.0 - 1 / 30 + 0.5 - 1e-6 and max(no_person) < 3.5  # last seen + grace
     assert np.all(np.diff(no_person) >= 0.25 - 1e-6)
-    # After the gap nothing is sent until half a window has filled again: no garbage windows.
+    # After the gap the person is new: the first window comes 0.5 s after they reappear.
     after = [t for t, m in emitted if isinstance(m, SkeletonWindow) and t >= 3.5]
-    assert after and min(after) >= 3.5 + 0.5 * spec.duration_s - 1e-6
+    assert after and min(after) == pytest.approx(4.0)
     # Windows and notices share one gap-free seq.
     seqs = [m.seq for _, m in emitted if m is not None]
     assert seqs == list(range(len(seqs)))
@@ -129,6 +141,60 @@ def test_builder_sends_no_person_when_nobody_ever_appears():
     messages = [builder.push(s) for s in samples(np.arange(60) / 30.0, np.zeros(60, dtype=bool))]
     kinds = {type(m) for m in messages if m is not None}
     assert kinds == {NoPerson}
+
+
+def test_a_short_buffer_gives_the_window_training_cuts_from_the_same_frames():
+    spec = WindowSpec(frames=32, fps=15.0)  # the shipped bundle's windows: 2.07 s
+    times = np.arange(40) / 30.0  # 1.3 s of a person
+    poses = waving(times)
+    for start_s in (0.0, 1234.5):  # a file from 0 s, a camera on the monotonic clock
+        builder = WindowBuilder(spec, stride_s=0.25, source_id="cam0")
+        sent = [(i, builder.push(PoseSample(start_s + t, poses[i], "ntu25"))) for i, t in enumerate(times)]
+        windows = [(i, m) for i, m in sent if m is not None]
+        assert [i for i, _ in windows] == [15, 23, 31, 39]  # 0.5 s, then every 0.25 s at 30 fps
+        for i, message in windows:
+            trained = clip_windows(to_canonical(poses[: i + 1], "ntu25"), 30.0, spec)[0]  # (M, T', V, 3)
+            np.testing.assert_allclose(message.joints.transpose(1, 0, 2, 3), trained, atol=1e-4)
+            if start_s == 0.0:
+                np.testing.assert_array_equal(message.joints.transpose(1, 0, 2, 3), trained)
+        first = windows[0][1].joints[:, 0]  # (T', V, 3): 0.5 s of motion centred, edges held
+        assert np.array_equal(first[0], first[1]) and np.array_equal(first[-1], first[-2])
+
+
+def test_a_long_buffer_still_gives_the_window_ending_at_the_newest_frame():
+    spec = WindowSpec(frames=32, fps=15.0)
+    times = 50.0 + np.arange(120) / 30.0
+    poses = waving(times)
+    builder = WindowBuilder(spec, stride_s=0.25, source_id="cam0")
+    last = None
+    for i, t in enumerate(times):
+        last = builder.push(PoseSample(t, poses[i], "ntu25")) or last
+    canonical = to_canonical(poses, "ntu25")
+    expected = model_window(canonical, times, spec, end_s=times[-1])
+    np.testing.assert_allclose(last.joints.transpose(1, 0, 2, 3), expected, atol=1e-5)
+    assert builder.flush() is None  # the last window already took the newest frame
+
+
+def test_flush_gives_a_stream_shorter_than_the_first_window_delay_its_training_window():
+    spec = WindowSpec(frames=32, fps=15.0)
+    times = np.arange(9) / 30.0  # 0.27 s: less than first_window_s
+    poses = waving(times)
+    builder = WindowBuilder(spec, stride_s=0.25, source_id="cam0")
+    assert all(builder.push(PoseSample(t, poses[i], "ntu25")) is None for i, t in enumerate(times))
+    window = builder.flush(capture_ms=123.0)
+    assert isinstance(window, SkeletonWindow) and window.capture_timestamp_ms == 123.0
+    np.testing.assert_array_equal(window.joints.transpose(1, 0, 2, 3),
+                                  clip_windows(to_canonical(poses, "ntu25"), 30.0, spec)[0])
+    assert builder.flush() is None and builder.windows == 1
+    assert WindowBuilder(spec, 0.25, "cam0").flush() is None  # nobody seen: nothing to flush
+
+
+def test_builder_counts_the_frames_with_a_person():
+    builder = WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0")
+    present = np.arange(30) % 3 != 0
+    for s in samples(np.arange(30) / 30.0, present):
+        builder.push(s)
+    assert builder.person_frames == 20
 
 
 def test_builder_maps_other_layouts_and_drops_extra_persons():
@@ -158,6 +224,21 @@ def test_builder_options_are_checked():
         WindowBuilder(WindowSpec(), stride_s=0, source_id="cam0")
     with pytest.raises(ValueError, match="grace_s"):
         WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0", grace_s=-1)
+    with pytest.raises(ValueError, match="first_window_s"):
+        WindowBuilder(WindowSpec(), stride_s=0.25, source_id="cam0", first_window_s=float("nan"))
+
+
+def test_a_recorded_sequence_replays_with_absent_bodies_dropped():
+    from realtime.capture import SequenceReplaySource
+
+    joints = np.ones((3, 2, 20, 3), np.float32)
+    joints[0, 1] = 0.0  # second body absent in frame 0
+    joints[1, 1] = np.nan  # ... and in frame 1
+    joints[2] = 0.0  # nobody in frame 2
+    got = list(SequenceReplaySource(joints, "kinect_v1", fps=30.0, realtime=False))
+    assert [None if s.joints is None else s.joints.shape for s in got] == [(1, 20, 3), (1, 20, 3), None]
+    np.testing.assert_allclose([s.timestamp_s for s in got], np.arange(3) / 30.0)
+    assert {s.layout for s in got} == {"kinect_v1"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -577,6 +577,9 @@ def run_capture(source: Any, builder: WindowBuilder, publisher: Any, duration_s:
     """Pull samples from ``source``, build windows, publish them; stops at the source's end,
     after ``duration_s`` seconds of wall time, ``max_frames`` samples, or when ``stop_event`` is set.
 
+    At the source's end (a file played out) one last window is sent when the
+    last one did not take the newest frame (:meth:`WindowBuilder.flush`), so a
+    clip shorter than the first-window delay still gets its window.
     ``publisher`` needs ``publish(message) -> bool`` (a LatestWinsPublisher);
     ``on_sample(sample, message)`` is called per sample (overlays, recording).
     The source is not closed here.
@@ -584,20 +587,24 @@ def run_capture(source: Any, builder: WindowBuilder, publisher: Any, duration_s:
     stats = CaptureStats()
     pose_ms: list[float] = []
     started = time.monotonic()
+
+    def publish(message: SkeletonWindow | NoPerson) -> None:
+        if isinstance(message, SkeletonWindow):
+            stats.windows += 1
+        else:
+            stats.no_person += 1
+        if publisher.publish(message):
+            stats.published += 1
+        else:
+            stats.publish_dropped += 1
+
     for sample in source:
         stats.frames += 1
         if sample.pose_ms is not None:
             pose_ms.append(sample.pose_ms)
         message = builder.push(sample)
         if message is not None:
-            if isinstance(message, SkeletonWindow):
-                stats.windows += 1
-            else:
-                stats.no_person += 1
-            if publisher.publish(message):
-                stats.published += 1
-            else:
-                stats.publish_dropped += 1
+            publish(message)
         if on_sample is not None:
             on_sample(sample, message)
         if stop_event is not None and stop_event.is_set():
@@ -606,6 +613,10 @@ def run_capture(source: Any, builder: WindowBuilder, publisher: Any, duration_s:
             break
         if max_frames is not None and stats.frames >= max_frames:
             break
+    else:  # the source ended by itself
+        final = builder.flush()
+        if final is not None:
+            publish(final)
     stats.elapsed_s = time.monotonic() - started
     stats.dropped_frames = int(getattr(source, "dropped_frames", 0))
     if pose_ms:

@@ -275,6 +275,16 @@ def test_skeleton_replay_through_the_builder(shared_data):
     assert stats.pose_ms_p50 is None  # no estimator in a replay
 
 
+def test_run_capture_sends_a_last_window_when_a_short_file_ends():
+    from realtime.capture import SequenceReplaySource
+
+    times = np.arange(9) / 30.0  # shorter than the first-window delay
+    source = SequenceReplaySource(waving(times), "ntu25", fps=30.0, realtime=False)
+    publisher = _ListPublisher()
+    stats = run_capture(source, WindowBuilder(WindowSpec(frames=32, fps=15.0), 0.25, "cam0"), publisher)
+    assert stats.frames == 9 and stats.windows == 1 and isinstance(publisher.messages[0], SkeletonWindow)
+
+
 class _ListPublisher:
     def __init__(self):
         self.messages = []

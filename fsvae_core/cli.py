@@ -4,6 +4,7 @@
     fsvae train-features --features DIR --dataset ntu60 --split 55/5 --out runs/ntu60-55-5
     fsvae actions list --bundle runs/utd-0/bundle
     fsvae actions add --bundle B --name "jumping jacks" --ld "..." --gd "..."
+    fsvae recognize clip.mp4 S001C001P001R001A011.skeleton a1_s1_t1_skeleton.mat [--bundle B] [--json]
 """
 
 from __future__ import annotations
@@ -143,6 +144,14 @@ def listen(args: argparse.Namespace) -> int:
     return listen_main(args.endpoint, count=args.count, timeout_s=args.timeout, curve_keys=args.curve_keys)
 
 
+def recognize(args: argparse.Namespace) -> int:
+    """Recognise recorded clips offline, with the live recognizer's code path."""
+    from realtime.recognize import recognize_main
+
+    return recognize_main(args.files, bundle=args.bundle, as_json=args.json, top_k=args.top_k, stride_s=args.stride,
+                          device=args.device, pose_model=args.pose_model, quiet=args.quiet)
+
+
 def keys(args: argparse.Namespace) -> int:
     """Write a CURVE server and client key pair for remote label streams."""
     from realtime.transport import write_curve_key_files
@@ -201,6 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="give up after this many seconds")
     p.add_argument("--curve-keys", metavar="DIR", help="folder holding server.key and client.key_secret (see `fsvae keys`)")
     p.set_defaults(handler=listen)
+
+    p = commands.add_parser("recognize", help="name the action in recorded clips, as fsvae-live would")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="videos (any format OpenCV reads), NTU .skeleton, UTD-MHAD .mat or NW-UCLA .json files")
+    p.add_argument("--bundle", help="model bundle (default: the shipped one, as fsvae-live uses it)")
+    p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines), with every window")
+    p.add_argument("--top-k", type=int, default=5, metavar="K", help="candidates to show (default 5)")
+    p.add_argument("--stride", type=float, default=0.25, metavar="S", help="seconds between windows (default 0.25, as live)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs (default auto)")
+    p.add_argument("--pose-model", metavar="PATH", help="videos: a MediaPipe Tasks pose landmarker .task file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=recognize)
 
     p = commands.add_parser("keys", help="create CURVE keys for an encrypted, authenticated remote label stream")
     p.add_argument("folder", help="where to write server.key, server.key_secret, client.key, client.key_secret")

@@ -103,3 +103,47 @@ def test_keys_writes_a_server_and_a_client_pair_once(tmp_path, capsys):
         "client.key", "client.key_secret", "server.key", "server.key_secret"]
     assert main(["keys", str(tmp_path / "keys")]) == 2
     assert "not overwriting" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# fsvae recognize (the logic is tested in tests/test_recognize.py; here: the subcommand's wiring)
+
+
+@pytest.fixture(scope="module")
+def small_bundle(tmp_path_factory):
+    from fsvae_core.text import SentenceEncoder
+    from test_inference import make_bundle
+
+    encoder = SentenceEncoder(cache_root=tmp_path_factory.mktemp("text-cache"))
+    return make_bundle(tmp_path_factory.mktemp("bundles") / "bundle", encoder)
+
+
+def test_recognize_prints_a_line_per_clip_and_one_error_line_per_bad_file(tmp_path, small_bundle, capsys):
+    from test_recognize import kinect_v1_clip, write_clip
+
+    good = write_clip(tmp_path / "wave.json", kinect_v1_clip(40))
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main(["recognize", str(good), str(bad), "--bundle", str(small_bundle), "--device", "cpu",
+                 "--top-k", "2", "--stride", "0.5"]) == 1
+    captured = capsys.readouterr()
+    line, = captured.out.splitlines()
+    assert line.startswith(f"{good}: ") and "; windows 3) top: " in line  # 0.5 s, 1.0 s, and the last frame
+    assert captured.err.splitlines() == [
+        f"fsvae recognize: {bad}, field 'file': expected a JSON object with 'skeletons' and 'label'"]
+
+
+def test_recognize_json_lines_and_exit_statuses(tmp_path, small_bundle, capsys):
+    from test_recognize import kinect_v1_clip, write_clip
+
+    clip = write_clip(tmp_path / "wave.json", kinect_v1_clip(20))
+    assert main(["recognize", str(clip), str(clip), "--bundle", str(small_bundle), "--json", "--quiet"]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first == second  # the same file twice: nothing leaks from one clip into the next
+    assert first["file"] == str(clip) and first["frames"] == 20
+    assert [d["time_s"] for d in first["decisions"]] == [0.5, round(19 / 30, 4)]  # at 0.5 s, and the last frame
+    assert main(["recognize", str(clip), "--bundle", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.startswith("fsvae recognize: ")
+    with pytest.raises(SystemExit) as stopped:
+        main(["recognize"])  # no file
+    assert stopped.value.code == 2

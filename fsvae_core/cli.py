@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("recognize", help="name the action in recorded clips, as fsvae-live would")
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="videos (any format OpenCV reads), NTU .skeleton, UTD-MHAD .mat or NW-UCLA .json files")
+                   help="videos (any format OpenCV reads), NTU .skeleton, UTD-MHAD .mat, NW-UCLA .json, "
+                        "HDM05 .amc (with the subject's .asf beside it) or SBU skeleton_pos.txt files")
     p.add_argument("--bundle", help="model bundle (default: the shipped one, as fsvae-live uses it)")
     p.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines), with every window")
     p.add_argument("--top-k", type=int, default=5, metavar="K", help="candidates to show (default 5)")

@@ -147,6 +147,10 @@ def _recordings() -> tuple[_Recording, ...]:
                    "utd_mhad", sd.KINECT_V1_FPS),
         _Recording("NW-UCLA skeleton", lambda p: p.suffix.lower() == ".json", lambda p: sd.read_nw_ucla_json(p)[0],
                    "kinect_v1", sd.KINECT_V1_FPS),
+        _Recording("HDM05 mocap clip", lambda p: p.suffix.lower() == ".amc", sd.read_hdm05_clip,
+                   "hdm05_mocap31", sd.HDM05_FPS),
+        _Recording("SBU Kinect skeleton", lambda p: p.name.lower() == "skeleton_pos.txt", sd.read_sbu_skeleton,
+                   "sbu15", sd.SBU_FPS),
     )  # fmt: skip
 
 
@@ -156,6 +160,9 @@ def open_clip(path: str | Path, pose_model: str | Path | None = None) -> Any:
     * ``.skeleton``: an NTU RGB+D recording, :class:`SkeletonReplaySource` (30 fps, ``ntu25``);
     * ``.mat``: a UTD-MHAD ``*_skeleton.mat`` (30 fps, ``utd_mhad``);
     * ``.json``: an NW-UCLA sequence (30 fps, ``kinect_v1``);
+    * ``.amc``: an HDM05 mocap clip, its subject's ``HDM_<subject>.asf`` beside it
+      (read at 30 fps, ``hdm05_mocap31``);
+    * ``skeleton_pos.txt``: an SBU Kinect Interaction clip, two persons (15 fps, ``sbu15``);
     * anything else: a video OpenCV can decode, through a fresh MediaPipe pose
       estimator (``pose_model``: a Tasks ``.task`` file, default the bundled
       model), :class:`VideoSource` with ``realtime=False``; the estimator is

@@ -2,8 +2,9 @@
 
 Synthetic clips are NW-UCLA-style ``.json`` files (Kinect v1 layout, 30 fps)
 scored by the small random-weight bundle of tests/test_inference.py; real
-recordings (an NTU ``.skeleton``, a UTD-MHAD ``.mat``, a Florence colour clip
-through MediaPipe) by the shipped bundle.
+recordings (an NTU ``.skeleton``, a UTD-MHAD ``.mat``, an HDM05 ``.amc``, an
+SBU ``skeleton_pos.txt``, a Florence colour clip through MediaPipe) by the
+shipped bundle.
 """
 
 from __future__ import annotations
@@ -216,6 +217,23 @@ def test_real_recordings_end_to_end_with_the_shipped_bundle(shared_data):
     for result in (utd, ntu):
         assert result["status"] == "ok" and len(result["topk"]) == 5
         assert result["label"] == ("unknown" if result["unknown"] else result["topk"][0]["name"])
+
+
+def test_mocap_and_two_person_recordings_end_to_end(shared_data):
+    files = [shared_data / "hdm05/HDM_bd_depositFloorR_001_120.amc", shared_data / "sbu_kinect/s01s02/01/001/skeleton_pos.txt"]
+    code, out, err = run_main(*files, as_json=True, quiet=True, device="cpu")
+    assert code == 0, err
+    hdm05, sbu = (json.loads(line) for line in out.splitlines())
+    assert hdm05["frames"] == hdm05["frames_with_person"] == 76 and hdm05["windows"] >= 3  # 120 fps read at 30
+    assert sbu["frames"] == sbu["frames_with_person"] == 45 and sbu["windows"] >= 3  # 15 fps
+
+
+def test_an_amc_clip_without_its_subject_skeleton_is_one_error_line(shared_data, tmp_path, recognizer):
+    import shutil
+
+    clip = Path(shutil.copy(shared_data / "hdm05/HDM_bd_depositFloorR_001_120.amc", tmp_path))
+    with pytest.raises(ClipError, match=r"HDM_bd_depositFloorR_001_120\.amc, field 'subject': the skeleton of subject"):
+        recognize_file(clip, recognizer)
 
 
 def test_a_video_through_mediapipe(shared_data):

@@ -132,7 +132,6 @@ class ClipResult:
 class _Recording:
     """A dataset file format read whole: joints (T, M, V, 3) in ``layout`` at ``fps``."""
 
-    what: str
     matches: Callable[[Path], bool]
     read: Callable[[Path], np.ndarray]
     layout: str
@@ -142,14 +141,14 @@ class _Recording:
 def _recordings() -> tuple[_Recording, ...]:
     from fsvae_core import skeleton_data as sd
 
-    return (
-        _Recording("UTD-MHAD skeleton", lambda p: p.suffix.lower() == ".mat", sd.read_utd_mhad_mat,
+    return (  # UTD-MHAD, NW-UCLA, HDM05, SBU Kinect Interaction
+        _Recording(lambda p: p.suffix.lower() == ".mat", sd.read_utd_mhad_mat,
                    "utd_mhad", sd.KINECT_V1_FPS),
-        _Recording("NW-UCLA skeleton", lambda p: p.suffix.lower() == ".json", lambda p: sd.read_nw_ucla_json(p)[0],
+        _Recording(lambda p: p.suffix.lower() == ".json", lambda p: sd.read_nw_ucla_json(p)[0],
                    "kinect_v1", sd.KINECT_V1_FPS),
-        _Recording("HDM05 mocap clip", lambda p: p.suffix.lower() == ".amc", sd.read_hdm05_clip,
+        _Recording(lambda p: p.suffix.lower() == ".amc", sd.read_hdm05_clip,
                    "hdm05_mocap31", sd.HDM05_FPS),
-        _Recording("SBU Kinect skeleton", lambda p: p.name.lower() == "skeleton_pos.txt", sd.read_sbu_skeleton,
+        _Recording(lambda p: p.name.lower() == "skeleton_pos.txt", sd.read_sbu_skeleton,
                    "sbu15", sd.SBU_FPS),
     )  # fmt: skip
 

@@ -46,6 +46,7 @@ from safetensors.torch import safe_open, save_file
 import fsvae_core
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
+from fsvae_core.decision import DecisionRule
 from fsvae_core.descriptions import ActionDescription, DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE, VAEConfig
 from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
@@ -154,23 +155,37 @@ class TextSpec:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Decision constants fitted by training.
+    """Decision constants fitted by training (the rule is :class:`fsvae_core.decision.DecisionRule`).
 
-    ``unknown``: a best cosine score below it makes the live system say "unknown".
+    ``unknown``: a best calibrated score on a trained (``seen``) class below it makes the live system say "unknown".
     ``gzsl_gamma``: calibrated-stacking constant subtracted from seen classes' cosine scores.
+    ``unknown_text``: the same for classes known only by their text (unseen and user-added);
+    bundles written before it existed hold none and use ``unknown`` for every class.
     """
 
     unknown: float
     gzsl_gamma: float
+    unknown_text: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("unknown", "gzsl_gamma"):
+        for name in ("unknown", "gzsl_gamma", "unknown_text"):
             value = getattr(self, name)
+            if name == "unknown_text" and value is None:
+                continue
             if not _is_number(value) or not math.isfinite(value):
                 raise ValueError(f"Thresholds.{name} must be a finite number, got {value!r}")
 
     def to_dict(self) -> dict[str, float]:
-        return {"unknown": float(self.unknown), "gzsl_gamma": float(self.gzsl_gamma)}
+        values = {"unknown": float(self.unknown), "gzsl_gamma": float(self.gzsl_gamma)}
+        if self.unknown_text is not None:
+            values["unknown_text"] = float(self.unknown_text)
+        return values
+
+    @property
+    def rule(self) -> DecisionRule:
+        """The live decision rule these constants make."""
+        text = self.unknown if self.unknown_text is None else self.unknown_text
+        return DecisionRule(float(self.gzsl_gamma), float(self.unknown), float(text))
 
 
 @dataclass
@@ -222,12 +237,8 @@ class Bundle:
         return Thresholds(**self.manifest["thresholds"])
 
     @property
-    def unknown_threshold(self) -> float:
-        return float(self.manifest["thresholds"]["unknown"])
-
-    @property
-    def gzsl_gamma(self) -> float:
-        return float(self.manifest["thresholds"]["gzsl_gamma"])
+    def decision_rule(self) -> DecisionRule:
+        return self.thresholds.rule
 
     @property
     def class_names(self) -> list[str]:

@@ -4,7 +4,9 @@
    VAEs; the validation classes play unseen. Their ZSL accuracy picks the best
    training cycle, and seen-class samples held out from training plus the
    validation samples fit the GZSL calibration (stacking constant and gate)
-   and the score below which the live system says "unknown".
+   and the live decision rule: the scores below which the live system says
+   "unknown", one for trained classes and one for classes known by text
+   (:mod:`fsvae_core.decision`; the validation classes play text-added actions).
 2. Final stage: all seen classes train the VAEs for the chosen number of
    cycles; ZSL is measured on the unseen test set and GZSL on the full test
    set with the calibration from stage 1. Test data decide nothing.
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from fsvae_core.classifiers import PrototypeClassifier, fit_latent_softmax, fit_linear_softmax
+from fsvae_core.decision import DecisionRule, fit_decision_rule
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.gzsl import CalibratedStacking, LogisticGate, accuracy, gzsl_result, per_class_accuracy, softmax
 from fsvae_core.model import FSVAE, VAEConfig
@@ -134,6 +137,24 @@ def _seen_logits(expert: torch.nn.Linear, x: np.ndarray) -> np.ndarray:
         return expert(torch.as_tensor(x)).numpy()
 
 
+def _fit_decision(scores: np.ndarray, target: np.ndarray, classes: np.ndarray, trained: np.ndarray, gamma: float,
+                  config: ExperimentConfig) -> tuple[DecisionRule, dict | None]:
+    """The live decision rule from held-out windows, and its open-set rates (None where it could not be fitted).
+
+    With fewer than two validation classes there is nothing to halve: both
+    thresholds fall back to a low quantile (``unknown_quantile``) of the best
+    calibrated scores of correctly recognised held-out windows.
+    """
+    if (~trained).sum() >= 2:
+        rule, rates = fit_decision_rule(scores, target, classes, trained, gamma, seed=config.train.seed)
+        return rule, rates.as_dict()
+    calibrated = scores - gamma * trained[None, :]
+    correct = classes[calibrated.argmax(1)] == target
+    best = calibrated.max(1)
+    unknown = float(np.quantile(best[correct] if correct.any() else best, config.unknown_quantile))
+    return DecisionRule(gamma, unknown, unknown), None
+
+
 @dataclass
 class ProtocolResult:
     """What a protocol run produced: the metrics (JSON-able) and the final trained model."""
@@ -182,13 +203,9 @@ def run_zero_shot_protocol(
     calibration = LabelledFeatures(np.concatenate([seen_holdout.x, pseudo_unseen.x]), np.concatenate([seen_holdout.y, pseudo_unseen.y]))
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
     calibration_scores = joint_scores(stage1.model, text, joint_classes, calibration.x)
-    stacking = CalibratedStacking.fit(calibration_scores, calibration.y, joint_classes, np.isin(joint_classes, train_classes))
-    # The live system says "unknown" below this calibrated cosine score: a low quantile of
-    # the best scores of correctly recognised held-out windows.
-    calibrated = calibration_scores - stacking.gamma * np.isin(joint_classes, train_classes)[None, :]
-    correct = joint_classes[calibrated.argmax(1)] == calibration.y
-    best = calibrated.max(1)
-    unknown = float(np.quantile(best[correct] if correct.any() else best, config.unknown_quantile))
+    trained = np.isin(joint_classes, train_classes)
+    stacking = CalibratedStacking.fit(calibration_scores, calibration.y, joint_classes, trained)
+    decision, open_set = _fit_decision(calibration_scores, calibration.y, joint_classes, trained, stacking.gamma, config)
     seen_expert = fit_linear_softmax(torch.as_tensor(stage_train.x), torch.as_tensor(np.searchsorted(train_classes, stage_train.y)), len(train_classes), seed=seed)
     stage1_zero_shot = fit_zero_shot(stage1.model, text, validation, config)
     gate = LogisticGate.fit(
@@ -202,7 +219,9 @@ def run_zero_shot_protocol(
                     out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
     all_classes = np.arange(split.n_classes)
     common = {
-        "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold, "unknown_threshold": unknown},
+        "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold,
+                        "unknown_threshold": decision.unknown_trained, "unknown_text_threshold": decision.unknown_text,
+                        "open_set": open_set},
         "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
         "final_history": stage2.history,
     }

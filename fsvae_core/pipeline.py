@@ -234,8 +234,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
 
     names = [d.name for d in descriptions]
     zero_shot = result.zero_shot
-    gamma = result.metrics["calibration"]["gzsl_gamma"]
-    unknown = result.metrics["calibration"]["unknown_threshold"]
+    calibration = result.metrics["calibration"]
 
     metrics = {
         "dataset": name, "unseen": {int(c): names[c] for c in unseen}, "split": split.name,
@@ -256,7 +255,8 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
         class_text=torch.as_tensor(class_text),
         skeleton=config.window,
         text=TextSpec(config.experiment.text.model, tuple(config.experiment.text_parts)),
-        thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma),
+        thresholds=Thresholds(unknown=calibration["unknown_threshold"], gzsl_gamma=calibration["gzsl_gamma"],
+                              unknown_text=calibration["unknown_text_threshold"]),
         metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "calibration") if metrics.get(k) is not None},
         provenance={"datasets": name, "samples": len(dataset), "seed": seed, "split": split.name},
     )

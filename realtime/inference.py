@@ -149,8 +149,7 @@ class Recognizer:
         self.config = config
         self.window_frames = bundle.window_frames
         self.max_persons = backbone.config.max_persons
-        self.unknown_threshold = bundle.unknown_threshold
-        self.gzsl_gamma = bundle.gzsl_gamma
+        self.rule = bundle.decision_rule
         self._encoder = encoder  # the MiniLM model loads only when an action is added
         # On CPU a frozen trace of the backbone's person path gives the same features, about a fifth faster.
         self._person_encoder = frozen_person_encoder(backbone) if device.type == "cpu" else None
@@ -212,8 +211,9 @@ class Recognizer:
         self.classes = list(classes)
         self.names = tuple(entry.name for entry in self.classes)
         self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
+        self.thresholds = self.rule.thresholds(self.seen)  # (K,): trained classes and text-only ones differ
         self._prototypes = F.normalize(prototypes.float(), dim=1).to(self.device)  # (K, Z)
-        self._penalty = torch.as_tensor(self.seen * self.gzsl_gamma, dtype=torch.float32, device=self.device)  # (K,)
+        self._penalty = torch.as_tensor(self.seen * self.rule.gamma, dtype=torch.float32, device=self.device)  # (K,)
 
     def actions(self) -> list[ActionInfo]:
         """The actions the recognizer can name, in prototype-row order."""
@@ -292,7 +292,7 @@ class Recognizer:
                 (each passes through :meth:`prepare`, so T and M may differ).
 
         Returns:
-            (N, K) float32: cos(skeleton latent, prototype) minus ``gzsl_gamma`` on
+            (N, K) float32: cos(skeleton latent, prototype) minus the rule's ``gamma`` on
             seen classes, columns in the order of :meth:`actions`.
         """
         return self.scores_prepared(np.stack([self.prepare(window) for window in windows]))
@@ -323,7 +323,8 @@ class Recognizer:
         ``config.smoothing`` on the newest scores; a class added since the
         previous window enters with its fresh score, a removed one leaves.
         The label is ``unknown`` when the best smoothed score is below the
-        bundle's ``unknown_threshold``.
+        threshold of that class's origin (:class:`fsvae_core.decision.DecisionRule`:
+        one for trained classes, a lower one for classes known only by text).
         """
         now = now_ms() if timestamp_ms is None else float(timestamp_ms)
         fresh = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -345,7 +346,7 @@ class Recognizer:
         topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
         best = int(order[0])
         score = float(smoothed[best])
-        if score < self.unknown_threshold:
+        if score < self.thresholds[best]:
             return Decision(UNKNOWN_LABEL, score, True, None, topk)
         return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
 
@@ -561,7 +562,8 @@ class _Loop:
             status = {
                 "bundle": str(recognizer.path), "device": str(recognizer.device), "classes": len(recognizer.names),
                 "window_frames": recognizer.window_frames, "fps": recognizer.bundle.fps,
-                "unknown_threshold": recognizer.unknown_threshold, "smoothing": recognizer.config.smoothing,
+                "unknown_threshold": recognizer.rule.unknown_trained, "unknown_text_threshold": recognizer.rule.unknown_text,
+                "smoothing": recognizer.config.smoothing,
                 **self.stats.to_dict(),
             }  # fmt: skip
             return ControlReply.success(request.seq, status=status)

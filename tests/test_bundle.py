@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
+from fsvae_core.decision import DecisionRule
 from fsvae_core import bundle as bundle_module
 from fsvae_core.bundle import (
     BundleError, ClassEntry, TextSpec, Thresholds, add_action, list_actions, load_bundle,
@@ -114,7 +115,7 @@ def test_round_trip_keeps_everything(bundle_path, vae, class_text):
     assert bundle.normalization == NormalizationConfig(fps=30.0)
     assert bundle.skeleton == SKELETON
     assert bundle.text == TextSpec() and bundle.text_config == TextEncoderConfig()
-    assert (bundle.unknown_threshold, bundle.gzsl_gamma) == (0.25, 0.1)
+    assert bundle.thresholds == THRESHOLDS and bundle.decision_rule == DecisionRule(0.1, 0.25, 0.25)
     assert bundle.seen_mask.tolist() == [True, True, False]
     manifest = bundle.manifest
     assert (manifest["format"], manifest["format_version"]) == ("fsvae-bundle", 1)
@@ -123,6 +124,13 @@ def test_round_trip_keeps_everything(bundle_path, vae, class_text):
     assert manifest["metrics"] == {"zsl": {"top1": 0.5}}
     assert manifest["provenance"]["datasets"] == ["ntu60"]
     assert set(manifest["files"]) == {"weights.safetensors", "prototypes.safetensors"}
+
+
+def test_a_text_threshold_round_trips_and_old_bundles_decide_every_class_by_one(tmp_path, vae, class_text):
+    two = Thresholds(unknown=0.5, gzsl_gamma=0.1, unknown_text=0.2)
+    bundle = load_bundle(_save(tmp_path / "b", vae, class_text, thresholds=two))
+    assert bundle.thresholds == two and bundle.decision_rule == DecisionRule(0.1, 0.5, 0.2)
+    assert "unknown_text" not in THRESHOLDS.to_dict() and THRESHOLDS.rule.unknown_text == THRESHOLDS.unknown
 
 
 def test_bundle_is_readable_by_other_accounts(bundle_path):

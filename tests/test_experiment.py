@@ -74,3 +74,13 @@ def test_model_selection_never_sees_test_classes(full_method):
 def test_metrics_cover_every_unseen_class(full_method):
     for rule in ("prototype", "softmax"):
         assert set(full_method.metrics["zsl"][rule]["per_class"]) == set(SPLIT.unseen)
+
+
+def test_the_live_decision_rule_is_fitted_on_validation_classes_playing_text_added_actions(full_method):
+    calibration = full_method.metrics["calibration"]
+    rates = calibration["open_set"]
+    assert set(rates) == {"trained_right", "text_right", "absent_unknown", "mean"}
+    # Far better than deciding everything (absent 0) or nothing (right 0): mean 1/3 either way.
+    assert rates["mean"] > 0.5 and rates["text_right"] > 0.2 and rates["absent_unknown"] > 0.2
+    # Text-only classes score lower than trained ones, so they get the lower threshold.
+    assert calibration["unknown_text_threshold"] < calibration["unknown_threshold"]

@@ -51,8 +51,10 @@ ACTIONS = [
 
 
 def make_bundle(path: Path, encoder: SentenceEncoder, unknown: float = -1.0, gamma: float = 0.05,
-                backbone: BackboneConfig = BACKBONE, vae_config: VAEConfig = VAE) -> Path:  # fmt: skip
-    """Save a bundle with random weights at ``path``; ``unknown`` is the unknown threshold."""
+                backbone: BackboneConfig = BACKBONE, vae_config: VAEConfig = VAE,
+                unknown_text: float | None = None) -> Path:  # fmt: skip
+    """Save a bundle with random weights at ``path``; ``unknown`` (``unknown_text``) is the unknown threshold
+    of trained (text-only) classes. The first two of ACTIONS are trained, the third is text-only."""
     torch.manual_seed(0)
     gcn = build_backbone(backbone, n_classes=2).eval()
     vae = FSVAE(vae_config).eval()
@@ -62,7 +64,7 @@ def make_bundle(path: Path, encoder: SentenceEncoder, unknown: float = -1.0, gam
         path, vae=vae, classes=classes, class_text=class_text,
         skeleton=WindowSpec(frames=backbone.window_frames, fps=FPS, max_persons=backbone.max_persons,
                             normalization=NormalizationConfig(fps=FPS)),
-        text=TextSpec(), thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma),
+        text=TextSpec(), thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma, unknown_text=unknown_text),
         backbone_config=config_to_dict(backbone), backbone_state=gcn.state_dict(),
     )  # fmt: skip
 
@@ -120,7 +122,7 @@ def test_scores_shape_and_topk_order(recognizer):
     windows = np.stack([random_window(seed) for seed in range(4)])  # (N, T, M, V, 3)
     scores = recognizer.scores(windows)
     assert scores.shape == (4, 3) and scores.dtype == np.float32
-    assert np.all(scores <= 1.0 + 1e-5) and np.all(scores >= -1.0 - recognizer.gzsl_gamma - 1e-5)
+    assert np.all(scores <= 1.0 + 1e-5) and np.all(scores >= -1.0 - recognizer.rule.gamma - 1e-5)
     recognizer.reset()
     decision = recognizer.decide("cam0", scores[0])
     assert [entry.label for entry in decision.topk] == [recognizer.names[k] for k in np.argsort(-scores[0])]
@@ -138,7 +140,7 @@ def test_seen_classes_pay_gzsl_gamma(recognizer):
         without = recognizer.scores([window])[0]
     finally:
         recognizer._penalty = penalty
-    np.testing.assert_allclose(without - with_gamma, recognizer.seen * recognizer.gzsl_gamma, atol=1e-6)
+    np.testing.assert_allclose(without - with_gamma, recognizer.seen * recognizer.rule.gamma, atol=1e-6)
 
 
 def test_windows_of_other_lengths_and_person_counts(recognizer):
@@ -161,6 +163,19 @@ def test_unknown_below_threshold(bundle_dir, encoder, tmp_path):
     decision = strict.decide("cam0", strict.scores([random_window(0)])[0])
     assert decision.unknown and decision.label == "unknown" and decision.seen is None
     assert len(decision.topk) == 3 and decision.score == decision.topk[0].score
+
+
+def test_text_only_classes_are_decided_at_their_own_lower_threshold(encoder, tmp_path):
+    path = make_bundle(tmp_path / "two-thresholds", encoder, unknown=0.6, gamma=0.0, unknown_text=0.3)
+    recognizer = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
+    text_best = recognizer.decide("a", np.array([0.2, 0.1, 0.4]))  # "jump up" is text-only
+    assert not text_best.unknown and text_best.label == "jump up" and text_best.seen is False
+    trained_best = recognizer.decide("b", np.array([0.5, 0.1, 0.4]))  # trained "wave" below 0.6
+    assert trained_best.unknown
+    added = recognizer.add_action("clap", "both palms meet in front of the chest", "applauding")
+    assert added.seen is False
+    clap = recognizer.decide("c", np.array([0.1, 0.1, 0.1, 0.35]))
+    assert clap.label == "clap" and not clap.unknown
 
 
 def test_smoothing_damps_a_one_window_flip(recognizer):

@@ -1,0 +1,176 @@
+"""Deciding: which action a window shows, or that it shows none of the actions at hand.
+
+A window's scores are the cosines between its skeleton latent and every class
+prototype, K of them. Classes the model trained on (``trained``) score higher
+than classes it knows only from their text (zero-shot classes, and actions a
+user adds by text), so one rule with three constants decides:
+
+    calibrated_k = score_k - gamma * trained_k              (calibrated stacking)
+    best         = argmax_k calibrated_k
+    decided      = calibrated_best >= (unknown_trained if trained_best else unknown_text)
+
+and the answer is ``unknown`` when not decided. A single threshold fitted on
+trained classes (the first version of this product) is far above what a class
+known by text ever scores, so text-added actions were almost never decided.
+
+:func:`fit_decision_rule` fits the constants on held-out classes, never on test
+data: the validation classes of the training protocol play actions added by
+text. In repeated random halvings, one half is in the class list ("present")
+and the other is not ("absent"); the thresholds maximise the mean of three
+rates: held-out windows of trained classes decided right, windows of present
+text classes decided right, and windows of absent classes answered ``unknown``.
+That is "decide a text-added action when it is the clear best match, and let
+``unknown`` mean none of these".
+
+Axis letters: N windows, K classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Candidate thresholds per origin: this many steps over the range of the best scores seen.
+_GRID = 101
+_HALVINGS = 20
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """The three constants of the rule in the module docstring."""
+
+    gamma: float
+    unknown_trained: float
+    unknown_text: float
+
+    def calibrated(self, scores: np.ndarray, trained: np.ndarray) -> np.ndarray:
+        """Scores (N, K) or (K,) minus ``gamma`` on the ``trained`` (K,) classes."""
+        return np.asarray(scores, dtype=np.float64) - self.gamma * np.asarray(trained, dtype=np.float64)
+
+    def thresholds(self, trained: np.ndarray) -> np.ndarray:
+        """The threshold (K,) a decision on each class must reach."""
+        return np.where(np.asarray(trained, dtype=bool), self.unknown_trained, self.unknown_text)
+
+    def decide(self, scores: np.ndarray, trained: np.ndarray) -> np.ndarray:
+        """The decided class index (N,) of each row of scores (N, K), -1 for unknown."""
+        calibrated = self.calibrated(np.atleast_2d(scores), trained)  # (N, K)
+        best = calibrated.argmax(axis=1)  # (N,)
+        reached = calibrated[np.arange(len(best)), best] >= self.thresholds(trained)[best]
+        return np.where(reached, best, -1)
+
+
+@dataclass(frozen=True)
+class OpenSetRates:
+    """How a rule fares on held-out classes (each rate in [0, 1])."""
+
+    trained_right: float  # held-out windows of trained classes decided as their class
+    text_right: float  # windows of present text-only classes decided as their class
+    absent_unknown: float  # windows of classes missing from the list answered unknown
+
+    @property
+    def mean(self) -> float:
+        """The mean of the rates that could be measured (a group without windows is NaN)."""
+        return float(np.nanmean([self.trained_right, self.text_right, self.absent_unknown]))
+
+    def as_dict(self) -> dict[str, float]:
+        return {"trained_right": self.trained_right, "text_right": self.text_right,
+                "absent_unknown": self.absent_unknown, "mean": self.mean}
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """One halving, reduced to what a threshold pair needs: per window its best class's origin and score."""
+
+    best_score: np.ndarray  # (N,)
+    best_trained: np.ndarray  # (N,) bool
+    best_right: np.ndarray  # (N,) bool: the best class is the window's own
+    group: np.ndarray  # (N,) 0 trained-class window, 1 present text class, 2 absent class
+
+
+def _halving(scores, target, classes, trained, gamma, absent_classes) -> _Draw:
+    listed = ~np.isin(classes, absent_classes)  # (K,)
+    calibrated = scores[:, listed] - gamma * trained[listed][None, :]  # (N, K')
+    best = calibrated.argmax(axis=1)
+    listed_classes, listed_trained = classes[listed], trained[listed]
+    window_trained = np.isin(target, classes[trained])
+    group = np.where(window_trained, 0, np.where(np.isin(target, absent_classes), 2, 1))
+    return _Draw(calibrated[np.arange(len(best)), best], listed_trained[best], listed_classes[best] == target, group)
+
+
+def _rates(draws: list[_Draw], unknown_trained: np.ndarray, unknown_text: np.ndarray) -> np.ndarray:
+    """Mean rates (3, A, B) over draws for every pair of the threshold grids (A,) x (B,); NaN for a group without windows."""
+    total = np.zeros((3, len(unknown_trained), len(unknown_text)))
+    counted = np.zeros(3)
+    for d in draws:
+        threshold = np.where(d.best_trained[:, None, None], unknown_trained[None, :, None],
+                             unknown_text[None, None, :])  # (N, A, B)
+        decided = d.best_score[:, None, None] >= threshold
+        for g in range(3):
+            members = d.group == g
+            if not members.any():
+                continue
+            counted[g] += 1
+            if g == 2:
+                total[g] += (~decided[members]).mean(axis=0)
+            else:
+                total[g] += (decided[members] & d.best_right[members, None, None]).mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted[:, None, None] > 0, total / counted[:, None, None], np.nan)
+
+
+def _grid(best: np.ndarray) -> np.ndarray:
+    """Evenly spaced candidate thresholds over the range of ``best`` scores, plus one above it all."""
+    if best.size == 0:
+        return np.array([np.inf])
+    low, high = float(best.min()), float(best.max())
+    return np.append(np.linspace(low, high, _GRID), high + 1e-6)
+
+
+def fit_decision_rule(scores: np.ndarray, target: np.ndarray, classes: np.ndarray, trained: np.ndarray,
+                      gamma: float, seed: int = 0) -> tuple[DecisionRule, OpenSetRates]:
+    """Fit both unknown thresholds on held-out windows (see the module docstring).
+
+    Args:
+        scores: (N, K) cosine scores of held-out windows against every class in ``classes``.
+        target: (N,) the class id of each window.
+        classes: (K,) class ids; ``trained`` (K,) marks the classes the model trained on.
+            The others (at least two) play actions added by text.
+        gamma: the calibrated-stacking constant, fitted beforehand.
+
+    Returns:
+        The rule and its rates on the same windows, averaged over the halvings.
+    """
+    scores, target = np.asarray(scores, dtype=np.float64), np.asarray(target)
+    classes, trained = np.asarray(classes), np.asarray(trained, dtype=bool)
+    text_classes = classes[~trained]
+    if len(text_classes) < 2:
+        raise ValueError(f"fit_decision_rule needs at least two text-only classes to halve, got {len(text_classes)}")
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(_HALVINGS):
+        absent = rng.permutation(text_classes)[: len(text_classes) // 2]
+        draws.append(_halving(scores, target, classes, trained, gamma, absent))
+    best = np.concatenate([d.best_score for d in draws])
+    from_trained = np.concatenate([d.best_trained for d in draws])
+    unknown_trained = _grid(best[from_trained])
+    unknown_text = _grid(best[~from_trained])
+    rates = _rates(draws, unknown_trained, unknown_text)  # (3, A, B)
+    objective = np.nanmean(rates, axis=0)  # (A, B)
+    # Many pairs tie where the classes separate cleanly: take the middle of the best ones, the widest margins.
+    best_a, best_b = np.nonzero(objective >= objective.max() - 1e-9)
+    a, b = int(np.median(np.unique(best_a)).round()), int(np.median(np.unique(best_b)).round())
+    if objective[a, b] < objective.max() - 1e-9:  # the middle fell outside a non-rectangular optimum
+        a, b = best_a[len(best_a) // 2], best_b[len(best_b) // 2]
+    rule = DecisionRule(float(gamma), float(unknown_trained[a]), float(unknown_text[b]))
+    return rule, OpenSetRates(*(float(r) for r in rates[:, a, b]))
+
+
+def open_set_rates(rule: DecisionRule, scores: np.ndarray, target: np.ndarray, classes: np.ndarray,
+                   trained: np.ndarray, absent_classes: np.ndarray) -> OpenSetRates:
+    """The rates of ``rule`` when the classes in ``absent_classes`` are left out of the list."""
+    classes, trained = np.asarray(classes), np.asarray(trained, dtype=bool)
+    draw = _halving(np.asarray(scores, dtype=np.float64), np.asarray(target), classes, trained, rule.gamma,
+                    np.asarray(absent_classes))
+    rates = _rates([draw], np.array([rule.unknown_trained]), np.array([rule.unknown_text]))
+    return OpenSetRates(*(float(r) for r in rates[:, 0, 0]))

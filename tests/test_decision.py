@@ -1,0 +1,70 @@
+"""The decision rule: calibrated stacking, one threshold for trained classes and one for text-only ones."""
+
+import numpy as np
+import pytest
+
+from fsvae_core.decision import DecisionRule, fit_decision_rule, open_set_rates
+
+
+def test_each_origin_has_its_own_threshold_and_trained_scores_pay_gamma():
+    rule = DecisionRule(gamma=0.1, unknown_trained=0.6, unknown_text=0.3)
+    trained = np.array([True, False])
+    scores = np.array([
+        [0.75, 0.20],  # trained class: 0.65 after gamma, above 0.6
+        [0.65, 0.10],  # trained class: 0.55 after gamma, below 0.6 -> unknown
+        [0.30, 0.35],  # text class best (0.35 vs 0.20), above 0.3
+        [0.30, 0.25],  # text class best (0.25 vs 0.20), below 0.3 -> unknown
+    ])
+    assert rule.decide(scores, trained).tolist() == [0, -1, 1, -1]
+    assert rule.thresholds(trained).tolist() == [0.6, 0.3]
+
+
+def synthetic_held_out(seed=0, per_class=40):
+    """Scores of held-out windows: 4 trained classes score ~0.85 on their own class, 6 text classes ~0.4,
+    everything else ~0.15; class ids 10..19."""
+    rng = np.random.default_rng(seed)
+    classes = np.arange(10, 20)
+    trained = np.arange(10) < 4
+    rows, target = [], []
+    for k, c in enumerate(classes):
+        own = 0.85 if trained[k] else 0.4
+        block = rng.normal(0.15, 0.05, (per_class, len(classes)))
+        block[:, k] = rng.normal(own, 0.05, per_class)
+        rows.append(block)
+        target += [c] * per_class
+    return np.concatenate(rows), np.array(target), classes, trained
+
+
+def test_fitted_thresholds_decide_text_classes_and_reject_absent_ones():
+    scores, target, classes, trained = synthetic_held_out()
+    rule, rates = fit_decision_rule(scores, target, classes, trained, gamma=0.0)
+    assert 0.2 < rule.unknown_text < 0.4 < rule.unknown_trained < 0.85
+    assert rates.trained_right > 0.9 and rates.text_right > 0.9 and rates.absent_unknown > 0.9
+    # A threshold fitted on trained classes alone would have left the text classes undecided.
+    one_threshold = DecisionRule(0.0, rule.unknown_trained, rule.unknown_trained)
+    text_windows = ~np.isin(target, classes[trained])
+    assert (one_threshold.decide(scores[text_windows], trained) == -1).mean() > 0.9
+
+
+def test_open_set_rates_say_what_happens_to_classes_left_out():
+    scores, target, classes, trained = synthetic_held_out(seed=1)
+    rule = DecisionRule(0.0, 0.6, 0.3)
+    absent = classes[~trained][:3]
+    rates = open_set_rates(rule, scores, target, classes, trained, absent)
+    assert rates.absent_unknown > 0.9 and rates.text_right > 0.9 and rates.trained_right > 0.9
+    everything_decided = DecisionRule(0.0, -1.0, -1.0)
+    assert open_set_rates(everything_decided, scores, target, classes, trained, absent).absent_unknown == 0.0
+
+
+def test_rates_without_windows_of_a_group_are_not_counted():
+    scores, target, classes, trained = synthetic_held_out(seed=2)
+    text_only = ~np.isin(target, classes[trained])
+    rates = open_set_rates(DecisionRule(0.0, 0.6, 0.3), scores[text_only], target[text_only], classes, trained,
+                           classes[~trained][:3])
+    assert np.isnan(rates.trained_right) and rates.mean == pytest.approx((rates.text_right + rates.absent_unknown) / 2)
+
+
+def test_fitting_needs_two_text_classes_to_halve():
+    scores, target, classes, trained = synthetic_held_out()
+    with pytest.raises(ValueError, match="two text-only classes"):
+        fit_decision_rule(scores, target, classes, np.arange(10) < 9, gamma=0.0)

@@ -14,6 +14,12 @@ Coordinate conventions of the raw data (what ``to_canonical`` undoes):
   x to the image's right, y down, z away from the camera.
 - ``azure_kinect32``: depth camera space, millimetres,
   x to the image's right, y down, z forward.
+- ``hdm05_mocap31``: motion-capture world space as forward kinematics of the
+  ASF/AMC files gives it, converted to metres: y up, floor near y = 0, x and z
+  horizontal; a right-handed frame in which the ASF rest pose faces +z with
+  its left side at +x. Not a camera view: subjects walk and turn in it.
+- ``sbu15``: Kinect v1 (OpenNI/NiTE) real-world space, metres, once the
+  loader has undone SBU's normalisation: the same axes as ``kinect_v1``.
 
 "Left" is always the subject's own left.
 """
@@ -320,6 +326,139 @@ AZURE_KINECT32_BONES: Bones = (
 )
 
 
+class HDM05Mocap31(IntEnum):
+    """HDM05's Vicon/Acclaim skeleton: the root and the end point of each of its 30 ASF bones.
+
+    Member n is the far end of the ASF bone with ``id n`` (:data:`HDM05_ASF_BONES`
+    holds the bone names); member 0 is the root, the pelvis point the AMC
+    translation moves. Names say where each end point lies on the body. The
+    forearm is two bones: ``lradius`` ends two thirds of the way down
+    (``FOREARM_LEFT``) and ``lwrist``, which carries the forearm twist, ends at
+    the wrist.
+    """
+
+    ROOT = 0
+    HIP_LEFT = 1  # lhipjoint
+    KNEE_LEFT = 2  # lfemur
+    ANKLE_LEFT = 3  # ltibia
+    FOOT_LEFT = 4  # lfoot: the ball of the foot
+    TOE_LEFT = 5  # ltoes
+    HIP_RIGHT = 6
+    KNEE_RIGHT = 7
+    ANKLE_RIGHT = 8
+    FOOT_RIGHT = 9
+    TOE_RIGHT = 10
+    LOWER_BACK = 11  # lowerback
+    UPPER_BACK = 12  # upperback
+    THORAX = 13  # thorax: the top of the thorax, below the shoulder line
+    LOWER_NECK = 14  # lowerneck: mid-neck
+    UPPER_NECK = 15  # upperneck: the base of the skull
+    HEAD = 16  # head: the top of the head
+    SHOULDER_LEFT = 17  # lclavicle
+    ELBOW_LEFT = 18  # lhumerus
+    FOREARM_LEFT = 19  # lradius
+    WRIST_LEFT = 20  # lwrist
+    HAND_LEFT = 21  # lhand: the knuckles
+    FINGERS_LEFT = 22  # lfingers: the finger tips
+    THUMB_LEFT = 23  # lthumb
+    SHOULDER_RIGHT = 24
+    ELBOW_RIGHT = 25
+    FOREARM_RIGHT = 26
+    WRIST_RIGHT = 27
+    HAND_RIGHT = 28
+    FINGERS_RIGHT = 29
+    THUMB_RIGHT = 30
+
+
+# ASF bone name of every HDM05Mocap31 member, index = member ("root" for the root).
+HDM05_ASF_BONES: tuple[str, ...] = (
+    "root",
+    "lhipjoint", "lfemur", "ltibia", "lfoot", "ltoes",
+    "rhipjoint", "rfemur", "rtibia", "rfoot", "rtoes",
+    "lowerback", "upperback", "thorax", "lowerneck", "upperneck", "head",
+    "lclavicle", "lhumerus", "lradius", "lwrist", "lhand", "lfingers", "lthumb",
+    "rclavicle", "rhumerus", "rradius", "rwrist", "rhand", "rfingers", "rthumb",
+)  # fmt: skip
+
+# The ASF ``:hierarchy`` of the HDM05 subjects: each bone starts where its parent ends.
+HDM05_MOCAP31_BONES: Bones = (
+    (HDM05Mocap31.HIP_LEFT, HDM05Mocap31.ROOT),
+    (HDM05Mocap31.KNEE_LEFT, HDM05Mocap31.HIP_LEFT),
+    (HDM05Mocap31.ANKLE_LEFT, HDM05Mocap31.KNEE_LEFT),
+    (HDM05Mocap31.FOOT_LEFT, HDM05Mocap31.ANKLE_LEFT),
+    (HDM05Mocap31.TOE_LEFT, HDM05Mocap31.FOOT_LEFT),
+    (HDM05Mocap31.HIP_RIGHT, HDM05Mocap31.ROOT),
+    (HDM05Mocap31.KNEE_RIGHT, HDM05Mocap31.HIP_RIGHT),
+    (HDM05Mocap31.ANKLE_RIGHT, HDM05Mocap31.KNEE_RIGHT),
+    (HDM05Mocap31.FOOT_RIGHT, HDM05Mocap31.ANKLE_RIGHT),
+    (HDM05Mocap31.TOE_RIGHT, HDM05Mocap31.FOOT_RIGHT),
+    (HDM05Mocap31.LOWER_BACK, HDM05Mocap31.ROOT),
+    (HDM05Mocap31.UPPER_BACK, HDM05Mocap31.LOWER_BACK),
+    (HDM05Mocap31.THORAX, HDM05Mocap31.UPPER_BACK),
+    (HDM05Mocap31.LOWER_NECK, HDM05Mocap31.THORAX),
+    (HDM05Mocap31.UPPER_NECK, HDM05Mocap31.LOWER_NECK),
+    (HDM05Mocap31.HEAD, HDM05Mocap31.UPPER_NECK),
+    (HDM05Mocap31.SHOULDER_LEFT, HDM05Mocap31.THORAX),
+    (HDM05Mocap31.ELBOW_LEFT, HDM05Mocap31.SHOULDER_LEFT),
+    (HDM05Mocap31.FOREARM_LEFT, HDM05Mocap31.ELBOW_LEFT),
+    (HDM05Mocap31.WRIST_LEFT, HDM05Mocap31.FOREARM_LEFT),
+    (HDM05Mocap31.HAND_LEFT, HDM05Mocap31.WRIST_LEFT),
+    (HDM05Mocap31.FINGERS_LEFT, HDM05Mocap31.HAND_LEFT),
+    (HDM05Mocap31.THUMB_LEFT, HDM05Mocap31.WRIST_LEFT),
+    (HDM05Mocap31.SHOULDER_RIGHT, HDM05Mocap31.THORAX),
+    (HDM05Mocap31.ELBOW_RIGHT, HDM05Mocap31.SHOULDER_RIGHT),
+    (HDM05Mocap31.FOREARM_RIGHT, HDM05Mocap31.ELBOW_RIGHT),
+    (HDM05Mocap31.WRIST_RIGHT, HDM05Mocap31.FOREARM_RIGHT),
+    (HDM05Mocap31.HAND_RIGHT, HDM05Mocap31.WRIST_RIGHT),
+    (HDM05Mocap31.FINGERS_RIGHT, HDM05Mocap31.HAND_RIGHT),
+    (HDM05Mocap31.THUMB_RIGHT, HDM05Mocap31.WRIST_RIGHT),
+)
+
+
+class SBU15(IntEnum):
+    """SBU Kinect Interaction's 15 OpenNI/NiTE joints, in the order of its files.
+
+    NiTE's ``HAND`` sits where Kinect v2 puts the wrist, its ``FOOT`` at the
+    ankle, its ``NECK`` at the shoulder midpoint and its ``TORSO`` halfway
+    between that and the hip midpoint (measured; see :mod:`calibration.mapping`).
+    """
+
+    HEAD = 0
+    NECK = 1
+    TORSO = 2
+    SHOULDER_LEFT = 3
+    ELBOW_LEFT = 4
+    HAND_LEFT = 5
+    SHOULDER_RIGHT = 6
+    ELBOW_RIGHT = 7
+    HAND_RIGHT = 8
+    HIP_LEFT = 9
+    KNEE_LEFT = 10
+    FOOT_LEFT = 11
+    HIP_RIGHT = 12
+    KNEE_RIGHT = 13
+    FOOT_RIGHT = 14
+
+
+# NiTE's skeleton, rooted at the torso.
+SBU15_BONES: Bones = (
+    (SBU15.NECK, SBU15.TORSO),
+    (SBU15.HEAD, SBU15.NECK),
+    (SBU15.SHOULDER_LEFT, SBU15.NECK),
+    (SBU15.ELBOW_LEFT, SBU15.SHOULDER_LEFT),
+    (SBU15.HAND_LEFT, SBU15.ELBOW_LEFT),
+    (SBU15.SHOULDER_RIGHT, SBU15.NECK),
+    (SBU15.ELBOW_RIGHT, SBU15.SHOULDER_RIGHT),
+    (SBU15.HAND_RIGHT, SBU15.ELBOW_RIGHT),
+    (SBU15.HIP_LEFT, SBU15.TORSO),
+    (SBU15.KNEE_LEFT, SBU15.HIP_LEFT),
+    (SBU15.FOOT_LEFT, SBU15.KNEE_LEFT),
+    (SBU15.HIP_RIGHT, SBU15.TORSO),
+    (SBU15.KNEE_RIGHT, SBU15.HIP_RIGHT),
+    (SBU15.FOOT_RIGHT, SBU15.KNEE_RIGHT),
+)
+
+
 @dataclass(frozen=True)
 class Layout:
     """One pose source's skeleton: its joint enum, bone tree and centre joint.
@@ -346,6 +485,8 @@ MEDIAPIPE33_LAYOUT = Layout("mediapipe33", MediaPipe33, MEDIAPIPE33_BONES, Media
 AZURE_KINECT32_LAYOUT = Layout(
     "azure_kinect32", AzureKinect32, AZURE_KINECT32_BONES, AzureKinect32.SPINE_CHEST
 )
+HDM05_MOCAP31_LAYOUT = Layout("hdm05_mocap31", HDM05Mocap31, HDM05_MOCAP31_BONES, HDM05Mocap31.THORAX)
+SBU15_LAYOUT = Layout("sbu15", SBU15, SBU15_BONES, SBU15.NECK)
 
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
@@ -355,6 +496,8 @@ LAYOUTS: dict[str, Layout] = {
         UTD_MHAD_LAYOUT,
         MEDIAPIPE33_LAYOUT,
         AZURE_KINECT32_LAYOUT,
+        HDM05_MOCAP31_LAYOUT,
+        SBU15_LAYOUT,
     )
 }
 

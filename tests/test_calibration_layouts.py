@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from calibration import LAYOUTS, AzureKinect32, KinectV1, MediaPipe33, NTU25, UTDMHAD20, get_layout
+from calibration.layouts import HDM05_ASF_BONES, SBU15, HDM05Mocap31
 
 # REFERENCE.md section 2, 1-based (child, parent).
 NTU_BONES_ONE_BASED = [
@@ -16,13 +17,15 @@ NTU_BONES_ONE_BASED = [
 ]  # fmt: skip
 
 
-def test_registry_holds_the_five_sources_under_their_names_with_their_joint_counts():
+def test_registry_holds_the_seven_sources_under_their_names_with_their_joint_counts():
     assert {name: layout.num_joints for name, layout in LAYOUTS.items()} == {
         "ntu25": 25,
         "kinect_v1": 20,
         "utd_mhad": 20,
         "mediapipe33": 33,
         "azure_kinect32": 32,
+        "hdm05_mocap31": 31,
+        "sbu15": 15,
     }
     for name, layout in LAYOUTS.items():
         assert layout.name == name
@@ -83,6 +86,32 @@ def test_mediapipe33_follows_blazepose_numbering():
     assert (MediaPipe33.LEFT_PINKY, MediaPipe33.LEFT_INDEX, MediaPipe33.LEFT_THUMB) == (17, 19, 21)
     assert (MediaPipe33.LEFT_HIP, MediaPipe33.RIGHT_HIP) == (23, 24)
     assert MediaPipe33.RIGHT_FOOT_INDEX == 32
+
+
+def test_hdm05_joints_are_the_asf_bone_ends_in_asf_id_order():
+    # HDM_*.asf: ids 1..30 in this order; member n is the end of bone id n.
+    assert HDM05_ASF_BONES[0] == "root" and len(HDM05_ASF_BONES) == len(HDM05Mocap31) == 31
+    for bone, joint in [("lfemur", "KNEE_LEFT"), ("rtibia", "ANKLE_RIGHT"), ("thorax", "THORAX"),
+                        ("lclavicle", "SHOULDER_LEFT"), ("lwrist", "WRIST_LEFT"), ("rfingers", "FINGERS_RIGHT"),
+                        ("rthumb", "THUMB_RIGHT"), ("head", "HEAD")]:  # fmt: skip
+        assert HDM05_ASF_BONES[HDM05Mocap31[joint]] == bone
+
+
+def test_hdm05_bones_follow_the_asf_hierarchy():
+    named = {(HDM05_ASF_BONES[c], HDM05_ASF_BONES[p]) for c, p in get_layout("hdm05_mocap31").bones}
+    # HDM_bd.asf :hierarchy, a few of its lines.
+    for child, parent in [("lhipjoint", "root"), ("lowerback", "root"), ("lclavicle", "thorax"),
+                          ("lthumb", "lwrist"), ("lfingers", "lhand"), ("head", "upperneck")]:  # fmt: skip
+        assert (child, parent) in named
+
+
+def test_sbu15_follows_the_order_of_the_sbu_files():
+    # data/README.md, 1-based: 1 head, 2 neck, 3 torso, 4 left shoulder, ...
+    assert [j.name for j in SBU15] == [
+        "HEAD", "NECK", "TORSO", "SHOULDER_LEFT", "ELBOW_LEFT", "HAND_LEFT", "SHOULDER_RIGHT",
+        "ELBOW_RIGHT", "HAND_RIGHT", "HIP_LEFT", "KNEE_LEFT", "FOOT_LEFT", "HIP_RIGHT", "KNEE_RIGHT",
+        "FOOT_RIGHT",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))

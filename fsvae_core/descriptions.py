@@ -26,6 +26,8 @@ _DATASET_FILES = {
     "utd_mhad": ("utd_mhad", None),
     "nw-ucla": ("nw_ucla", None),
     "nw_ucla": ("nw_ucla", None),
+    "hdm05": ("hdm05", None),
+    "sbu": ("sbu", None),
 }
 
 

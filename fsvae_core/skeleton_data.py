@@ -3,7 +3,8 @@
 Every loader returns a :class:`SkeletonDataset` whose sequences keep the
 *source* joint layout and units (Kinect camera-space metres for the bundled
 datasets); mapping between layouts belongs to ``calibration``, so the layout
-is only recorded here by name.
+is only recorded here by name (the mocap world of HDM05 included: its turn
+into camera axes is ``calibration.mapping``'s).
 
 Axis letters, used throughout the project: N sequences (batch), M persons,
 T frames, V joints, C channels (x, y, z).
@@ -14,6 +15,10 @@ Formats read here:
 * the CTR-GCN preprocessed NTU ``.npz`` (``x_train``/``y_train``/``x_test``/``y_test``);
 * UTD-MHAD ``aA_sS_tT_skeleton.mat`` (Kinect v1, UTD's own 20-joint order);
 * NW-UCLA ``aAA_sSS_eEE_vVV.json`` (Kinect v1 SDK 20-joint order);
+* HDM05 Acclaim ``.asf`` skeletons and ``.amc`` motions (optical motion
+  capture; joint positions by forward kinematics, metres, mocap world axes);
+* SBU Kinect Interaction ``sPPsQQ/AA/NNN/skeleton_pos.txt`` (two persons,
+  OpenNI/NiTE 15 joints, turned back from SBU's normalisation into metres);
 * a generic ``.npz`` any user can write (see :func:`load_generic_npz`).
 
 Arrays are always read with ``allow_pickle=False``: a dataset file must never
@@ -25,6 +30,7 @@ dominates start-up time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -38,26 +44,46 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.layouts import HDM05_ASF_BONES, HDM05_MOCAP31_BONES
 from calibration.layouts import LAYOUTS as CALIBRATION_LAYOUTS
 from fsvae_core import paths
 
 __all__ = [
+    "HDM05_CLASS_NAMES",
+    "HDM05_FPS",
+    "HDM05_MOTION_CLASSES",
+    "HDM05_SUBJECTS",
     "LAYOUTS",
     "LAYOUT_JOINT_COUNTS",
     "NTU_FPS",
     "NW_UCLA_CLASS_NAMES",
+    "SBU_ACTOR_PAIRS",
+    "SBU_CLASS_NAMES",
+    "SBU_FOLDS",
+    "SBU_FPS",
     "UTD_MHAD_CLASS_NAMES",
+    "AmcMotion",
+    "AsfBone",
+    "AsfSkeleton",
     "DatasetError",
     "SkeletonDataset",
+    "euler_matrices",
+    "forward_kinematics",
     "load_dataset",
     "load_generic_npz",
+    "load_hdm05",
     "load_ntu_folder",
     "load_ntu_npz",
     "load_nw_ucla",
+    "load_sbu",
     "load_utd_mhad",
     "ntu_class_names",
+    "read_amc",
+    "read_asf",
+    "read_hdm05_clip",
     "read_ntu_skeleton",
     "read_nw_ucla_json",
+    "read_sbu_skeleton",
     "read_utd_mhad_mat",
     "save_generic_npz",
 ]
@@ -123,9 +149,75 @@ NW_UCLA_CLASS_NAMES: tuple[str, ...] = (
 # NW-UCLA file action ids skip a07 and a10; JSON labels 1..10 number the rest.
 _NW_UCLA_ACTION_TO_LABEL = {a: i + 1 for i, a in enumerate((1, 2, 3, 4, 5, 6, 8, 9, 11, 12))}
 
+# HDM05 is captured at 120 fps and loaded at 30, the Kinect datasets' rate.
+HDM05_FPS = 30.0
+# The motion classes of the HDM05 subset read here, as its file names spell
+# them; label i is HDM05_MOTION_CLASSES[i] and is called HDM05_CLASS_NAMES[i].
+HDM05_MOTION_CLASSES: tuple[str, ...] = (
+    "depositFloorR",
+    "elbowToKnee1RepsLelbowStart",
+    "grabHighR",
+    "hopBothLegs1hops",
+    "jogLeftCircle4StepsRstart",
+    "kickLFront1Reps",
+    "lieDownFloor",
+    "rotateArmsBothBackward1Reps",
+    "sneak2StepsLStart",
+    "squat1Reps",
+    "throwBasketball",
+)
+# Readable names, none equal (ignoring case) to a UTD-MHAD, NW-UCLA or NTU-120
+# name, so the datasets can be trained together: UTD-MHAD has "squat", hence
+# "deep squat" (the hips sink from 0.9 m to about knee height, 0.34 m, median
+# of the 52 clips); the elbow-to-knee clips touch the left elbow to the right
+# knee only, once.
+HDM05_CLASS_NAMES: tuple[str, ...] = (
+    "deposit on the floor (right hand)",
+    "left elbow to right knee",
+    "grab high (right hand)",
+    "hop on both legs",
+    "jog in a left circle",
+    "kick forward (left foot)",
+    "lie down on the floor",
+    "rotate both arms backwards",
+    "sneak",
+    "deep squat",
+    "throw a basketball",
+)
+# HDM05's five actors; subject id = position + 1 (bd = 1, bk = 2, dg = 3, mm = 4, tr = 5).
+HDM05_SUBJECTS: tuple[str, ...] = ("bd", "bk", "dg", "mm", "tr")
+
+SBU_FPS = 15.0
+SBU_CLASS_NAMES: tuple[str, ...] = (
+    "approach",
+    "depart",
+    "kick",
+    "push",
+    "shake hands",
+    "hug",
+    "exchange an object",
+    "punch",
+)
+# SBU's 21 actor-pair folders; subject id = position + 1.
+SBU_ACTOR_PAIRS: tuple[str, ...] = (
+    "s01s02", "s01s03", "s01s07", "s02s01", "s02s03", "s02s06", "s02s07",
+    "s03s02", "s03s04", "s03s05", "s03s06", "s04s02", "s04s03", "s04s06",
+    "s05s02", "s05s03", "s06s02", "s06s03", "s06s04", "s07s01", "s07s03",
+)  # fmt: skip
+# The customary 5-fold cross-validation over actor pairs (the fold lists of
+# published SBU evaluation code): fold k holds these subject ids.
+SBU_FOLDS: tuple[tuple[int, ...], ...] = (
+    (1, 9, 15, 19),
+    (5, 7, 10, 16),
+    (2, 3, 20, 21),
+    (4, 6, 8, 11),
+    (12, 13, 14, 17, 18),
+)
+
 # Bump whenever the cache file layout or any parser's output changes, so old
-# caches are rebuilt rather than trusted.
-CACHE_FORMAT_VERSION = 1
+# caches are rebuilt rather than trusted.  2: ``folds``; keys name files by
+# their path inside the folder (SBU's files all share one name).
+CACHE_FORMAT_VERSION = 2
 _MAX_NAMED_SKIPS = 10
 
 
@@ -159,7 +251,10 @@ class SkeletonDataset:
     ``sequences[i]`` is float32 (T_i, M, V, C=3); T varies per sequence, V is
     fixed by ``layout``.  ``labels`` is int64 (N,) with values in
     ``0..len(class_names)-1``.  ``subjects`` / ``views`` are int64 (N,) or
-    None where the source does not record them.  ``sources[i]`` names the file
+    None where the source does not record them.  ``folds`` is int64 (N,): the
+    evaluation fold the source itself assigns each sequence (its protocol
+    tests on one fold and trains on the others), or None where the protocol
+    goes by subject or view instead.  ``sources[i]`` names the file
     (and, for archives, the entry) sequence i came from.  ``descriptions_ld``
     / ``descriptions_gd`` hold one local / global text description per class
     when the source supplies them.
@@ -176,6 +271,7 @@ class SkeletonDataset:
     sources: list[str]
     subjects: np.ndarray | None = None
     views: np.ndarray | None = None
+    folds: np.ndarray | None = None
     descriptions_ld: list[str] | None = None
     descriptions_gd: list[str] | None = None
 
@@ -191,6 +287,8 @@ class SkeletonDataset:
             set_(self, "subjects", _as_int_vector(self.subjects, "subjects"))
         if self.views is not None:
             set_(self, "views", _as_int_vector(self.views, "views"))
+        if self.folds is not None:
+            set_(self, "folds", _as_int_vector(self.folds, "folds"))
         for name in ("descriptions_ld", "descriptions_gd"):
             value = getattr(self, name)
             if value is not None:
@@ -203,7 +301,7 @@ class SkeletonDataset:
         if not (np.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"fps: must be a positive number, got {self.fps!r}")
         n = len(self.sequences)
-        for name in ("labels", "sources", "subjects", "views"):
+        for name in ("labels", "sources", "subjects", "views", "folds"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f"{name}: has {len(value)} entries but there are {n} sequences")
@@ -268,6 +366,7 @@ class SkeletonDataset:
             sources=[self.sources[i] for i in picked],
             subjects=None if self.subjects is None else self.subjects[index],
             views=None if self.views is None else self.views[index],
+            folds=None if self.folds is None else self.folds[index],
         )
 
 
@@ -477,6 +576,519 @@ def read_nw_ucla_json(path: PathLike) -> tuple[np.ndarray, int]:
     return skel[:, None], label - 1
 
 
+# --------------------------------------------------------------------------- HDM05 (ASF/AMC motion capture)
+
+# ASF lengths are inches times the ``:units length`` value (the convention of
+# the HDM05 and CMU files: ``length 0.45`` makes one unit 1/0.45 in = 5.64 cm).
+# Checked on the data: in their ASF rest poses the five HDM05 subjects measure
+# 1.58-1.74 m from the toe tips to the top of the head.
+_METRES_PER_INCH = 0.0254
+_ROTATION_DOFS = ("rx", "ry", "rz")
+_ROOT_CHANNELS = ("tx", "ty", "tz", "rx", "ry", "rz")
+
+
+@dataclass(frozen=True)
+class AsfBone:
+    """One ASF bone.  Vectors are in the ASF world frame of the rest pose.
+
+    ``direction`` is the (3,) unit vector from the bone's start (its parent's
+    end) to its end, ``length_m`` its length in metres; ``axis_angles`` (3,),
+    in the ASF's angle unit, turned in ``axis_order`` (e.g. ``"XYZ"``), give
+    its local frame; ``dof`` names the AMC values of the bone in the order
+    the AMC lists them.
+    """
+
+    name: str
+    parent: str
+    direction: np.ndarray
+    length_m: float
+    axis_angles: np.ndarray
+    axis_order: str
+    dof: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AsfSkeleton:
+    """An Acclaim ASF skeleton: its bones, parents before children, and its root.
+
+    ``root_order`` names the AMC root values in file order (``tx ty tz rx ry
+    rz`` in some order); ``root_orientation`` (3,) angles turned in
+    ``root_axis`` order are the root's rest frame.  ``metres_per_unit`` converts ASF lengths and AMC
+    translations; ``degrees`` tells whether angles are degrees (else radians).
+    """
+
+    path: str
+    bones: tuple[AsfBone, ...]
+    root_order: tuple[str, ...]
+    root_axis: str
+    root_orientation: np.ndarray
+    metres_per_unit: float
+    degrees: bool
+
+
+@dataclass(frozen=True)
+class AmcMotion:
+    """The values of one AMC file, as written: ``channels[bone]`` is float64 (T, len(dof)).
+
+    ``channels["root"]`` follows :attr:`AsfSkeleton.root_order`; angles are in
+    degrees when ``degrees`` holds, radians otherwise; translations in ASF units.
+    """
+
+    channels: dict[str, np.ndarray]
+    degrees: bool
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.channels["root"])
+
+
+def _numbers(path: Path, line: int, fields: list[str], count: int, what: str) -> np.ndarray:
+    if len(fields) < count:
+        raise DatasetError(path, line, f"{what}: expected {count} numbers, found {len(fields)}")
+    try:
+        values = np.array([float(f) for f in fields[:count]])
+    except ValueError:
+        bad = next(f for f in fields[:count] if not _is_float(f))
+        raise DatasetError(path, line, f"{what}: {bad!r} is not a number") from None
+    if not np.isfinite(values).all():
+        raise DatasetError(path, line, f"{what}: NaN or infinite value")
+    return values
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _axis_order(path: Path, line: int, text: str) -> str:
+    order = text.upper()
+    if sorted(order) != ["X", "Y", "Z"]:
+        raise DatasetError(path, line, f"rotation order {text!r} is not a permutation of XYZ")
+    return order
+
+
+def _asf_sections(path: Path, lines: list[str]) -> dict[str, list[tuple[int, list[str]]]]:
+    """Section keyword (``:units``...) -> its (1-based line, fields) pairs, comments and blanks left out."""
+    sections: dict[str, list[tuple[int, list[str]]]] = {}
+    current: list[tuple[int, list[str]]] | None = None
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if fields[0].startswith(":"):
+            name = fields[0].lower()
+            if name in sections:
+                raise DatasetError(path, number, f"section {name} appears twice")
+            current = sections[name] = [(number, fields[1:])] if len(fields) > 1 else []
+        elif current is not None:
+            current.append((number, fields))
+    for name in (":root", ":bonedata", ":hierarchy"):
+        if name not in sections:
+            raise DatasetError(path, name, "section missing")
+    return sections
+
+
+def _asf_units(path: Path, entries: list[tuple[int, list[str]]]) -> tuple[float, bool]:
+    metres_per_unit, degrees = _METRES_PER_INCH, True
+    for line, fields in entries:
+        key = fields[0].lower()
+        if key == "length":
+            (scale,) = _numbers(path, line, fields[1:], 1, "length unit")
+            if scale <= 0:
+                raise DatasetError(path, line, f"length unit must be positive, got {scale:g}")
+            metres_per_unit = _METRES_PER_INCH / scale
+        elif key == "angle":
+            if len(fields) != 2 or fields[1].lower() not in ("deg", "rad"):
+                raise DatasetError(path, line, "angle unit must be 'deg' or 'rad'")
+            degrees = fields[1].lower() == "deg"
+    return metres_per_unit, degrees
+
+
+def _asf_root(path: Path, entries: list[tuple[int, list[str]]]) -> tuple[tuple[str, ...], str, np.ndarray]:
+    order: tuple[str, ...] | None = None
+    axis, orientation = "XYZ", np.zeros(3)
+    for line, fields in entries:
+        key = fields[0].lower()
+        if key == "order":
+            order = tuple(f.lower() for f in fields[1:])
+            if sorted(order) != sorted(_ROOT_CHANNELS):
+                raise DatasetError(
+                    path, line, f"root order {' '.join(fields[1:])!r}: expected TX TY TZ RX RY RZ in some order"
+                )
+        elif key == "axis":
+            axis = _axis_order(path, line, fields[1] if len(fields) > 1 else "")
+        elif key == "orientation":
+            orientation = _numbers(path, line, fields[1:], 3, "root orientation")
+    if order is None:
+        raise DatasetError(path, ":root", "no 'order' line")
+    return order, axis, orientation
+
+
+def _asf_bone(path: Path, start: int, block: list[tuple[int, list[str]]]) -> AsfBone:
+    """One ``begin ... end`` block -> its bone, parent not yet known (bones are known by name, not id)."""
+    found: dict[str, object] = {}
+    for line, fields in block:
+        key = fields[0].lower()
+        rest = fields[1:]
+        if key == "name":
+            if len(rest) != 1:
+                raise DatasetError(path, line, "name: expected one word")
+            found["name"] = rest[0]
+        elif key == "direction":
+            direction = _numbers(path, line, rest, 3, "direction")
+            norm = float(np.linalg.norm(direction))
+            if norm == 0:
+                raise DatasetError(path, line, "direction is the zero vector")
+            found["direction"] = direction / norm
+        elif key == "length":
+            length = float(_numbers(path, line, rest, 1, "length")[0])
+            if length < 0:
+                raise DatasetError(path, line, f"length is negative ({length:g})")
+            found["length"] = length
+        elif key == "axis":
+            found["axis"] = _numbers(path, line, rest, 3, "axis")
+            found["axis_order"] = _axis_order(path, line, rest[3] if len(rest) > 3 else "")
+        elif key == "dof":
+            dof = tuple(f.lower() for f in rest)
+            unknown = [d for d in dof if d not in _ROTATION_DOFS]
+            if unknown or len(set(dof)) != len(dof):
+                raise DatasetError(
+                    path, line, f"dof {' '.join(rest)!r}: only rx, ry, rz, each at most once, are supported"
+                )
+            found["dof"] = dof
+        # id, limits and bodymass/cofmass lines are not needed for positions.
+    for key in ("name", "direction", "length", "axis"):
+        if key not in found:
+            raise DatasetError(path, start, f"bone block has no '{key}' line")
+    return AsfBone(
+        name=str(found["name"]), parent="", direction=found["direction"], length_m=float(found["length"]),
+        axis_angles=found["axis"], axis_order=str(found["axis_order"]), dof=found.get("dof", ()),
+    )
+
+
+def _asf_bonedata(path: Path, entries: list[tuple[int, list[str]]]) -> list[AsfBone]:
+    bones: list[AsfBone] = []
+    block: list[tuple[int, list[str]]] | None = None
+    start = 0
+    for line, fields in entries:
+        key = fields[0].lower()
+        if key == "begin":
+            if block is not None:
+                raise DatasetError(path, line, f"'begin' inside the bone block opened at line {start}")
+            block, start = [], line
+        elif key == "end":
+            if block is None:
+                raise DatasetError(path, line, "'end' without 'begin'")
+            bone = _asf_bone(path, start, block)
+            if any(b.name == bone.name for b in bones) or bone.name == "root":
+                raise DatasetError(path, start, f"bone {bone.name!r} is defined twice")
+            bones.append(bone)
+            block = None
+        elif block is None:
+            raise DatasetError(path, line, f"{fields[0]!r} outside a begin ... end bone block")
+        else:
+            block.append((line, fields))
+    if block is not None:
+        raise DatasetError(path, start, "bone block is never closed with 'end'")
+    return bones
+
+
+def _asf_parents(path: Path, entries: list[tuple[int, list[str]]], names: set[str]) -> dict[str, str]:
+    parents: dict[str, str] = {}
+    for line, fields in entries:
+        if fields[0].lower() in ("begin", "end"):
+            continue
+        parent, children = fields[0], fields[1:]
+        for name in [parent, *children]:
+            if name != "root" and name not in names:
+                raise DatasetError(path, line, f"unknown bone {name!r} in the hierarchy")
+        for child in children:
+            if child in parents:
+                raise DatasetError(path, line, f"bone {child!r} has two parents")
+            parents[child] = parent
+    missing = sorted(names - set(parents))
+    if missing:
+        raise DatasetError(path, ":hierarchy", f"bones without a parent: {', '.join(missing)}")
+    return parents
+
+
+def read_asf(path: PathLike) -> AsfSkeleton:
+    """Read an Acclaim ``.asf`` skeleton (``:units``, ``:root``, ``:bonedata``, ``:hierarchy``).
+
+    Bones come back parents first (a walk from the root, children in the
+    order the hierarchy lists them), lengths in metres.  Raises DatasetError
+    naming the line for malformed numbers, unknown rotation orders or degrees
+    of freedom, unknown or unattached bones and a hierarchy that is not a
+    tree hanging from the root.
+    """
+    path = Path(path)
+    lines = path.read_bytes().decode("latin-1").splitlines()
+    sections = _asf_sections(path, lines)
+    metres_per_unit, degrees = _asf_units(path, sections.get(":units", []))
+    root_order, root_axis, root_orientation = _asf_root(path, sections[":root"])
+    bones = {b.name: b for b in _asf_bonedata(path, sections[":bonedata"])}
+    parents = _asf_parents(path, sections[":hierarchy"], set(bones))
+    children: dict[str, list[str]] = {}
+    for child, parent in parents.items():  # dicts keep the hierarchy's order
+        children.setdefault(parent, []).append(child)
+    ordered: list[AsfBone] = []
+    stack = list(reversed(children.get("root", [])))
+    while stack:
+        name = stack.pop()
+        bone = bones[name]
+        ordered.append(dataclasses.replace(bone, parent=parents[name], length_m=bone.length_m * metres_per_unit))
+        stack.extend(reversed(children.get(name, [])))
+    if len(ordered) != len(bones):
+        cut_off = sorted(set(bones) - {b.name for b in ordered})
+        raise DatasetError(path, ":hierarchy", f"bones not connected to the root: {', '.join(cut_off)}")
+    return AsfSkeleton(
+        path=str(path), bones=tuple(ordered), root_order=root_order, root_axis=root_axis,
+        root_orientation=root_orientation, metres_per_unit=metres_per_unit, degrees=degrees,
+    )
+
+
+def _amc_expected(skeleton: AsfSkeleton) -> dict[str, int]:
+    """Bone name -> number of values per AMC line (bones without dof have no line)."""
+    return {"root": len(skeleton.root_order)} | {b.name: len(b.dof) for b in skeleton.bones if b.dof}
+
+
+def read_amc(path: PathLike, skeleton: AsfSkeleton) -> AmcMotion:
+    """Read an Acclaim ``.amc`` motion for ``skeleton``: per frame a frame number, then a line per bone.
+
+    Every frame must list the root and each bone with degrees of freedom
+    once, with as many values as the ASF gives it, and frame numbers must
+    count up by one.  Raises DatasetError naming the line otherwise (unknown
+    bone, wrong value count, malformed number, missing bone, skipped frame).
+    """
+    path = Path(path)
+    # Latin-1: HDM05's header comments hold non-ASCII file paths; values are ASCII.
+    lines = path.read_bytes().decode("latin-1").splitlines()
+    degrees = skeleton.degrees
+    first = None
+    for index, line in enumerate(lines):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if text.startswith(":"):  # :FULLY-SPECIFIED, :DEGREES, :RADIANS
+            degrees = {":DEGREES": True, ":RADIANS": False}.get(text.upper(), degrees)
+            continue
+        first = index
+        break
+    if first is None:
+        raise DatasetError(path, len(lines) + 1, "no frames")
+    expected = _amc_expected(skeleton)
+    channels = _amc_frames_regular(lines, first, expected)
+    if channels is None:  # something is irregular: the careful reader says what, or reads it
+        channels = _amc_frames_checked(path, lines, first, expected, skeleton.path)
+    return AmcMotion(channels, degrees)
+
+
+def _amc_frames_regular(lines: list[str], first: int, expected: dict[str, int]) -> dict[str, np.ndarray] | None:
+    """Fast path: every frame is the same block of lines, so each bone is a strided column.
+
+    Returns None at the first irregularity (order, count, number, blank line)
+    and leaves the diagnosis to :func:`_amc_frames_checked`.
+    """
+    body = lines[first:]
+    while body and not body[-1].strip():
+        body.pop()
+    period = 1 + len(expected)
+    if len(body) % period:
+        return None
+    num_frames = len(body) // period
+    names = [line.split(None, 1)[0] if line.strip() else "" for line in body[1:period]]
+    if sorted(names) != sorted(expected):
+        return None
+    try:
+        numbers = np.array(" ".join(body[0::period]).split(), dtype=np.int64)
+        if numbers.shape != (num_frames,) or not (np.diff(numbers) == 1).all():
+            return None
+        channels = {}
+        for offset, name in enumerate(names, start=1):
+            width = 1 + expected[name]
+            tokens = np.array(" ".join(body[offset::period]).split())
+            if tokens.size != num_frames * width:
+                return None
+            table = tokens.reshape(num_frames, width)
+            if not (table[:, 0] == name).all():
+                return None
+            values = table[:, 1:].astype(np.float64)
+            if not np.isfinite(values).all():
+                return None
+            channels[name] = values
+    except ValueError:
+        return None
+    return channels
+
+
+def _amc_frames_checked(
+    path: Path, lines: list[str], first: int, expected: dict[str, int], asf: str
+) -> dict[str, np.ndarray]:
+    """Line by line, so that every problem is reported at its line; also reads irregular files."""
+    frames: list[dict[str, np.ndarray]] = []
+    frame_lines: list[int] = []
+    previous = None
+
+    def check_complete() -> None:
+        if frames:
+            missing = [name for name in expected if name not in frames[-1]]
+            if missing:
+                raise DatasetError(
+                    path, frame_lines[-1], f"frame {previous} lacks {', '.join(missing)} (the ASF {asf} needs them)"
+                )
+
+    for number, line in enumerate(lines[first:], start=first + 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) == 1 and fields[0].lstrip("-").isdigit():
+            check_complete()
+            frame = int(fields[0])
+            if previous is not None and frame != previous + 1:
+                raise DatasetError(path, number, f"frame {frame} follows frame {previous}: frames must count up by one")
+            previous = frame
+            frames.append({})
+            frame_lines.append(number)
+            continue
+        if not frames:
+            raise DatasetError(path, number, f"expected a frame number, found {line.strip()[:40]!r}")
+        name, values = fields[0], fields[1:]
+        if name not in expected:
+            raise DatasetError(path, number, f"unknown bone {name!r}: the ASF {asf} has no moving bone of that name")
+        if name in frames[-1]:
+            raise DatasetError(path, number, f"bone {name!r} appears twice in frame {previous}")
+        if len(values) != expected[name]:
+            raise DatasetError(
+                path, number, f"bone {name!r} has {len(values)} values; the ASF {asf} gives it {expected[name]}"
+            )
+        parsed = _numbers(path, number, values, len(values), f"bone {name!r}")
+        frames[-1][name] = parsed
+    check_complete()
+    return {name: np.array([frame[name] for frame in frames], dtype=np.float64).reshape(len(frames), width)
+            for name, width in expected.items()}
+
+
+def _rotation(axis: str, angle: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations by ``angle`` (..., radians) about the x, y or z axis."""
+    c, s = np.cos(angle), np.sin(angle)
+    out = np.zeros(angle.shape + (3, 3))
+    i = "xyz".index(axis)
+    j, k = (i + 1) % 3, (i + 2) % 3
+    out[..., i, i] = 1.0
+    out[..., j, j] = c
+    out[..., k, k] = c
+    out[..., j, k] = -s
+    out[..., k, j] = s
+    return out
+
+
+def euler_matrices(angles: np.ndarray, order: str) -> np.ndarray:
+    """(..., 3, 3) rotation of Euler ``angles`` (..., k) radians about the axes in ``order``.
+
+    The first named axis turns first: ``order="XYZ"`` gives Rz @ Ry @ Rx, the
+    Acclaim reading of both an ASF ``axis ... XYZ`` and an AMC ``dof rx ry rz``.
+    """
+    angles = np.asarray(angles, dtype=np.float64)
+    out = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
+    for index, axis in enumerate(order.lower()):
+        out = _rotation(axis, angles[..., index]) @ out
+    return out
+
+
+def forward_kinematics(skeleton: AsfSkeleton, motion: AmcMotion, frames: slice = slice(None)) -> np.ndarray:
+    """Joint positions of ``motion[frames]``: float64 (T, 1 + B, 3) metres, ASF world axes.
+
+    Joint 0 is the root (the AMC translation), joint 1 + b the end of
+    ``skeleton.bones[b]``.  Acclaim rules: with C the bone's ``axis``
+    rotation and M its AMC rotation (in ``dof`` order), the bone's global
+    frame is L = L_parent @ C @ M @ C^-1, and its end is the parent's end
+    plus L @ (direction * length).  The root's frame is C_root @ M_root @
+    C_root^-1, C_root from its ``orientation``.  Vectorised over frames.
+    """
+    root = motion.channels["root"][frames]  # (T, 6)
+    angle = np.pi / 180.0 if motion.degrees else 1.0
+    asf_angle = np.pi / 180.0 if skeleton.degrees else 1.0
+    column = {name: i for i, name in enumerate(skeleton.root_order)}
+    rotations = [name for name in skeleton.root_order if name in _ROTATION_DOFS]
+    translation = root[:, [column["tx"], column["ty"], column["tz"]]] * skeleton.metres_per_unit  # (T, 3)
+    root_c = euler_matrices(skeleton.root_orientation * asf_angle, skeleton.root_axis)  # (3, 3)
+    root_m = euler_matrices(root[:, [column[r] for r in rotations]] * angle, "".join(r[1] for r in rotations))
+    frame_of = {"root": root_c @ root_m @ root_c.T}  # name -> (T, 3, 3)
+    end_of = {"root": translation}  # name -> (T, 3)
+    for bone in skeleton.bones:
+        c = euler_matrices(bone.axis_angles * asf_angle, bone.axis_order)  # (3, 3)
+        if bone.dof:
+            m = euler_matrices(motion.channels[bone.name][frames] * angle, "".join(d[1] for d in bone.dof))
+            local = c @ m @ c.T  # (T, 3, 3)
+        else:
+            local = np.eye(3)
+        frame = frame_of[bone.parent] @ local  # (T, 3, 3)
+        frame_of[bone.name] = frame
+        end_of[bone.name] = end_of[bone.parent] + frame @ (bone.direction * bone.length_m)  # (T, 3)
+    return np.stack([end_of["root"]] + [end_of[b.name] for b in skeleton.bones], axis=1)
+
+
+# --------------------------------------------------------------------------- SBU Kinect Interaction
+
+_SBU_PERSONS = 2
+_SBU_JOINTS = 15
+_SBU_FIELDS = 1 + _SBU_PERSONS * _SBU_JOINTS * 3  # frame number, then x y z per joint
+# SBU stores OpenNI real-world millimetres as x' = (1280 - x) / 2560,
+# y' = (960 - y) / 1920, z' = z * 7.8125 / 10000 (its notes).  Undone, x and y
+# are millimetres, not pixels, as measured on all 282 clips: read so, the
+# summed limb length does not change with depth (log-log slope 0.10), where
+# x', y' read as 640x480 pixels and back-projected through a Kinect v1 focal
+# length would give limbs growing in proportion to depth (slope 0.90);
+# forearms measure the same pointing along x or along y (0.279-0.286 m); and
+# limbs come out adult (upper arm 0.28 m, thigh 0.43 m, forearm to NiTE's
+# hand 0.28 m).  The axes need no flip: right hands meet in handshakes and
+# every body's chest (up x right) faces its partner.
+_SBU_OFFSET_MM = np.array([1280.0, 960.0, 0.0])
+_SBU_SCALE_MM = np.array([-2560.0, -1920.0, 10000.0 / 7.8125])
+
+
+def read_sbu_skeleton(path: PathLike) -> np.ndarray:
+    """Read one SBU ``skeleton_pos.txt``: float32 (T, M=2, V=15, C=3) metres, Kinect v1 axes.
+
+    Each line is a frame number then 2 persons x 15 joints x (x', y', z'),
+    comma-separated, normalised as SBU stores them; they come back as
+    real-world metres (x to the sensor's left, y up, z away from it), persons
+    in file order, joints in :class:`calibration.layouts.SBU15` order.  Frame
+    numbers must count up by one.  Raises DatasetError naming the line for a
+    wrong value count, a malformed or non-finite number, or a skipped frame.
+    """
+    path = Path(path)
+    lines = path.read_bytes().decode("ascii", errors="replace").splitlines()
+    rows: list[np.ndarray] = []
+    previous = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != _SBU_FIELDS:
+            raise DatasetError(
+                path, number, f"expected {_SBU_FIELDS} values (frame number, then 2 persons x 15 joints x 3), "
+                f"found {len(fields)}"
+            )
+        try:
+            frame = int(fields[0])
+        except ValueError:
+            raise DatasetError(path, number, f"frame number {fields[0].strip()!r} is not an integer") from None
+        if previous is not None and frame != previous + 1:
+            raise DatasetError(path, number, f"frame {frame} follows frame {previous}: frames must count up by one")
+        previous = frame
+        values = _numbers(path, number, fields[1:], _SBU_FIELDS - 1, f"frame {frame}")
+        rows.append(values)
+    if not rows:
+        raise DatasetError(path, 1, "no frames")
+    normalised = np.stack(rows).reshape(len(rows), _SBU_PERSONS, _SBU_JOINTS, 3)  # (T, M, V, C)
+    millimetres = _SBU_OFFSET_MM + _SBU_SCALE_MM * normalised
+    return (millimetres / 1000.0).astype(np.float32)
+
+
 # --------------------------------------------------------------------------- folders
 
 
@@ -486,6 +1098,7 @@ class _Record:
     label: int
     subject: int | None
     view: int | None
+    fold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -501,6 +1114,9 @@ class _FolderFormat:
     fps: float
     has_views: bool
     options: tuple[object, ...] = ()  # anything else the parsed result depends on (cache key)
+    # Globs of other files the parse reads (skeleton definitions, split lists):
+    # part of the cache key, so editing one rebuilds the cache.
+    side_patterns: tuple[str, ...] = ()
 
 
 def _ntu_format(num_classes: int, max_persons: int) -> _FolderFormat:
@@ -585,9 +1201,144 @@ _NW_UCLA_FORMAT = _FolderFormat(
 )
 
 
+# HDM05 file names: HDM_<subject>_<motion class>_<take>_<capture fps>.amc
+_HDM05_NAME = re.compile(r"HDM_([a-z]+)_([A-Za-z0-9]+)_(\d+)_(\d+)\.amc")
+_HDM05_SPLIT_FOLDS = {"train": 0, "test": 1}
+
+
+@functools.lru_cache(maxsize=16)
+def _hdm05_skeleton(path: str, _size: int, _mtime_ns: int) -> tuple[AsfSkeleton, np.ndarray]:
+    """The subject's skeleton and the index that puts FK output in HDM05Mocap31 order.
+
+    Cached by file identity: one ASF serves dozens of clips.  Raises
+    DatasetError unless the ASF has exactly the layout's bones and parents.
+    """
+    skeleton = read_asf(path)
+    names = ["root"] + [b.name for b in skeleton.bones]
+    if sorted(names) != sorted(HDM05_ASF_BONES):
+        missing = sorted(set(HDM05_ASF_BONES) - set(names))
+        extra = sorted(set(names) - set(HDM05_ASF_BONES))
+        raise DatasetError(path, ":bonedata", f"not the HDM05 skeleton: missing {missing}, unexpected {extra}")
+    for child, parent in HDM05_MOCAP31_BONES:
+        bone = skeleton.bones[names.index(HDM05_ASF_BONES[child]) - 1]
+        if bone.parent != HDM05_ASF_BONES[parent]:
+            raise DatasetError(
+                path, ":hierarchy", f"bone {bone.name!r} hangs from {bone.parent!r}, not {HDM05_ASF_BONES[parent]!r}"
+            )
+    order = np.array([names.index(name) for name in HDM05_ASF_BONES])
+    return skeleton, order
+
+
+@functools.lru_cache(maxsize=4)
+def _hdm05_split(path: str, _size: int, _mtime_ns: int) -> dict[str, int]:
+    """``split.tsv`` (``train|test <TAB> clip file``) as clip file name -> fold (0 train, 1 test)."""
+    folds: dict[str, int] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or fields[0].strip() not in _HDM05_SPLIT_FOLDS:
+            raise DatasetError(path, number, "expected 'train' or 'test', a tab, and a clip file name")
+        clip = fields[1].strip()
+        if clip in folds:
+            raise DatasetError(path, number, f"{clip} is listed twice")
+        folds[clip] = _HDM05_SPLIT_FOLDS[fields[0].strip()]
+    return folds
+
+
+def _identity(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def read_hdm05_clip(path: PathLike, fps: float = HDM05_FPS) -> np.ndarray:
+    """One HDM05 ``HDM_<subject>_<class>_<take>_<rate>.amc`` as float32 (T, M=1, V=31, C=3).
+
+    Joints in :class:`calibration.layouts.HDM05Mocap31` order, metres in the
+    mocap world (y up); the skeleton is ``HDM_<subject>.asf`` beside the clip.
+    Every ``rate / fps``-th frame is kept (120 -> 30 fps: every 4th), without
+    low-pass filtering first (body motion has little above 15 Hz): ``fsvae
+    train`` merges datasets only at one frame rate, the Kinect datasets' 30 fps,
+    and model windows resample to 30 fps or less anyway, so the frames dropped
+    carry nothing the model would see.
+    """
+    path = Path(path)
+    match = _HDM05_NAME.fullmatch(path.name)
+    if match is None:
+        raise DatasetError(path, "file name", "expected HDM_<subject>_<class>_<take>_<fps>.amc")
+    subject, rate = match.group(1), int(match.group(4))
+    step = rate / fps
+    if rate <= 0 or step != int(step):
+        raise DatasetError(path, "file name", f"capture rate {rate} fps is not a multiple of {fps:g} fps")
+    asf = path.parent / f"HDM_{subject}.asf"
+    if not asf.is_file():
+        raise DatasetError(path, "subject", f"the skeleton of subject {subject!r} is missing: no file {asf}")
+    skeleton, order = _hdm05_skeleton(*_identity(asf))
+    motion = read_amc(path, skeleton)
+    joints = forward_kinematics(skeleton, motion, slice(None, None, int(step)))[:, order]  # (T, V, C)
+    return joints[:, None].astype(np.float32)
+
+
+def _read_hdm05_record(path: Path) -> _Record:
+    match = _HDM05_NAME.fullmatch(path.name)
+    if match is None:
+        raise DatasetError(path, "file name", "expected HDM_<subject>_<class>_<take>_<fps>.amc")
+    subject, motion_class = match.group(1), match.group(2)
+    if subject not in HDM05_SUBJECTS:
+        raise DatasetError(path, "file name", f"subject {subject!r} is not one of {', '.join(HDM05_SUBJECTS)}")
+    if motion_class not in HDM05_MOTION_CLASSES:
+        raise DatasetError(path, "file name", f"motion class {motion_class!r} is not one of the 11 read here")
+    split = path.parent / "split.tsv"
+    fold = None
+    if split.is_file():
+        fold = _hdm05_split(*_identity(split)).get(path.name)
+        if fold is None:
+            raise DatasetError(path, "split", f"the clip is not listed in {split}")
+    joints = read_hdm05_clip(path)
+    return _Record(joints, HDM05_MOTION_CLASSES.index(motion_class), HDM05_SUBJECTS.index(subject) + 1, None, fold)
+
+
+_SBU_ACTION_FOLDER = re.compile(r"\d{2}")
+
+
+def _read_sbu_record(path: Path) -> _Record:
+    pair, action = path.parent.parent.parent.name, path.parent.parent.name
+    if pair not in SBU_ACTOR_PAIRS:
+        raise DatasetError(path, "folder name", f"actor pair {pair!r} is not one of SBU's 21 (s01s02 ... s07s03)")
+    if not _SBU_ACTION_FOLDER.fullmatch(action) or not 1 <= int(action) <= len(SBU_CLASS_NAMES):
+        raise DatasetError(path, "folder name", f"action folder {action!r} is not 01..{len(SBU_CLASS_NAMES):02d}")
+    pair_id = SBU_ACTOR_PAIRS.index(pair) + 1
+    fold = next(k for k, pairs in enumerate(SBU_FOLDS, start=1) if pair_id in pairs)
+    return _Record(read_sbu_skeleton(path), int(action) - 1, pair_id, None, fold)
+
+
+_HDM05_FORMAT = _FolderFormat(
+    kind="hdm05",
+    title="HDM05",
+    pattern="HDM_*.amc",
+    read=_read_hdm05_record,
+    class_names=HDM05_CLASS_NAMES,
+    layout="hdm05_mocap31",
+    fps=HDM05_FPS,
+    has_views=False,
+    side_patterns=("HDM_*.asf", "split.tsv"),
+)
+_SBU_FORMAT = _FolderFormat(
+    kind="sbu",
+    title="SBU Kinect Interaction",
+    pattern="s[0-9][0-9]s[0-9][0-9]/[0-9][0-9]/[0-9][0-9][0-9]/skeleton_pos.txt",
+    read=_read_sbu_record,
+    class_names=SBU_CLASS_NAMES,
+    layout="sbu15",
+    fps=SBU_FPS,
+    has_views=False,
+)
+
+
 def _natural_key(path: Path) -> list[object]:
-    # a2 before a10, so sequence order follows the dataset's numbering.
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+    # a2 before a10, so sequence order follows the dataset's numbering.  The
+    # whole path, not the name: SBU's files differ only in their folders.
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
 
 
 def _list_files(fmt: _FolderFormat, folder: Path) -> list[Path]:
@@ -636,8 +1387,16 @@ def _parse_folder(fmt: _FolderFormat, files: list[Path], skip_bad_files: bool) -
         sources=sources,
         subjects=np.array([r.subject for r in records], dtype=np.int64),
         views=np.array([r.view for r in records], dtype=np.int64) if fmt.has_views else None,
+        folds=_record_folds(records),
     )
     return _FolderLoad(dataset, skipped, len(files))
+
+
+def _record_folds(records: list[_Record]) -> np.ndarray | None:
+    """int64 (N,) folds, or None where the source assigns none (readers never mix the two)."""
+    if not records or any(r.fold is None for r in records):
+        return None
+    return np.array([r.fold for r in records], dtype=np.int64)
 
 
 def _warn_skipped(fmt: _FolderFormat, folder: Path, result: _FolderLoad) -> None:
@@ -692,6 +1451,34 @@ def load_nw_ucla(folder: PathLike, *, skip_bad_files: bool = False) -> SkeletonD
     use :func:`load_dataset` for the parsed-dataset cache.
     """
     return _load_folder(_NW_UCLA_FORMAT, folder, skip_bad_files)
+
+
+def load_hdm05(folder: PathLike, *, skip_bad_files: bool = False) -> SkeletonDataset:
+    """Load every ``HDM_<subject>_<class>_<take>_120.amc`` in ``folder`` with its subject's ASF.
+
+    Sequences are float32 (T, M=1, V=31, C=3) in HDM05Mocap31 order, layout
+    ``"hdm05_mocap31"``, metres in the mocap world (y up), decimated from 120
+    to 30 fps; label = position of the file's motion class in
+    :data:`HDM05_MOTION_CLASSES` (11 classes, :data:`HDM05_CLASS_NAMES`),
+    subject = position in :data:`HDM05_SUBJECTS` + 1, no views.  Where
+    ``folder/split.tsv`` exists, ``folds`` is 0 for its train clips and 1 for
+    its test clips (a clip it does not list is an error); without it, None.
+    Not cached: use :func:`load_dataset` for the parsed-dataset cache.
+    """
+    return _load_folder(_HDM05_FORMAT, folder, skip_bad_files)
+
+
+def load_sbu(folder: PathLike, *, skip_bad_files: bool = False) -> SkeletonDataset:
+    """Load every ``sPPsQQ/AA/NNN/skeleton_pos.txt`` under ``folder`` (SBU Kinect Interaction).
+
+    Sequences are float32 (T, M=2, V=15, C=3), both persons in file order,
+    SBU15 joint order, layout ``"sbu15"``, metres in Kinect camera axes, at
+    SBU's own 15 fps; label = AA - 1 (8 classes, :data:`SBU_CLASS_NAMES`),
+    subject = actor-pair id (position in :data:`SBU_ACTOR_PAIRS` + 1), fold =
+    the pair's fold in :data:`SBU_FOLDS` (1..5), no views.  Not cached: use
+    :func:`load_dataset` for the parsed-dataset cache.
+    """
+    return _load_folder(_SBU_FORMAT, folder, skip_bad_files)
 
 
 # --------------------------------------------------------------------------- npz formats
@@ -767,7 +1554,7 @@ def load_generic_npz(path: PathLike) -> SkeletonDataset:
     * ``labels``: int (N,), 0 <= label < C_cls;
     * ``class_names``: str (C_cls,);
     * ``layout``: str, one of :data:`LAYOUTS`; V must match it;
-    * optional ``subjects`` / ``views``: int (N,); ``sources``: str (N,);
+    * optional ``subjects`` / ``views`` / ``folds``: int (N,); ``sources``: str (N,);
       ``fps``: float (default 30); ``descriptions_ld`` / ``descriptions_gd``: str (C_cls,).
 
     Unknown keys are ignored.  Any violation raises DatasetError naming the
@@ -813,6 +1600,7 @@ def load_generic_npz(path: PathLike) -> SkeletonDataset:
             )
         subjects = _npz_int_vector(npz, path, "subjects", n, required=False)
         views = _npz_int_vector(npz, path, "views", n, required=False)
+        folds = _npz_int_vector(npz, path, "folds", n, required=False)
         sources = _npz_str_vector(npz, path, "sources", n, required=False)
         descriptions = {
             key: _npz_str_vector(npz, path, key, len(class_names), required=False)
@@ -845,6 +1633,7 @@ def load_generic_npz(path: PathLike) -> SkeletonDataset:
         sources=sources if sources is not None else [f"{path}#{i}" for i in range(n)],
         subjects=subjects,
         views=views,
+        folds=folds,
         descriptions_ld=descriptions["descriptions_ld"],
         descriptions_gd=descriptions["descriptions_gd"],
     )
@@ -885,7 +1674,7 @@ def save_generic_npz(dataset: SkeletonDataset, path: PathLike) -> None:
         "fps": np.array(dataset.fps, dtype=np.float64),
         "sources": _str_array(dataset.sources),
     }
-    for key in ("subjects", "views"):
+    for key in ("subjects", "views", "folds"):
         if getattr(dataset, key) is not None:
             arrays[key] = getattr(dataset, key)
     for key in ("descriptions_ld", "descriptions_gd"):
@@ -986,14 +1775,17 @@ def _cache_file(fmt: _FolderFormat, folder: Path) -> Path:
     return paths.cache_dir() / "datasets" / f"{fmt.kind}-{folder_id}.npz"
 
 
-def _cache_key(fmt: _FolderFormat, files: list[Path], skip_bad_files: bool) -> str:
+def _cache_key(fmt: _FolderFormat, folder: Path, files: list[Path], skip_bad_files: bool) -> str:
     digest = hashlib.sha256()
     header = [CACHE_FORMAT_VERSION, fmt.kind, fmt.layout, fmt.fps, list(fmt.class_names),
               [repr(o) for o in fmt.options], skip_bad_files]
     digest.update(json.dumps(header).encode("utf-8"))
-    for path in files:
+    folder = Path(os.path.abspath(folder))
+    side_files = sorted({p for pattern in fmt.side_patterns for p in folder.glob(pattern) if p.is_file()})
+    for path in [*files, *side_files]:
         stat = path.stat()
-        digest.update(f"\n{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode("utf-8"))
+        name = path.relative_to(folder).as_posix()
+        digest.update(f"\n{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -1019,7 +1811,7 @@ def _write_cache(cache: Path, key: str, result: _FolderLoad) -> None:
         "skipped_reasons": _str_array([why for _, why in result.skipped]),
         "num_files": np.array(result.num_files),
     }
-    for name in ("subjects", "views"):
+    for name in ("subjects", "views", "folds"):
         if getattr(ds, name) is not None:
             arrays[name] = getattr(ds, name)
     _atomic_savez(cache, arrays)
@@ -1045,6 +1837,7 @@ def _read_cache(cache: Path, key: str) -> _FolderLoad | None:
                 sources=[str(s) for s in npz["sources"]],
                 subjects=npz["subjects"] if "subjects" in npz.files else None,
                 views=npz["views"] if "views" in npz.files else None,
+                folds=npz["folds"] if "folds" in npz.files else None,
             )
             skipped = [(str(p), str(w)) for p, w in zip(npz["skipped_files"], npz["skipped_reasons"])]
             return _FolderLoad(dataset, skipped, int(npz["num_files"]))
@@ -1061,7 +1854,7 @@ def _load_folder_cached(
         result = _parse_folder(fmt, files, skip_bad_files)
     else:
         cache = _cache_file(fmt, folder)
-        key = _cache_key(fmt, files, skip_bad_files)
+        key = _cache_key(fmt, folder, files, skip_bad_files)
         result = _read_cache(cache, key)
         if result is None:
             result = _parse_folder(fmt, files, skip_bad_files)
@@ -1082,15 +1875,18 @@ _NAMED_FOLDERS: dict[str, tuple[tuple[str, ...], Callable[[], _FolderFormat]]] =
     "ntu120": (("ntu_samples", "nturgb+d_skeletons"), lambda: _ntu_format(120, 2)),
     "utd-mhad": (("utd_mhad",), lambda: _UTD_FORMAT),
     "nw-ucla": (("nw_ucla/all_sqe",), lambda: _NW_UCLA_FORMAT),
+    "hdm05": (("hdm05",), lambda: _HDM05_FORMAT),
+    "sbu": (("sbu_kinect",), lambda: _SBU_FORMAT),
 }
 
 
 def _detect_folder_format(folder: Path) -> _FolderFormat:
-    for fmt in (_ntu_format(120, 2), _UTD_FORMAT, _NW_UCLA_FORMAT):
+    for fmt in (_ntu_format(120, 2), _UTD_FORMAT, _NW_UCLA_FORMAT, _HDM05_FORMAT, _SBU_FORMAT):
         if any(folder.glob(fmt.pattern)):
             return fmt
     raise FileNotFoundError(
-        f"no skeleton files in {folder}: expected NTU *.skeleton, UTD-MHAD *_skeleton.mat or NW-UCLA *.json"
+        f"no skeleton files in {folder}: expected NTU *.skeleton, UTD-MHAD *_skeleton.mat, NW-UCLA *.json, "
+        "HDM05 HDM_*.amc or SBU sPPsQQ/AA/NNN/skeleton_pos.txt"
     )
 
 
@@ -1105,8 +1901,9 @@ def load_dataset(
     """Load a dataset by name or path; sequences are float32 (T, M, V, C=3).
 
     ``name_or_path`` is one of ``"ntu60"``, ``"ntu120"``, ``"utd-mhad"``,
-    ``"nw-ucla"`` (found under ``data_dir``, default :func:`paths.data_dir`, in
-    ``ntu_samples/``, ``utd_mhad/`` and ``nw_ucla/all_sqe/``), a folder of such
+    ``"nw-ucla"``, ``"hdm05"``, ``"sbu"`` (found under ``data_dir``, default
+    :func:`paths.data_dir`, in ``ntu_samples/``, ``utd_mhad/``,
+    ``nw_ucla/all_sqe/``, ``hdm05/`` and ``sbu_kinect/``), a folder of such
     files, or a ``.npz`` file: either the generic format
     (:func:`load_generic_npz`) or a CTR-GCN NTU archive, which comes pre-split
     and so needs ``split="train"`` or ``split="test"``.
@@ -1127,7 +1924,7 @@ def load_dataset(
             raise FileNotFoundError(
                 f"{key} skeletons not found: no folder {' or '.join(str(c) for c in candidates)}. "
                 f"Set ${paths.DATA_DIR_ENV} (or pass data_dir=) to the folder holding ntu_samples/, "
-                f"utd_mhad/ and nw_ucla/all_sqe/ as described in ../shared/data/README.md."
+                f"utd_mhad/, nw_ucla/all_sqe/, hdm05/ and sbu_kinect/ as described in ../shared/data/README.md."
             )
         fmt = make_format()
     else:

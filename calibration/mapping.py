@@ -18,6 +18,11 @@ mediapipe33     world landmarks (x right, y down, z away, metres):
                 left; never mirror the frames before pose estimation
 azure_kinect32  depth camera space (x right, y down, z forward, millimetres):
                 (X, Y, Z) = (-x, -y, z) / 1000
+hdm05_mocap31   mocap world (y up, metres; the ASF rest pose faces +z with
+                its left at +x): (X, Y, Z) = (-x, y, -z), a half turn about
+                y, so the rest pose faces the camera and left stays left
+sbu15           none: the loader has already turned SBU's normalised values
+                into Kinect v1 real-world metres with Kinect's axes
 ==============  ==============================================================
 
 Derived joints. Where a source has no joint at an NTU position, one is built
@@ -25,9 +30,12 @@ from the source's joints so that the result has NTU's proportions. The
 constants below are medians measured on the five raw NTU samples in
 ``../shared/data/ntu_samples`` (447 frames) and, for MediaPipe, on MediaPipe
 Pose 0.10.14 world landmarks of the two sample videos (one is NTU performer
-P001, camera C001, the same person and view as the first NTU sample). Lengths
-are compared after dividing by the summed length of the eight limb bones
-(upper arms, forearms, thighs, shins), which every source measures directly.
+P001, camera C001, the same person and view as the first NTU sample). HDM05
+figures are medians over 27 of its clips (every 12th of each subject's), SBU
+figures over both persons of every 6th clip (its NECK and TORSO over all 282).
+Lengths are compared after dividing by the summed length of the eight limb
+bones (upper arms, forearms, thighs, shins), which every source measures
+directly.
 
 - ``SPINE_SHOULDER_RAISE``: Kinect v2 puts SpineBase at the hip midpoint but
   SpineShoulder 0.03-0.14 (median 0.07) spine lengths above the shoulder
@@ -43,6 +51,13 @@ are compared after dividing by the summed length of the eight limb bones
   Kinect v2's 0.049-0.065 (Kinect v1's agree with v2).
 - ``MEDIAPIPE_FOOT_FRACTION``: ankle -> toe (foot index) is 0.066 limb units in
   MediaPipe, ankle -> foot 0.054 (median) in Kinect v2.
+- ``HDM05_SHOULDER_WIDTH``: HDM05's shoulders (clavicle ends) are 0.167 limb
+  units apart, Kinect v2's 0.120.
+- ``SBU_HAND_EXTENSION``: Kinect v2's |wrist -> hand| is 0.16-0.56, median
+  0.30, x |elbow -> wrist| (10 arms).
+- ``SBU_FOOT_FORWARD``, ``SBU_FOOT_DROP``: Kinect v2's foot lies 0.28 shin
+  lengths in front of the ankle and 0.15 below it (medians of 10 legs, in
+  the body frame of up = spine, right = shoulder and hip lines).
 
 Below, "spine shoulder" means the shoulder midpoint raised by
 ``SPINE_SHOULDER_RAISE`` x (shoulder midpoint - spine base).
@@ -86,10 +101,60 @@ azure_kinect32  SPINE_BASE      PELVIS
                 others          the Azure joint of the same name (HANDTIP for
                                 HAND_TIP); no Azure recordings were at hand to
                                 measure against, so these are by definition
+hdm05_mocap31   SPINE_BASE      hip midpoint (the ROOT sits 0.04 limb units
+                                above it)
+                SPINE_SHOULDER  spine shoulder (THORAX lies below the shoulder
+                                line: 0.177 limb units above the hip midpoint,
+                                the shoulder midpoint 0.191)
+                SPINE_MID       ``SPINE_MID_FRACTION`` along base -> shoulder
+                SHOULDER        spine shoulder + ``HDM05_SHOULDER_WIDTH``
+                                (clavicle end - spine shoulder)
+                HEAD            HEAD, the top of the head: 0.070 limb units
+                                above the spine shoulder, Kinect v2's head 0.079
+                NECK            ``NECK_FRACTION`` along spine shoulder -> head:
+                                UPPER_NECK would be 0.039 above the spine
+                                shoulder (v2's neck 0.031) but leaves only 0.6
+                                of v2's neck -> head, LOWER_NECK only 0.007
+                WRIST           WRIST (the end of ``lwrist``; ``lradius`` ends
+                                short of it: elbow -> FOREARM is 0.7 of v2's
+                                forearm, elbow -> WRIST 0.96-0.99)
+                HAND            HAND, the knuckles (wrist -> hand 0.023-0.025
+                                limb units, v2 0.026-0.030)
+                HAND_TIP        FINGERS, the finger tips
+                THUMB           THUMB
+                FOOT            FOOT, the ball of the foot (ankle -> foot
+                                0.051-0.054 limb units, v2 0.053-0.055; TOE
+                                would be 1.3-1.4 times v2's)
+                others          the joint of the same name
+sbu15           SPINE_BASE      hip midpoint
+                SPINE_SHOULDER  spine shoulder (NiTE's NECK is the shoulder
+                                midpoint, to 0.1 mm in every frame: dropped)
+                SPINE_MID       ``SPINE_MID_FRACTION`` along base -> shoulder
+                                (NiTE's TORSO is halfway from the hip midpoint
+                                to its NECK, within 5 mm in 78% of frames and
+                                16 mm in 99%: dropped)
+                NECK            ``NECK_FRACTION`` along spine shoulder -> head
+                WRIST           NiTE HAND: elbow -> HAND is 0.98 x shoulder ->
+                                elbow, as v2's elbow -> wrist (0.96), not its
+                                elbow -> hand (1.26)
+                HAND            wrist + ``SBU_HAND_EXTENSION`` (wrist - elbow)
+                HAND_TIP        hand + ``HAND_TIP_EXTENSION`` (hand - wrist)
+                THUMB           hand + ``THUMB_EXTENSION`` (hand - wrist), as
+                                for Kinect v1
+                ANKLE           NiTE FOOT: hip -> knee is 1.04 x knee -> FOOT,
+                                as v2's hip -> knee is 0.94 x knee -> ankle
+                                (0.82 x knee -> foot)
+                FOOT            ankle + shin length x (``SBU_FOOT_FORWARD``
+                                along the body's forward direction made
+                                square to the shin + ``SBU_FOOT_DROP`` down
+                                the shin), so a standing foot points forward
+                                and a kicking one turns with the shin
+                others          the NiTE joint of the same name
 ==============  ==============  ==============================================
 
 Joints a source has but NTU lacks (face points, clavicles, heels, v1 SPINE and
-HIP_CENTER) are dropped. A NaN input joint makes exactly the output joints
+HIP_CENTER, the mocap back, neck, forearm and toe points, NiTE's NECK and
+TORSO) are dropped. A NaN input joint makes exactly the output joints
 derived from it NaN; nothing is filled here (``normalize.fill_missing`` does).
 """
 
@@ -101,7 +166,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from calibration.layouts import (
+    SBU15,
     AzureKinect32,
+    HDM05Mocap31,
     KinectV1,
     Layout,
     MediaPipe33,
@@ -118,11 +185,18 @@ THUMB_EXTENSION = 0.7
 MEDIAPIPE_HEAD_EXTENSION = 1.2
 MEDIAPIPE_HIP_WIDTH = 0.65
 MEDIAPIPE_FOOT_FRACTION = 0.8
+HDM05_SHOULDER_WIDTH = 0.72
+SBU_HAND_EXTENSION = 0.3
+SBU_FOOT_FORWARD = 0.28
+SBU_FOOT_DROP = 0.15
 MILLIMETRES_PER_METRE = 1000.0
 
 # Image-style camera axes (x right, y down, z forward) to Kinect camera axes:
 # a half turn about z, which keeps handedness (determinant +1).
 _IMAGE_TO_KINECT_AXES = np.array([-1.0, -1.0, 1.0])
+# Mocap world (y up, rest pose facing +z) to Kinect camera axes: a half turn
+# about y (determinant +1), after which the rest pose faces the camera.
+_MOCAP_TO_KINECT_AXES = np.array([-1.0, 1.0, -1.0])
 
 # Joints taken over unchanged: (NTU25 joint, source joint).
 _KINECT_V1_DIRECT: tuple[tuple[NTU25, KinectV1], ...] = (
@@ -187,6 +261,42 @@ _AZURE_DIRECT: tuple[tuple[NTU25, AzureKinect32], ...] = (
     (NTU25.ANKLE_RIGHT, AzureKinect32.ANKLE_RIGHT),
     (NTU25.FOOT_RIGHT, AzureKinect32.FOOT_RIGHT),
 )
+_HDM05_DIRECT: tuple[tuple[NTU25, HDM05Mocap31], ...] = (
+    (NTU25.HEAD, HDM05Mocap31.HEAD),
+    (NTU25.ELBOW_LEFT, HDM05Mocap31.ELBOW_LEFT),
+    (NTU25.WRIST_LEFT, HDM05Mocap31.WRIST_LEFT),
+    (NTU25.HAND_LEFT, HDM05Mocap31.HAND_LEFT),
+    (NTU25.HAND_TIP_LEFT, HDM05Mocap31.FINGERS_LEFT),
+    (NTU25.THUMB_LEFT, HDM05Mocap31.THUMB_LEFT),
+    (NTU25.ELBOW_RIGHT, HDM05Mocap31.ELBOW_RIGHT),
+    (NTU25.WRIST_RIGHT, HDM05Mocap31.WRIST_RIGHT),
+    (NTU25.HAND_RIGHT, HDM05Mocap31.HAND_RIGHT),
+    (NTU25.HAND_TIP_RIGHT, HDM05Mocap31.FINGERS_RIGHT),
+    (NTU25.THUMB_RIGHT, HDM05Mocap31.THUMB_RIGHT),
+    (NTU25.HIP_LEFT, HDM05Mocap31.HIP_LEFT),
+    (NTU25.KNEE_LEFT, HDM05Mocap31.KNEE_LEFT),
+    (NTU25.ANKLE_LEFT, HDM05Mocap31.ANKLE_LEFT),
+    (NTU25.FOOT_LEFT, HDM05Mocap31.FOOT_LEFT),
+    (NTU25.HIP_RIGHT, HDM05Mocap31.HIP_RIGHT),
+    (NTU25.KNEE_RIGHT, HDM05Mocap31.KNEE_RIGHT),
+    (NTU25.ANKLE_RIGHT, HDM05Mocap31.ANKLE_RIGHT),
+    (NTU25.FOOT_RIGHT, HDM05Mocap31.FOOT_RIGHT),
+)
+_SBU_DIRECT: tuple[tuple[NTU25, SBU15], ...] = (
+    (NTU25.HEAD, SBU15.HEAD),
+    (NTU25.SHOULDER_LEFT, SBU15.SHOULDER_LEFT),
+    (NTU25.ELBOW_LEFT, SBU15.ELBOW_LEFT),
+    (NTU25.WRIST_LEFT, SBU15.HAND_LEFT),
+    (NTU25.SHOULDER_RIGHT, SBU15.SHOULDER_RIGHT),
+    (NTU25.ELBOW_RIGHT, SBU15.ELBOW_RIGHT),
+    (NTU25.WRIST_RIGHT, SBU15.HAND_RIGHT),
+    (NTU25.HIP_LEFT, SBU15.HIP_LEFT),
+    (NTU25.KNEE_LEFT, SBU15.KNEE_LEFT),
+    (NTU25.ANKLE_LEFT, SBU15.FOOT_LEFT),
+    (NTU25.HIP_RIGHT, SBU15.HIP_RIGHT),
+    (NTU25.KNEE_RIGHT, SBU15.KNEE_RIGHT),
+    (NTU25.ANKLE_RIGHT, SBU15.FOOT_RIGHT),
+)
 
 _SIDES = ("LEFT", "RIGHT")
 
@@ -201,6 +311,12 @@ def _midpoint(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _spine_shoulder(shoulder_mid: np.ndarray, spine_base: np.ndarray) -> np.ndarray:
     return shoulder_mid + SPINE_SHOULDER_RAISE * (shoulder_mid - spine_base)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    """v / |v| along the last axis; a zero vector stays zero rather than becoming NaN."""
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(norm, 1e-12)
 
 
 def _start_canonical(src: np.ndarray, direct: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -280,6 +396,56 @@ def _from_azure_kinect32(src: np.ndarray) -> np.ndarray:
     return out
 
 
+def _from_hdm05_mocap31(src: np.ndarray) -> np.ndarray:
+    p = src * _MOCAP_TO_KINECT_AXES  # (..., 31, 3), Kinect axes
+    hdm = HDM05Mocap31
+    out = _start_canonical(p, _HDM05_DIRECT)
+    base = _midpoint(p[..., hdm.HIP_LEFT, :], p[..., hdm.HIP_RIGHT, :])
+    clavicles = {side: p[..., hdm[f"SHOULDER_{side}"], :] for side in _SIDES}
+    shoulder = _spine_shoulder(_midpoint(clavicles["LEFT"], clavicles["RIGHT"]), base)
+    head = p[..., hdm.HEAD, :]
+    out[..., NTU25.SPINE_BASE, :] = base
+    out[..., NTU25.SPINE_SHOULDER, :] = shoulder
+    out[..., NTU25.SPINE_MID, :] = _lerp(base, shoulder, SPINE_MID_FRACTION)
+    out[..., NTU25.NECK, :] = _lerp(shoulder, head, NECK_FRACTION)
+    for side in _SIDES:
+        out[..., NTU25[f"SHOULDER_{side}"], :] = _lerp(shoulder, clavicles[side], HDM05_SHOULDER_WIDTH)
+    return out
+
+
+def _from_sbu15(src: np.ndarray) -> np.ndarray:
+    out = _start_canonical(src, _SBU_DIRECT)
+    base = _midpoint(src[..., SBU15.HIP_LEFT, :], src[..., SBU15.HIP_RIGHT, :])
+    shoulder_mid = _midpoint(src[..., SBU15.SHOULDER_LEFT, :], src[..., SBU15.SHOULDER_RIGHT, :])
+    shoulder = _spine_shoulder(shoulder_mid, base)
+    out[..., NTU25.SPINE_BASE, :] = base
+    out[..., NTU25.SPINE_SHOULDER, :] = shoulder
+    out[..., NTU25.SPINE_MID, :] = _lerp(base, shoulder, SPINE_MID_FRACTION)
+    out[..., NTU25.NECK, :] = _lerp(shoulder, src[..., SBU15.HEAD, :], NECK_FRACTION)
+    # The body's own frame: up along the spine, forward = up x right (Kinect
+    # axes are right-handed, so this points where the chest faces).
+    up = _unit(shoulder_mid - base)
+    right = (src[..., SBU15.SHOULDER_RIGHT, :] - src[..., SBU15.SHOULDER_LEFT, :]) + (
+        src[..., SBU15.HIP_RIGHT, :] - src[..., SBU15.HIP_LEFT, :]
+    )
+    forward = _unit(np.cross(up, right))
+    for side in _SIDES:
+        elbow = src[..., SBU15[f"ELBOW_{side}"], :]
+        wrist = src[..., SBU15[f"HAND_{side}"], :]
+        hand = wrist + SBU_HAND_EXTENSION * (wrist - elbow)
+        out[..., NTU25[f"HAND_{side}"], :] = hand
+        out[..., NTU25[f"HAND_TIP_{side}"], :] = hand + HAND_TIP_EXTENSION * (hand - wrist)
+        out[..., NTU25[f"THUMB_{side}"], :] = hand + THUMB_EXTENSION * (hand - wrist)
+        knee = src[..., SBU15[f"KNEE_{side}"], :]
+        ankle = src[..., SBU15[f"FOOT_{side}"], :]
+        shin = ankle - knee
+        down = _unit(shin)
+        toes = _unit(forward - np.sum(forward * down, axis=-1, keepdims=True) * down)  # square to the shin
+        length = np.linalg.norm(shin, axis=-1, keepdims=True)
+        out[..., NTU25[f"FOOT_{side}"], :] = ankle + length * (SBU_FOOT_FORWARD * toes + SBU_FOOT_DROP * down)
+    return out
+
+
 # Keyed by the joint enum rather than by name so go-to-definition leads here.
 _CONVERTERS: dict[type, Callable[[np.ndarray], np.ndarray]] = {
     NTU25: _from_ntu25,
@@ -287,6 +453,8 @@ _CONVERTERS: dict[type, Callable[[np.ndarray], np.ndarray]] = {
     UTDMHAD20: _from_utd_mhad,
     MediaPipe33: _from_mediapipe33,
     AzureKinect32: _from_azure_kinect32,
+    HDM05Mocap31: _from_hdm05_mocap31,
+    SBU15: _from_sbu15,
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from calibration import AzureKinect32, KinectV1, MediaPipe33, NTU25, UTDMHAD20, to_canonical
 from calibration import mapping
-from calibration.layouts import NTU25_BONES
+from calibration.layouts import NTU25_BONES, SBU15, HDM05Mocap31
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -92,6 +92,33 @@ def utd_mhad_mapped(shared_data: Path) -> list[np.ndarray]:
     files = sorted((shared_data / "utd_mhad").glob("*_skeleton.mat"))[::10]
     # d_skel is (20 joints, 3, T).
     return [to_canonical(loadmat(f)["d_skel"].transpose(2, 0, 1), "utd_mhad") for f in files]
+
+
+def dataset_folder(shared_data: Path, name: str) -> Path:
+    folder = shared_data / name
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found: see ../shared/data/README.md, section {name}/")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hdm05_mapped(shared_data: Path) -> list[np.ndarray]:
+    from fsvae_core.skeleton_data import read_hdm05_clip
+
+    # Every 29th clip: ten clips, all five subjects, eight of the eleven classes.
+    files = sorted(dataset_folder(shared_data, "hdm05").glob("HDM_*.amc"))[::29]
+    return [to_canonical(read_hdm05_clip(f)[:, 0], "hdm05_mocap31") for f in files]
+
+
+@pytest.fixture(scope="module")
+def sbu_clips(shared_data: Path) -> dict[str, list[np.ndarray]]:
+    """Action folder (01..08) -> SBU clips, both persons, in SBU15 order (metres)."""
+    from fsvae_core.skeleton_data import read_sbu_skeleton
+
+    clips: dict[str, list[np.ndarray]] = {}
+    for path in sorted(dataset_folder(shared_data, "sbu_kinect").glob("*/*/*/skeleton_pos.txt"))[::4]:
+        clips.setdefault(path.parent.parent.name, []).append(read_sbu_skeleton(path))
+    return clips
 
 
 @pytest.fixture(scope="module")
@@ -274,6 +301,147 @@ def test_azure_kinect_millimetres_in_image_axes_become_metres_in_kinect_axes():
 
 
 # ---------------------------------------------------------------------------
+# HDM05 motion capture
+
+
+def standing_hdm05_pose() -> np.ndarray:
+    """(31, 3) a mocap body in its ASF rest frame: y up, facing +z, its left at +x."""
+    pose = np.zeros((31, 3))
+    joints = {
+        "ROOT": (0.0, 0.98, 0.0), "HIP": (0.08, 0.90, 0.0), "KNEE": (0.10, 0.50, 0.0),
+        "ANKLE": (0.11, 0.08, 0.0), "FOOT": (0.12, 0.02, 0.13), "TOE": (0.12, 0.01, 0.19),
+        "SHOULDER": (0.21, 1.42, 0.0), "ELBOW": (0.24, 1.15, 0.0), "FOREARM": (0.25, 0.98, 0.0),
+        "WRIST": (0.26, 0.90, 0.0), "HAND": (0.26, 0.83, 0.0), "FINGERS": (0.26, 0.77, 0.0),
+        "THUMB": (0.26, 0.84, 0.05), "LOWER_BACK": (0.0, 1.10, 0.0), "UPPER_BACK": (0.0, 1.22, 0.0),
+        "THORAX": (0.0, 1.35, 0.0), "LOWER_NECK": (0.0, 1.45, 0.0), "UPPER_NECK": (0.0, 1.55, 0.0),
+        "HEAD": (0.0, 1.68, 0.0),
+    }  # fmt: skip
+    for stem, (x, y, z) in joints.items():
+        if stem in HDM05Mocap31.__members__:
+            pose[HDM05Mocap31[stem]] = (x, y, z)
+        else:
+            pose[HDM05Mocap31[f"{stem}_LEFT"]] = (x, y, z)
+            pose[HDM05Mocap31[f"{stem}_RIGHT"]] = (-x, y, z)
+    return pose
+
+
+def test_hdm05_turns_half_way_about_y_so_the_rest_pose_faces_the_camera_left_on_the_left():
+    pose = standing_hdm05_pose()
+    ntu = to_canonical(pose, "hdm05_mocap31")
+    half_turn = np.array([-1.0, 1.0, -1.0])
+    for ntu_joint, mocap_joint in [
+        (NTU25.KNEE_LEFT, HDM05Mocap31.KNEE_LEFT), (NTU25.WRIST_RIGHT, HDM05Mocap31.WRIST_RIGHT),
+        (NTU25.HAND_TIP_LEFT, HDM05Mocap31.FINGERS_LEFT), (NTU25.FOOT_RIGHT, HDM05Mocap31.FOOT_RIGHT),
+        (NTU25.HEAD, HDM05Mocap31.HEAD), (NTU25.THUMB_RIGHT, HDM05Mocap31.THUMB_RIGHT),
+    ]:  # fmt: skip
+        np.testing.assert_allclose(ntu[ntu_joint], pose[mocap_joint] * half_turn, atol=1e-6)
+    assert ntu[NTU25.SHOULDER_LEFT, 0] < ntu[NTU25.SHOULDER_RIGHT, 0]
+    assert ntu[NTU25.FOOT_LEFT, 2] < ntu[NTU25.ANKLE_LEFT, 2]  # toes towards the camera
+    assert handedness(ntu[None]) > 0.5
+
+
+def test_hdm05_conversion_is_a_rotation_not_a_mirror():
+    pose = np.random.default_rng(6).normal(size=(31, 3))
+    ntu = to_canonical(pose, "hdm05_mocap31")
+    a, b, c, d = (HDM05Mocap31.WRIST_LEFT, HDM05Mocap31.ELBOW_RIGHT, HDM05Mocap31.KNEE_LEFT,
+                  HDM05Mocap31.ANKLE_RIGHT)  # fmt: skip
+    A, B, C, D = NTU25.WRIST_LEFT, NTU25.ELBOW_RIGHT, NTU25.KNEE_LEFT, NTU25.ANKLE_RIGHT
+    volume_before = np.linalg.det(np.stack([pose[b], pose[c], pose[d]]) - pose[a])
+    volume_after = np.linalg.det(np.stack([ntu[B], ntu[C], ntu[D]]) - ntu[A])
+    assert volume_after == pytest.approx(volume_before, rel=1e-5)
+
+
+def test_hdm05_spine_starts_between_the_hips_and_shoulders_are_drawn_in():
+    pose = standing_hdm05_pose()
+    ntu = to_canonical(pose, "hdm05_mocap31")
+    np.testing.assert_allclose(ntu[NTU25.SPINE_BASE], (0.0, 0.90, 0.0), atol=1e-6)
+    shoulder_mid_height = 1.42
+    spine_shoulder = shoulder_mid_height + mapping.SPINE_SHOULDER_RAISE * (shoulder_mid_height - 0.90)
+    np.testing.assert_allclose(ntu[NTU25.SPINE_SHOULDER], (0.0, spine_shoulder, 0.0), atol=1e-6)
+    # 0.21 m to the subject's left of the spine shoulder, pulled in, then turned (x -> -x).
+    expected_x = -0.21 * mapping.HDM05_SHOULDER_WIDTH
+    assert ntu[NTU25.SHOULDER_LEFT, 0] == pytest.approx(expected_x, abs=1e-6)
+    neck = spine_shoulder + mapping.NECK_FRACTION * (1.68 - spine_shoulder)
+    assert ntu[NTU25.NECK, 1] == pytest.approx(neck, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# SBU (OpenNI/NiTE 15 joints)
+
+
+def standing_sbu_pose() -> np.ndarray:
+    """(15, 3) a NiTE body 2.5 m in front of the sensor, facing it, Kinect axes (metres)."""
+    pose = np.zeros((15, 3))
+    left = {"SHOULDER": (-0.18, 0.45), "ELBOW": (-0.22, 0.18), "HAND": (-0.24, -0.08),
+            "HIP": (-0.10, -0.05), "KNEE": (-0.11, -0.50), "FOOT": (-0.12, -0.92)}  # fmt: skip
+    for stem, (x, y) in left.items():
+        pose[SBU15[f"{stem}_LEFT"]] = (x, y, 2.5)
+        pose[SBU15[f"{stem}_RIGHT"]] = (-x, y, 2.5)
+    pose[SBU15.HEAD] = (0.0, 0.72, 2.5)
+    pose[SBU15.NECK] = (0.0, 0.45, 2.5)
+    pose[SBU15.TORSO] = (0.0, 0.20, 2.5)
+    return pose
+
+
+def test_sbu_hands_are_wrists_and_feet_are_ankles():
+    pose = standing_sbu_pose()
+    ntu = to_canonical(pose, "sbu15")
+    for ntu_joint, nite_joint in [
+        (NTU25.WRIST_LEFT, SBU15.HAND_LEFT), (NTU25.WRIST_RIGHT, SBU15.HAND_RIGHT),
+        (NTU25.ANKLE_LEFT, SBU15.FOOT_LEFT), (NTU25.ANKLE_RIGHT, SBU15.FOOT_RIGHT),
+        (NTU25.ELBOW_LEFT, SBU15.ELBOW_LEFT), (NTU25.HEAD, SBU15.HEAD), (NTU25.KNEE_RIGHT, SBU15.KNEE_RIGHT),
+    ]:  # fmt: skip
+        np.testing.assert_allclose(ntu[ntu_joint], pose[nite_joint], atol=1e-6)
+    forearm = pose[SBU15.HAND_LEFT] - pose[SBU15.ELBOW_LEFT]
+    hand = pose[SBU15.HAND_LEFT] + mapping.SBU_HAND_EXTENSION * forearm
+    np.testing.assert_allclose(ntu[NTU25.HAND_LEFT], hand, atol=1e-6)
+    tip = hand + mapping.HAND_TIP_EXTENSION * mapping.SBU_HAND_EXTENSION * forearm
+    np.testing.assert_allclose(ntu[NTU25.HAND_TIP_LEFT], tip, atol=1e-6)
+
+
+def test_sbu_feet_point_where_the_chest_faces_and_turn_with_the_shin():
+    pose = standing_sbu_pose()
+    ntu = to_canonical(pose, "sbu15")
+    ankle = pose[SBU15.FOOT_LEFT]
+    shin = np.linalg.norm(ankle - pose[SBU15.KNEE_LEFT])
+    down = (ankle - pose[SBU15.KNEE_LEFT]) / shin
+    toward_camera = np.array([0.0, 0.0, -1.0])
+    toes = toward_camera - (toward_camera @ down) * down
+    toes /= np.linalg.norm(toes)
+    expected = ankle + shin * (mapping.SBU_FOOT_FORWARD * toes + mapping.SBU_FOOT_DROP * down)
+    np.testing.assert_allclose(ntu[NTU25.FOOT_LEFT], expected, atol=1e-6)
+    assert handedness(ntu[None]) > 0.5
+    # A kick lifts the shin forward; the foot stays square to it.
+    kick = pose.copy()
+    kick[SBU15.FOOT_RIGHT] = kick[SBU15.KNEE_RIGHT] + (0.0, -0.2, -0.35)
+    kicked = to_canonical(kick, "sbu15")
+    foot = kicked[NTU25.FOOT_RIGHT] - kicked[NTU25.ANKLE_RIGHT]
+    shin_right = kicked[NTU25.ANKLE_RIGHT] - kicked[NTU25.KNEE_RIGHT]
+    along = foot @ shin_right / np.linalg.norm(shin_right) ** 2
+    assert along == pytest.approx(mapping.SBU_FOOT_DROP, abs=1e-6)
+
+
+def test_sbu_spine_and_neck_are_derived_not_taken_from_nite():
+    pose = standing_sbu_pose()
+    pose[SBU15.NECK] += (0.3, 0.3, 0.3)  # NiTE's neck and torso carry nothing of their own
+    pose[SBU15.TORSO] += (0.3, 0.3, 0.3)
+    ntu = to_canonical(pose, "sbu15")
+    base = 0.5 * (pose[SBU15.HIP_LEFT] + pose[SBU15.HIP_RIGHT])
+    np.testing.assert_allclose(ntu[NTU25.SPINE_BASE], base, atol=1e-6)
+    spine = [NTU25.SPINE_BASE, NTU25.SPINE_MID, NTU25.SPINE_SHOULDER, NTU25.NECK, NTU25.HEAD]
+    np.testing.assert_allclose(ntu[spine][:, [0, 2]], [[0.0, 2.5]] * 5, atol=1e-6)
+    assert np.all(np.diff(ntu[spine, 1]) > 0)
+
+
+def test_a_nan_nite_elbow_makes_only_its_forearm_joints_nan():
+    pose = standing_sbu_pose()
+    pose[SBU15.ELBOW_LEFT] = np.nan
+    ntu = to_canonical(pose, "sbu15")
+    nan_joints = {NTU25(v).name for v in np.flatnonzero(np.isnan(ntu).any(axis=-1))}
+    assert nan_joints == {"ELBOW_LEFT", "HAND_LEFT", "HAND_TIP_LEFT", "THUMB_LEFT"}
+
+
+# ---------------------------------------------------------------------------
 # Shapes and errors
 
 
@@ -285,6 +453,8 @@ def test_azure_kinect_millimetres_in_image_axes_become_metres_in_kinect_axes():
         ("utd_mhad", 20),
         ("mediapipe33", 33),
         ("azure_kinect32", 32),
+        ("hdm05_mocap31", 31),
+        ("sbu15", 15),
     ],
 )
 def test_every_layout_maps_frames_sequences_and_persons_to_finite_float32(layout, num_joints):
@@ -353,3 +523,74 @@ def test_mapped_kinect_v1_bone_proportions_are_close_to_ntu(dataset, ntu_sequenc
     # off by up to half; a wrong joint order or derivation is off by far more.
     assert np.all((relative > 0.5) & (relative < 2.0)), table
     assert np.median(np.abs(np.log(relative))) < 0.2, table
+
+
+def test_mapped_hdm05_keeps_left_on_the_left_when_facing_the_camera(hdm05_mapped):
+    # Mocap subjects turn freely: judge left and right in the frames where
+    # the toes point at the camera, as the NTU check above does.
+    frames = np.concatenate(hdm05_mapped)
+    feet = (frames[:, NTU25.FOOT_LEFT] - frames[:, NTU25.ANKLE_LEFT]) + (
+        frames[:, NTU25.FOOT_RIGHT] - frames[:, NTU25.ANKLE_RIGHT]
+    )
+    facing = feet[:, 2] < -0.5 * np.linalg.norm(feet, axis=-1)
+    assert facing.sum() > 50
+    left_x, right_x = frames[facing, NTU25.SHOULDER_LEFT, 0], frames[facing, NTU25.SHOULDER_RIGHT, 0]
+    assert np.mean(left_x < right_x) > 0.95
+    assert np.median([handedness(s) for s in hdm05_mapped]) > 0.3
+
+
+def test_mapped_hdm05_bone_proportions_are_close_to_ntu(hdm05_mapped, ntu_sequences):
+    relative = bone_ratios(hdm05_mapped) / bone_ratios(ntu_sequences)
+    table = ", ".join(f"{NTU25(c).name}:{r:.2f}" for (c, _), r in zip(NTU25_BONES, relative))
+    # Measured 0.71-1.26 (thumbs and finger tips shortest, the left hip longest).
+    assert np.all((relative > 0.5) & (relative < 2.0)), table
+    assert np.median(np.abs(np.log(relative))) < 0.2, table
+
+
+def test_mapped_sbu_bone_proportions_are_close_to_ntu(sbu_clips, ntu_sequences):
+    persons = [to_canonical(clip[:, m], "sbu15") for clips in sbu_clips.values() for clip in clips for m in (0, 1)]
+    relative = bone_ratios(persons) / bone_ratios(ntu_sequences)
+    table = ", ".join(f"{NTU25(c).name}:{r:.2f}" for (c, _), r in zip(NTU25_BONES, relative))
+    # Measured 0.72-1.45: NiTE's trunk is as short as Kinect v1's, its hips wider.
+    assert np.all((relative > 0.5) & (relative < 2.0)), table
+    assert np.median(np.abs(np.log(relative))) < 0.2, table
+
+
+def test_sbu_partners_face_each_other_with_their_chests(sbu_clips):
+    """Left stays left without feet to look at: a mirrored body's chest (up x right) faces away."""
+    cosines = []
+    for action in ("04", "05", "06", "07", "08"):  # push, shake hands, hug, exchange, punch
+        for clip in sbu_clips[action]:
+            persons = [to_canonical(clip[:, m], "sbu15") for m in (0, 1)]
+            for me, other in ((0, 1), (1, 0)):
+                body = persons[me]
+                up = body[:, NTU25.SPINE_SHOULDER] - body[:, NTU25.SPINE_BASE]
+                right = (body[:, NTU25.SHOULDER_RIGHT] - body[:, NTU25.SHOULDER_LEFT]) + (
+                    body[:, NTU25.HIP_RIGHT] - body[:, NTU25.HIP_LEFT]
+                )
+                chest = np.cross(up, right)
+                towards = persons[other][:, NTU25.SPINE_MID] - body[:, NTU25.SPINE_MID]
+                cosine = np.sum(chest * towards, -1) / np.linalg.norm(chest, axis=-1) / np.linalg.norm(towards, axis=-1)
+                cosines.append(np.median(cosine))
+    assert np.mean(np.array(cosines) > 0) > 0.9
+    assert np.median(cosines) > 0.5
+
+
+def test_sbu_handshakes_join_the_right_hands(shared_data):
+    """NiTE's left is the subject's own left: people shake right hands."""
+    from fsvae_core.skeleton_data import read_sbu_skeleton
+
+    files = sorted(dataset_folder(shared_data, "sbu_kinect").glob("*/05/*/skeleton_pos.txt"))
+    right_hands_closest, right_gaps = [], []
+    for path in files:
+        clip = read_sbu_skeleton(path)
+        gap = {
+            (a, b): np.linalg.norm(clip[:, 0, SBU15[f"HAND_{a}"]] - clip[:, 1, SBU15[f"HAND_{b}"]], axis=-1).min()
+            for a in ("LEFT", "RIGHT") for b in ("LEFT", "RIGHT")
+        }  # fmt: skip
+        right_hands_closest.append(min(gap, key=gap.get) == ("RIGHT", "RIGHT"))
+        right_gaps.append(gap[("RIGHT", "RIGHT")])
+    # Measured: 15 of 18 clips; in the others tracking loses a hand.
+    assert len(files) >= 10
+    assert np.mean(right_hands_closest) > 0.7
+    assert np.median(right_gaps) < 0.1

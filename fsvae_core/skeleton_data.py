@@ -936,8 +936,9 @@ def _amc_frames_checked(
         if frames:
             missing = [name for name in expected if name not in frames[-1]]
             if missing:
+                lacking = ", ".join(missing)
                 raise DatasetError(
-                    path, frame_lines[-1], f"frame {previous} lacks {', '.join(missing)} (the ASF {asf} needs them)"
+                    path, frame_lines[-1], f"frame {previous} lacks {lacking} (the ASF {asf} needs them)"
                 )
 
     for number, line in enumerate(lines[first:], start=first + 1):
@@ -948,7 +949,9 @@ def _amc_frames_checked(
             check_complete()
             frame = int(fields[0])
             if previous is not None and frame != previous + 1:
-                raise DatasetError(path, number, f"frame {frame} follows frame {previous}: frames must count up by one")
+                raise DatasetError(
+                    path, number, f"frame {frame} follows frame {previous}: frames must count up by one"
+                )
             previous = frame
             frames.append({})
             frame_lines.append(number)
@@ -957,7 +960,9 @@ def _amc_frames_checked(
             raise DatasetError(path, number, f"expected a frame number, found {line.strip()[:40]!r}")
         name, values = fields[0], fields[1:]
         if name not in expected:
-            raise DatasetError(path, number, f"unknown bone {name!r}: the ASF {asf} has no moving bone of that name")
+            raise DatasetError(
+                path, number, f"unknown bone {name!r}: the ASF {asf} has no moving bone of that name"
+            )
         if name in frames[-1]:
             raise DatasetError(path, number, f"bone {name!r} appears twice in frame {previous}")
         if len(values) != expected[name]:

@@ -860,8 +860,8 @@ def test_hdm05_by_name_reads_a_handful_of_real_clips(shared_data: Path, tmp_path
     assert ds.labels.tolist() == [2] * 5 and ds.subjects.tolist() == [1, 2, 3, 4, 5]
     # split.tsv: bd, bk, dg train; mm, tr test.
     assert ds.folds.tolist() == [0, 0, 0, 1, 1]
-    heights = [np.median(s[:, 0, HDM05Mocap31.HEAD, 1] - s[:, 0, [HDM05Mocap31.TOE_LEFT, HDM05Mocap31.TOE_RIGHT], 1].min(axis=1))
-               for s in ds.sequences]  # fmt: skip
+    toes = [HDM05Mocap31.TOE_LEFT, HDM05Mocap31.TOE_RIGHT]
+    heights = [np.median(s[:, 0, HDM05Mocap31.HEAD, 1] - s[:, 0, toes, 1].min(axis=1)) for s in ds.sequences]
     # Measured 1.55-1.81 m (top of the head above the lower toe, while reaching up).
     assert all(1.4 < h < 2.1 for h in heights), heights
 

@@ -19,7 +19,9 @@ Example::
 
 from calibration.layouts import (
     LAYOUTS,
+    SBU15,
     AzureKinect32,
+    HDM05Mocap31,
     KinectV1,
     Layout,
     MediaPipe33,
@@ -40,11 +42,13 @@ from calibration.normalize import (
 __all__ = [
     "LAYOUTS",
     "AzureKinect32",
+    "HDM05Mocap31",
     "KinectV1",
     "Layout",
     "MediaPipe33",
     "NTU25",
     "NormalizationConfig",
+    "SBU15",
     "UTDMHAD20",
     "apply_normalization",
     "fill_missing",

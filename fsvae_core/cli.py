@@ -149,7 +149,7 @@ def recognize(args: argparse.Namespace) -> int:
     from realtime.recognize import recognize_main
 
     return recognize_main(args.files, bundle=args.bundle, as_json=args.json, top_k=args.top_k, stride_s=args.stride,
-                          device=args.device, pose_model=args.pose_model, quiet=args.quiet)
+                          device=args.device, pose_model=args.pose_model, mirrored=args.mirrored, quiet=args.quiet)
 
 
 def keys(args: argparse.Namespace) -> int:
@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=float, default=0.25, metavar="S", help="seconds between windows (default 0.25, as live)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs (default auto)")
     p.add_argument("--pose-model", metavar="PATH", help="videos: a MediaPipe Tasks pose landmarker .task file")
+    p.add_argument("--mirrored", action="store_true",
+                   help="videos: recorded as a mirror image (Kinect colour streams, many webcams); flipped back before pose estimation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=recognize)
 

@@ -108,6 +108,15 @@ def _estimate(estimator: Any, frame: np.ndarray, timestamp_s: float) -> tuple[An
     return result, (time.perf_counter() - started) * 1000.0
 
 
+def _unmirrored(frame: np.ndarray, mirrored: bool) -> np.ndarray:
+    """The frame as the camera saw it: a mirror image (``mirrored``) is flipped back left to right.
+
+    Pose estimation must see the real image: in a mirror image the subject's right
+    arm is drawn where a left arm would be, and the estimator names it so.
+    """
+    return np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame
+
+
 def _sample_from_pose(timestamp_s: float, result: Any, frame: np.ndarray, pose_ms: float,
                       capture_ms: float | None = None) -> PoseSample:
     return PoseSample(
@@ -128,10 +137,12 @@ class VideoSource(_Source):
     clock: when estimation falls behind, the frames whose time has passed are
     skipped (counted in ``dropped_frames``), as a live camera would lose them.
     Without it (``--fast``) every frame is processed, none dropped, and
-    timestamps are frame index / fps.
+    timestamps are frame index / fps. A ``mirrored`` file (recorded from a
+    mirroring camera, as Kinect colour streams and many webcams are) is flipped
+    back before pose estimation.
     """
 
-    def __init__(self, path: str | Path, estimator: Any, realtime: bool = True) -> None:
+    def __init__(self, path: str | Path, estimator: Any, realtime: bool = True, mirrored: bool = False) -> None:
         import cv2
 
         self.path = Path(path)
@@ -144,6 +155,7 @@ class VideoSource(_Source):
         self.fps = fps if math.isfinite(fps) and 0 < fps <= 240 else 30.0
         self.estimator = estimator
         self.realtime = realtime
+        self.mirrored = mirrored
         self.dropped_frames = 0
         self._index = 0  # index of the next frame the file will give
         self._start_s: float | None = None
@@ -174,6 +186,7 @@ class VideoSource(_Source):
         timestamp_s = self._start_s + offset_s if self.realtime else offset_s
         # Played: the frame's due time. --fast: the moment it was read, so latencies stay real ones.
         capture_ms = self._start_ms + offset_s * 1000.0 if self.realtime else now_ms()
+        frame = _unmirrored(frame, self.mirrored)
         result, pose_ms = _estimate(self.estimator, frame, offset_s)
         return _sample_from_pose(timestamp_s, result, frame, pose_ms, capture_ms)
 
@@ -184,9 +197,12 @@ class VideoSource(_Source):
 
 
 class CameraSource(_Source):
-    """An OpenCV camera through a pose estimator; frames the estimator could not keep up with are lost."""
+    """An OpenCV camera through a pose estimator; frames the estimator could not keep up with are lost.
 
-    def __init__(self, index: int, estimator: Any) -> None:
+    A ``mirrored`` camera's frames are flipped back before pose estimation.
+    """
+
+    def __init__(self, index: int, estimator: Any, mirrored: bool = False) -> None:
         import cv2
 
         self.index = index
@@ -204,6 +220,7 @@ class CameraSource(_Source):
         # A one-frame driver queue: we want the newest image, not a backlog.
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self.estimator = estimator
+        self.mirrored = mirrored
         self.dropped_frames = 0
 
     def __next__(self) -> PoseSample:
@@ -213,6 +230,7 @@ class CameraSource(_Source):
         if not ok:
             raise StopIteration
         timestamp_s, capture_ms = time.monotonic(), now_ms()
+        frame = _unmirrored(frame, self.mirrored)
         result, pose_ms = _estimate(self.estimator, frame, timestamp_s)
         return _sample_from_pose(timestamp_s, result, frame, pose_ms, capture_ms)
 
@@ -714,6 +732,9 @@ def add_source_arguments(parser: argparse.ArgumentParser, required: bool) -> Non
     source.add_argument("--skeleton", metavar="PATH", help="an NTU RGB+D .skeleton file, replayed at 30 fps")
     source.add_argument("--kinect", action="store_true", help="Azure Kinect body tracking (needs pyk4a)")
     source.add_argument("--poses", metavar="ENDPOINT", help="PoseFrame messages from an external tracker")
+    parser.add_argument("--mirrored", action="store_true",
+                        help="the camera or video shows a mirror image (Kinect colour streams and many webcams do): "
+                             "flip each frame back before pose estimation, so that left stays left")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -769,9 +790,10 @@ def _open_source(args: argparse.Namespace, stop: threading.Event) -> _Source:
 
     # Open the camera or file first, so a missing device fails before MediaPipe loads.
     if args.video:
-        source: VideoSource | CameraSource = VideoSource(args.video, None, realtime=not args.fast)
+        source: VideoSource | CameraSource = VideoSource(args.video, None, realtime=not args.fast,
+                                                         mirrored=args.mirrored)
     else:
-        source = CameraSource(args.camera, None)
+        source = CameraSource(args.camera, None, mirrored=args.mirrored)
     try:
         source.estimator = PoseEstimator.create(args.pose_model)
     except ValueError as error:

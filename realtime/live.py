@@ -195,6 +195,8 @@ def _child_argvs(args: argparse.Namespace, bundle: Path) -> tuple[list[str], lis
         capture += ["--labels", local_endpoint(args.labels)]  # the overlay draws the current label
     if args.pose_model:
         capture += ["--pose-model", args.pose_model]
+    if args.mirrored:
+        capture.append("--mirrored")
     inference = [
         sys.executable, "-m", "realtime.inference", "--bundle", str(bundle), "--windows", args.windows,
         "--labels", args.labels, "--control", args.control, "--device", args.device,

@@ -153,7 +153,7 @@ def _recordings() -> tuple[_Recording, ...]:
     )  # fmt: skip
 
 
-def open_clip(path: str | Path, pose_model: str | Path | None = None) -> Any:
+def open_clip(path: str | Path, pose_model: str | Path | None = None, mirrored: bool = False) -> Any:
     """A sample source over every frame of one recorded file (close it after use).
 
     * ``.skeleton``: an NTU RGB+D recording, :class:`SkeletonReplaySource` (30 fps, ``ntu25``);
@@ -165,7 +165,8 @@ def open_clip(path: str | Path, pose_model: str | Path | None = None) -> Any:
     * anything else: a video OpenCV can decode, through a fresh MediaPipe pose
       estimator (``pose_model``: a Tasks ``.task`` file, default the bundled
       model), :class:`VideoSource` with ``realtime=False``; the estimator is
-      the source's ``estimator`` and must be closed with it (:func:`close_clip`).
+      the source's ``estimator`` and must be closed with it (:func:`close_clip`);
+      a ``mirrored`` video is flipped back before estimation.
 
     Raises:
         SourceError: a missing file, one that cannot be decoded, a pose model that cannot load.
@@ -182,7 +183,7 @@ def open_clip(path: str | Path, pose_model: str | Path | None = None) -> Any:
     from realtime.pose import PoseEstimator
 
     # Open the file first, so an unreadable one fails before MediaPipe loads.
-    source = VideoSource(path, None, realtime=False)
+    source = VideoSource(path, None, realtime=False, mirrored=mirrored)
     try:
         source.estimator = PoseEstimator.create(pose_model)
     except (ValueError, ImportError) as error:
@@ -296,7 +297,7 @@ def recognize_samples(samples: Iterable[PoseSample], recognizer: Any, source_id:
 
 
 def recognize_file(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_STRIDE_S,
-                   pose_model: str | Path | None = None) -> ClipResult:
+                   pose_model: str | Path | None = None, mirrored: bool = False) -> ClipResult:
     """:func:`recognize_samples` of every frame of one file (:func:`open_clip`).
 
     Raises:
@@ -305,7 +306,7 @@ def recognize_file(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_
     from fsvae_core.skeleton_data import DatasetError
 
     try:
-        source = open_clip(path, pose_model)
+        source = open_clip(path, pose_model, mirrored)
         try:
             return recognize_samples(source, recognizer, str(path), stride_s)
         finally:
@@ -357,6 +358,7 @@ def recognize_main(
     stride_s: float = DEFAULT_STRIDE_S,
     device: str = "auto",
     pose_model: str | None = None,
+    mirrored: bool = False,
     quiet: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
@@ -394,7 +396,7 @@ def recognize_main(
         warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         for file in progress:
             try:
-                result = recognize_file(file, recognizer, stride_s, pose_model)
+                result = recognize_file(file, recognizer, stride_s, pose_model, mirrored)
             except ClipError as error:
                 failed += 1
                 tqdm.write(f"{PROGRAM}: {error}", file=err)

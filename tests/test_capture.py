@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from calibration import to_canonical
+from calibration import MediaPipe33, to_canonical
 from calibration.windows import WindowSpec, clip_windows, model_window
 from fsvae_core.paths import PROJECT_ROOT
 from realtime.capture import (
@@ -314,6 +314,26 @@ def test_video_fast_processes_every_frame_with_index_timestamps(shared_data):
     np.testing.assert_allclose([s.timestamp_s for s in got], np.arange(20) / 30.0)
     assert source.dropped_frames == 0
     assert got[0].frame.shape == (1080, 1920, 3)
+
+
+def test_a_mirrored_video_is_flipped_back_before_pose_estimation(shared_data):
+    import cv2
+    from realtime.pose import PoseEstimator
+
+    capture = cv2.VideoCapture(str(shared_data / VIDEO))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    with PoseEstimator.create() as straight, PoseEstimator.create() as unmirrored:
+        direct = straight.estimate(frame)
+        source = VideoSource(shared_data / VIDEO, unmirrored, realtime=False, mirrored=True)
+        flipped = next(source)
+        source.close()
+    np.testing.assert_array_equal(flipped.frame, frame[:, ::-1])
+    # The file is not a mirror image, so flipping it makes one: the sides swap (see test_pose).
+    left, right = MediaPipe33.LEFT_SHOULDER, MediaPipe33.RIGHT_SHOULDER
+    assert direct.world[0, left, 2] < direct.world[0, right, 2] - 0.05
+    assert flipped.joints[0, left, 2] > flipped.joints[0, right, 2] + 0.05
 
 
 def test_fast_files_stamp_frames_with_the_wall_clock_time_they_were_read(shared_data):

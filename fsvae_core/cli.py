@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=train_features)
 
     p = commands.add_parser("train", help="train on raw skeleton recordings and write a deployable bundle")
-    p.add_argument("--dataset", required=True, help="ntu60, ntu120, utd-mhad, nw-ucla, a generic .npz file, or several joined by commas")
+    p.add_argument("--dataset", required=True, help="ntu60, ntu120, utd-mhad, nw-ucla, hdm05, sbu, a generic .npz file, or several joined by commas")
     p.add_argument("--data-dir", help="folder of recordings (default $FSVAE_DATA_DIR, else ../shared/data)")
     p.add_argument("--unseen", required=True, help="a standard split name (55/5...), a number K of random unseen classes, or 0 to train a deployment bundle on every class")
     p.add_argument("--seed", type=int, help="random seed: also picks the K unseen classes")

@@ -105,6 +105,25 @@ def description_from_fields(fields: dict, where: str) -> ActionDescription:
     return ActionDescription(**values)
 
 
+def synonym_groups() -> list[list[tuple[str, str]]]:
+    """Groups of ``(dataset, class name)`` that name one action in several datasets (``descriptions/synonyms.json``).
+
+    Every member must be a class of a built-in dataset; a group's first member
+    present names and describes the merged class.
+    """
+    path = DESCRIPTION_DIR / "synonyms.json"
+    try:
+        groups = json.loads(path.read_text(encoding="utf-8"))["groups"]
+        parsed = [[(str(dataset), str(name)) for dataset, name in group] for group in groups]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DescriptionError(f"{path}: cannot read the synonym groups: {error}") from error
+    for group in parsed:
+        for dataset, name in group:
+            if name.casefold() not in {d.name.casefold() for d in load_descriptions(dataset)}:
+                raise DescriptionError(f"{path}: {dataset} has no class named {name!r}")
+    return parsed
+
+
 def save_descriptions(descriptions: list[ActionDescription], path: Path, dataset: str = "custom") -> None:
     """Write descriptions in the format :func:`load_descriptions` reads."""
     document = {

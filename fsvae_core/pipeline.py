@@ -12,8 +12,16 @@ classes for the final model.
 
 Seen-class samples are split into train and test by the dataset's customary
 protocol: UTD-MHAD odd subjects train, even test; NW-UCLA views 1-2 train,
-view 3 test; NTU cross-subject; other data half the subjects (or half the
-samples, stratified, when subjects are unknown).
+view 3 test; NTU cross-subject; HDM05 the split of its source (subjects bd, bk,
+dg train, mm, tr test); SBU the first of its five actor-pair folds tests;
+other data half the subjects (or half the samples, stratified, when subjects
+are unknown). A class the protocol leaves without a training recording trains
+on its first one.
+
+Several datasets train together as one (:func:`merge_training_data`): each is
+mapped to the canonical skeleton and resampled to the highest frame rate among
+them, and actions that two datasets record under their own names
+(``descriptions/synonyms.json``) become one class.
 """
 
 from __future__ import annotations
@@ -27,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from calibration import to_canonical
+from calibration import resample, to_canonical
 from calibration.windows import WindowSpec, clip_windows
 from fsvae_core.backbone import BackboneConfig, BackboneTrainConfig, extract_features, train_backbone
 from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
-from fsvae_core.descriptions import ActionDescription, DescriptionError, load_descriptions
+from fsvae_core.descriptions import ActionDescription, DescriptionError, known_datasets, load_descriptions, synonym_groups
 from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.report import write_run_report
@@ -84,13 +92,24 @@ class PipelineConfig:
 
 
 def train_test_partition(dataset: SkeletonDataset, name: str, seed: int) -> np.ndarray:
-    """A boolean mask (N,) of training samples, by the dataset's customary protocol."""
+    """A boolean mask (N,) of training samples, by the dataset's customary protocol (module docstring)."""
+    train = _protocol_partition(dataset, name, seed)
+    for c in np.unique(dataset.labels):
+        members = np.flatnonzero(dataset.labels == c)
+        if not train[members].any():
+            train[members[0]] = True
+    return train
+
+
+def _protocol_partition(dataset: SkeletonDataset, name: str, seed: int) -> np.ndarray:
     if name == "utd-mhad" and dataset.subjects is not None:
         return dataset.subjects % 2 == 1
     if name == "nw-ucla" and dataset.views is not None:
         return np.isin(dataset.views, (1, 2))
     if name in ("ntu60", "ntu120") and dataset.subjects is not None:
         return np.isin(dataset.subjects, NTU60_TRAIN_SUBJECTS if name == "ntu60" else NTU120_TRAIN_SUBJECTS)
+    if name in ("hdm05", "sbu") and dataset.folds is not None:
+        return dataset.folds != 1  # HDM05: 1 marks its source's test clips; SBU: fold 1 of five tests
     rng = np.random.default_rng(seed)
     if dataset.subjects is not None and len(np.unique(dataset.subjects)) > 1:
         subjects = rng.permutation(np.unique(dataset.subjects))
@@ -104,7 +123,7 @@ def train_test_partition(dataset: SkeletonDataset, name: str, seed: int) -> np.n
 
 def dataset_descriptions(dataset: SkeletonDataset, name: str) -> list[ActionDescription]:
     """The built-in descriptions of a named dataset, or those a generic file carries."""
-    if name in ("ntu60", "ntu120", "utd-mhad", "nw-ucla"):
+    if name in known_datasets():
         return load_descriptions(name)[: dataset.num_classes]
     if dataset.descriptions_ld is None or dataset.descriptions_gd is None:
         raise ValueError("a generic dataset file needs descriptions_ld and descriptions_gd for zero-shot training")
@@ -122,40 +141,81 @@ class TrainingData:
 
 
 def training_data(dataset: SkeletonDataset, name: str, seed: int) -> TrainingData:
-    return TrainingData(name, dataset, dataset_descriptions(dataset, name), train_test_partition(dataset, name, seed))
+    """A named dataset ready for the pipeline; classes without any recording are left out.
+
+    (The NTU samples folder holds 5 of NTU's 120 classes: the other 115 have
+    nothing to train or test on.)
+    """
+    descriptions = dataset_descriptions(dataset, name)
+    present = np.unique(dataset.labels)
+    if len(present) < dataset.num_classes:
+        renumber = np.full(dataset.num_classes, -1, dtype=np.int64)
+        renumber[present] = np.arange(len(present))
+        dataset = replace(dataset, labels=renumber[dataset.labels], class_names=[dataset.class_names[c] for c in present],
+                          descriptions_ld=None, descriptions_gd=None)
+        descriptions = [descriptions[c] for c in present]
+    return TrainingData(name, dataset, descriptions, train_test_partition(dataset, name, seed))
 
 
 def merge_training_data(parts: list[TrainingData]) -> TrainingData:
     """Several datasets as one: skeletons mapped to NTU25, classes of each appended in turn.
 
-    Each part keeps its own train/test protocol. All parts must share a frame rate.
+    Each part keeps its own train/test protocol. Sequences are resampled to the
+    highest frame rate among the parts; synonyms (:func:`synonym_groups`) become
+    one class. Two classes of the same name that are not listed as synonyms are
+    an error: they might not be the same action.
     """
     if len(parts) == 1:
         return parts[0]
-    names_seen: dict[str, str] = {}
-    for part in parts:
-        for class_name in part.dataset.class_names:
-            if class_name.lower() in names_seen:
-                raise DescriptionError(f"cannot merge {names_seen[class_name.lower()]} and {part.name}: "
-                                       f"both have an action named {class_name!r}")
-            names_seen[class_name.lower()] = part.name
-    rates = {p.dataset.fps for p in parts}
-    if len(rates) != 1:
-        raise ValueError(f"datasets to merge must share a frame rate, got {sorted(rates)}")
-    sequences, labels, sources, names, descriptions, subjects = [], [], [], [], [], []
-    for part in parts:
+    descriptions, class_ids = _merged_classes(parts)
+    fps = max(p.dataset.fps for p in parts)
+    sequences, labels, sources, subjects = [], [], [], []
+    for part, ids in zip(parts, class_ids):
         d = part.dataset
-        sequences += [to_canonical(seq, d.layout) for seq in d.sequences]
-        labels.append(d.labels + len(names))
+        for seq in d.sequences:
+            seq = to_canonical(seq, d.layout)
+            if d.fps != fps:
+                seq = resample(seq, np.arange(len(seq)) / d.fps, fps)
+            sequences.append(seq)
+        labels.append(ids[d.labels])
         sources += d.sources
         subjects.append(d.subjects if d.subjects is not None else np.zeros(len(d), np.int64))
-        names += d.class_names
-        descriptions += part.descriptions
     merged = SkeletonDataset(
-        sequences=sequences, labels=np.concatenate(labels), class_names=names, layout="ntu25",
-        fps=rates.pop(), sources=sources, subjects=np.concatenate(subjects),
+        sequences=sequences, labels=np.concatenate(labels), class_names=[c.name for c in descriptions],
+        layout="ntu25", fps=fps, sources=sources, subjects=np.concatenate(subjects),
     )
     return TrainingData("+".join(p.name for p in parts), merged, descriptions, np.concatenate([p.is_train for p in parts]))
+
+
+def _merged_classes(parts: list[TrainingData]) -> tuple[list[ActionDescription], list[np.ndarray]]:
+    """The merged class list and, per part, the merged id of each of its class ids."""
+    # Classes are keyed by (part position, name): two parts may carry the same dataset name ("custom").
+    present = {(i, c.name.casefold()): c for i, p in enumerate(parts) for c in p.descriptions}
+    leader: dict[tuple[int, str], tuple[int, str]] = {}
+    for group in synonym_groups():
+        members = [(i, name.casefold()) for dataset, name in group for i, p in enumerate(parts)
+                   if p.name == dataset and (i, name.casefold()) in present]
+        for member in members:
+            leader[member] = members[0]
+    merged: list[ActionDescription] = []
+    index: dict[tuple[int, str], int] = {}
+    owner: dict[str, str] = {}
+    class_ids = []
+    for i, part in enumerate(parts):
+        ids = []
+        for description in part.descriptions:
+            key = leader.get((i, description.name.casefold()), (i, description.name.casefold()))
+            if key not in index:
+                name = present[key].name
+                if name.casefold() in owner:
+                    raise DescriptionError(f"cannot merge {owner[name.casefold()]} and {parts[key[0]].name}: both have "
+                                           f"an action named {name!r} (list them in descriptions/synonyms.json if they are one)")
+                owner[name.casefold()] = parts[key[0]].name
+                index[key] = len(merged)
+                merged.append(present[key])
+            ids.append(index[key])
+        class_ids.append(np.array(ids, dtype=np.int64))
+    return merged, class_ids
 
 
 def make_windows(dataset: SkeletonDataset, indices: np.ndarray, spec: WindowSpec, crops: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fsvae_core.descriptions import DescriptionError, load_descriptions, save_descriptions, ActionDescription
+from fsvae_core.descriptions import ActionDescription, DescriptionError, load_descriptions, save_descriptions, synonym_groups
 
 
 @pytest.mark.parametrize("dataset, count", [("ntu120", 120), ("ntu60", 60), ("utd-mhad", 27), ("nw-ucla", 10)])
@@ -56,3 +56,10 @@ def test_broken_json_is_reported_with_the_file(tmp_path):
     path.write_text("{not json")
     with pytest.raises(DescriptionError, match=r"broken\.json: cannot read"):
         load_descriptions(path)
+
+
+def test_every_synonym_names_a_real_class_of_its_dataset():
+    groups = synonym_groups()
+    assert groups and all(len(group) >= 2 for group in groups)
+    members = [member for group in groups for member in group]
+    assert len(members) == len(set(members))  # no class in two groups

@@ -8,7 +8,8 @@ import pytest
 from calibration import NTU25
 from fsvae_core.bundle import load_bundle
 from fsvae_core.cli import main
-from fsvae_core.pipeline import train_test_partition
+from fsvae_core.descriptions import load_descriptions
+from fsvae_core.pipeline import TrainingData, merge_training_data, train_test_partition, training_data
 from fsvae_core.skeleton_data import SkeletonDataset, save_generic_npz
 
 ACTIONS = [
@@ -121,9 +122,52 @@ def test_customary_train_test_partitions():
                                class_names=["a", "b"], layout="ntu25", fps=30.0, sources=list("abcd"), **extra)
 
     assert train_test_partition(dataset(subjects=np.array([1, 2, 3, 4])), "utd-mhad", 0).tolist() == [True, False, True, False]
-    assert train_test_partition(dataset(views=np.array([1, 2, 3, 3])), "nw-ucla", 0).tolist() == [True, True, False, False]
+    assert train_test_partition(dataset(views=np.array([1, 3, 2, 3])), "nw-ucla", 0).tolist() == [True, False, True, False]
     half = train_test_partition(dataset(), "custom", 0)
     assert half.sum() == 2 and set(np.array([0, 0, 1, 1])[half]) == {0, 1}
+    assert train_test_partition(dataset(folds=np.array([0, 1, 0, 1])), "hdm05", 0).tolist() == [True, False, True, False]
+    assert train_test_partition(dataset(folds=np.array([2, 1, 3, 5])), "sbu", 0).tolist() == [True, False, True, True]
+
+
+def test_a_class_the_protocol_leaves_without_training_recordings_trains_on_its_first():
+    data = SkeletonDataset(sequences=[np.zeros((2, 1, 25, 3), np.float32)] * 4, labels=np.array([0, 0, 1, 1]),
+                           class_names=["a", "b"], layout="ntu25", fps=30.0, sources=list("abcd"),
+                           subjects=np.array([1, 3, 2, 4]))
+    assert train_test_partition(data, "utd-mhad", 0).tolist() == [True, True, True, False]
+
+
+def named_part(name, class_names, fps=30.0, frames=6):
+    """A tiny dataset standing in for the built-in ``name``, with its real descriptions of ``class_names``."""
+    texts = {d.name: d for d in load_descriptions(name)}
+    labels = np.arange(len(class_names))
+    data = SkeletonDataset(
+        sequences=[np.random.default_rng(i).normal(size=(frames, 1, 25, 3)).astype(np.float32) for i in labels],
+        labels=labels, class_names=class_names, layout="ntu25", fps=fps, sources=[f"{name}{i}" for i in labels],
+    )
+    return TrainingData(name, data, [texts[n] for n in class_names], np.ones(len(labels), dtype=bool))
+
+
+def test_merging_makes_synonyms_one_class_and_resamples_to_the_highest_rate():
+    utd = named_part("utd-mhad", ["sit to stand", "right hand wave"])
+    nw = named_part("nw-ucla", ["stand up", "carry"])
+    sbu = named_part("sbu", ["hug"], fps=15.0, frames=6)
+    merged = merge_training_data([utd, nw, sbu])
+    # NW-UCLA's "stand up" is listed first in its synonym group, so it names the merged class.
+    assert [d.name for d in merged.descriptions] == ["stand up", "right hand wave", "carry", "hug"]
+    assert merged.dataset.labels.tolist() == [0, 1, 0, 2, 3]
+    assert merged.dataset.fps == 30.0 and merged.dataset.frame_counts.tolist() == [6, 6, 6, 6, 11]
+    np.testing.assert_allclose(merged.dataset.sequences[4][::2], sbu.dataset.sequences[0], atol=1e-6)
+
+
+def test_classes_without_recordings_are_left_out():
+    labels = np.array([3, 3, 7])
+    data = SkeletonDataset(sequences=[np.zeros((2, 1, 25, 3), np.float32)] * 3, labels=labels,
+                           class_names=[f"A{i:03d}" for i in range(1, 11)], layout="ntu25", fps=30.0,
+                           sources=list("abc"), subjects=np.array([1, 1, 3]))
+    ready = training_data(data, "ntu120", 0)
+    assert ready.dataset.class_names == ["A004", "A008"] and ready.dataset.labels.tolist() == [0, 0, 1]
+    names = [d.name for d in load_descriptions("ntu120")]
+    assert [d.name for d in ready.descriptions] == [names[3], names[7]]
 
 
 def renamed_copy(path, tmp_path):

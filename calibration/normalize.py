@@ -121,6 +121,18 @@ def _rotation_about_y(angle: float) -> np.ndarray:
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
+def _turn_onto_y(v: np.ndarray) -> np.ndarray:
+    """The rotation about x, then about z, that turns vector ``v`` onto +y (identity for a zero vector)."""
+    x, y, z = v
+    pitch = np.arctan2(z, y)  # about x: takes the depth part out
+    c, s = np.cos(pitch), np.sin(pitch)
+    about_x = np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
+    roll = np.arctan2(x, np.hypot(y, z))  # about z: then the sideways part
+    c, s = np.cos(roll), np.sin(roll)
+    about_z = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return about_z @ about_x
+
+
 def normalize_body(
     joints: ArrayLike,
     *,
@@ -129,6 +141,7 @@ def normalize_body(
     scale: bool = True,
     spine_length: float = 1.0,
     scale_by: str = "spine",
+    upright: bool = False,
 ) -> np.ndarray:
     """Put an NTU25 body in a fixed frame: origin, facing and size.
 
@@ -140,6 +153,13 @@ def normalize_body(
       hip line (left hip -> right hip) of the first frame with both hips finite
       point along +x. In Kinect axes that is a subject facing the camera (-z).
       Only the vertical axis is turned, so leaning and bowing are kept;
+    - upright (with rotate): before that turn, one about the depth axis and one
+      about the sideways axis, so that the spine (spine base -> spine shoulder)
+      of the first frame with both finite points straight up. That takes out the
+      camera's pitch and roll, which differ between setups (a Kinect on a
+      shelf looks down, a webcam on a desk up; MediaPipe's estimated depth
+      leans bodies a further 10-20 degrees towards the camera), at the price
+      of the first frame's own lean: later bowing and leaning still show;
     - scale: the mean spine length (spine base -> spine shoulder) over the
       frames where both are finite becomes ``spine_length``. With
       ``scale_by="limbs"`` the body's size is read from its eight limb bones
@@ -183,9 +203,12 @@ def normalize_body(
     transform = np.eye(3)
     if rotate:
         hips = person[:, NTU25.HIP_RIGHT] - person[:, NTU25.HIP_LEFT]  # (T, 3)
-        hip_line = hips[_first_valid_frame(np.isfinite(hips).all(axis=-1), "pair of hips")]
+        if upright:  # stand the spine up first, so that the facing is then read about the true vertical
+            spines = person[:, NTU25.SPINE_SHOULDER] - base  # (T, 3)
+            transform = _turn_onto_y(spines[_first_valid_frame(np.isfinite(spines).all(axis=-1), "spine")])
+        hip_line = transform @ hips[_first_valid_frame(np.isfinite(hips).all(axis=-1), "pair of hips")]
         if np.hypot(hip_line[0], hip_line[2]) > _MIN_HIP_WIDTH_M:
-            transform = _rotation_about_y(np.arctan2(hip_line[2], hip_line[0]))
+            transform = _rotation_about_y(np.arctan2(hip_line[2], hip_line[0])) @ transform
     if scale:
         if scale_by == "spine":
             spine = np.linalg.norm(person[:, NTU25.SPINE_SHOULDER] - base, axis=-1)  # (T,)
@@ -348,6 +371,8 @@ class NormalizationConfig:
         rotate: turn about the vertical so the hips lie along +x.
         scale: make the mean spine length ``spine_length``.
         spine_length: target mean spine length (spine base -> spine shoulder).
+        upright: with ``rotate``, also stand the first frame's spine straight up
+            (see :func:`normalize_body`), taking out the camera's pitch and roll.
         scale_by: ``"spine"`` measures the spine itself; ``"limbs"`` reads
             the size from the limb bones (see :func:`normalize_body`), for
             models that meet other pose sources than the one they learnt from.
@@ -360,9 +385,10 @@ class NormalizationConfig:
     scale: bool = True
     spine_length: float = 1.0
     scale_by: str = "spine"
+    upright: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("fill_missing", "centre", "rotate", "scale"):
+        for name in ("fill_missing", "centre", "rotate", "scale", "upright"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"NormalizationConfig.{name} must be True or False, "
@@ -430,5 +456,6 @@ def apply_normalization(
             scale=config.scale,
             spine_length=config.spine_length,
             scale_by=config.scale_by,
+            upright=config.upright,
         )
     return out

@@ -187,6 +187,33 @@ def test_normalize_body_keeps_leaning_because_it_turns_only_about_the_vertical()
     assert np.degrees(np.arctan2(-spine[2], spine[1])) == pytest.approx(20.0, abs=1e-3)
 
 
+def tilted(body: np.ndarray, forward_deg: float, sideways_deg: float = 0.0) -> np.ndarray:
+    """The body (T, 25, 3) seen by a camera pitched (and rolled) about its spine base."""
+    a, b = np.deg2rad(forward_deg), np.deg2rad(sideways_deg)
+    pitch = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
+    roll = np.array([[np.cos(b), -np.sin(b), 0], [np.sin(b), np.cos(b), 0], [0, 0, 1]])
+    base = body[0, NTU25.SPINE_BASE]
+    return (body - base) @ (roll @ pitch).T + base
+
+
+def test_upright_stands_the_first_spine_up_and_keeps_later_bowing():
+    body = walking(3, turn_deg=30.0)
+    bow = np.deg2rad(25.0)  # the last frame bows forward by 25 degrees about the hips
+    rows = np.array([[1, 0, 0], [0, np.cos(bow), np.sin(bow)], [0, -np.sin(bow), np.cos(bow)]])
+    base = body[2, NTU25.SPINE_BASE]
+    body[2] = (body[2] - base) @ (turn_about_y(30.0) @ rows @ turn_about_y(-30.0)).T + base
+    seen = tilted(body, forward_deg=15.0, sideways_deg=-8.0)
+    out = normalize_body(seen, upright=True)
+    first, last = (out[t, NTU25.SPINE_SHOULDER] - out[t, NTU25.SPINE_BASE] for t in (0, 2))
+    np.testing.assert_allclose(first / np.linalg.norm(first), [0, 1, 0], atol=1e-6)
+    assert np.degrees(np.arccos(last[1] / np.linalg.norm(last))) == pytest.approx(25.0, abs=0.5)
+    assert out[0, NTU25.SHOULDER_LEFT, 0] < out[0, NTU25.SHOULDER_RIGHT, 0]  # a rotation: left stays left
+    np.testing.assert_allclose(out, normalize_body(body, upright=True), atol=1e-5)  # the camera's tilt is gone
+    without = normalize_body(seen)
+    lean = without[0, NTU25.SPINE_SHOULDER] - without[0, NTU25.SPINE_BASE]
+    assert abs(lean[2]) > 0.1  # off by default: the tilt stays
+
+
 def test_normalize_body_moves_every_person_with_person_zero():
     first, second = walking(3), walking(3, offset=(1.0, 0.0, 3.5))
     out = normalize_body(np.stack([first, second], axis=1))  # (T, M, V, 3)

@@ -55,7 +55,10 @@ def train_features(args: argparse.Namespace) -> int:
     """Run the zero-shot protocol on a folder of skeleton features and write a run folder."""
     config = _experiment_config(args)
     descriptions = load_descriptions(args.descriptions or args.dataset)
-    split = resolve_split(args.dataset, args.split, len(descriptions), config.train.seed)
+    try:
+        split = resolve_split(args.dataset, args.split, len(descriptions), config.train.seed)
+    except ValueError as error:
+        raise SettingsError(f"--split {args.split}: {error}") from error
     data = load_feature_split(args.features, split)
     log.info("%s: %d training, %d unseen-test, %d all-test samples of %d-d features",
              args.features, len(data.train), len(data.ztest), len(data.gtest), data.dim)
@@ -106,10 +109,16 @@ def train(args: argparse.Namespace) -> int:
     parts = []
     for name in args.dataset.split(","):
         dataset = load_dataset(name, data_dir=args.data_dir, skip_bad_files=args.skip_bad_files)
-        parts.append(training_data(dataset, "custom" if name.endswith(".npz") else name.lower(), seed))
+        # A file is named by its file name ("actions.npz"), which no built-in dataset name can be.
+        parts.append(training_data(dataset, Path(name).name if name.endswith(".npz") else name.lower(), seed))
     data = merge_training_data(parts)
-    split = resolve_split(data.name, args.unseen, data.dataset.num_classes, seed)
-    result = train_pipeline(data, split, config, Path(args.out), progress=not args.quiet)
+    try:
+        split = resolve_split(data.name, args.unseen, data.dataset.num_classes, seed, data.part_classes)
+    except ValueError as error:
+        raise SettingsError(f"--unseen {args.unseen}: {error}") from error
+    named, colon, _ = args.unseen.rpartition(":")
+    result = train_pipeline(data, split, config, Path(args.out), progress=not args.quiet,
+                            evaluate_on=named if colon else None)
     m = result.metrics
     if m["zsl"] is None:
         print(f"deployment bundle of {data.dataset.num_classes} classes: test accuracy {m['seen']['top1']:.1%}, "
@@ -186,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train on raw skeleton recordings and write a deployable bundle")
     p.add_argument("--dataset", required=True, help="ntu60, ntu120, utd-mhad, nw-ucla, hdm05, sbu, a generic .npz file, or several joined by commas")
     p.add_argument("--data-dir", help="folder of recordings (default $FSVAE_DATA_DIR, else ../shared/data)")
-    p.add_argument("--unseen", required=True, help="a standard split name (55/5...), a number K of random unseen classes, or 0 to train a deployment bundle on every class")
+    p.add_argument("--unseen", required=True, help="a standard split name (55/5...), a number K of random unseen classes, "
+                   "NAME:K for K random unseen classes of one of several datasets (e.g. utd-mhad:5 with --dataset "
+                   "utd-mhad,nw-ucla: the others' classes are all seen and only NAME's test recordings are evaluated), "
+                   "or 0 to train a deployment bundle on every class")
     p.add_argument("--seed", type=int, help="random seed: also picks the K unseen classes")
     p.add_argument("--out", required=True, help="run folder; the bundle goes to OUT/bundle")
     p.add_argument("--config", help="JSON settings file for PipelineConfig")

@@ -132,12 +132,25 @@ def dataset_descriptions(dataset: SkeletonDataset, name: str) -> list[ActionDesc
 
 @dataclass
 class TrainingData:
-    """Recordings ready for the pipeline: one dataset, its class texts and its train/test mask."""
+    """Recordings ready for the pipeline: one dataset, its class texts and its train/test mask.
+
+    ``parts`` says, for each dataset merged into this one (just itself when
+    alone), which samples (N,) bool and which class ids came from it.
+    """
 
     name: str
     dataset: SkeletonDataset
     descriptions: list[ActionDescription]
     is_train: np.ndarray  # (N,) bool
+    parts: dict[str, tuple[np.ndarray, tuple[int, ...]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            self.parts = {self.name: (np.ones(len(self.dataset), dtype=bool), tuple(range(self.dataset.num_classes)))}
+
+    @property
+    def part_classes(self) -> dict[str, tuple[int, ...]]:
+        return {name: classes for name, (_, classes) in self.parts.items()}
 
 
 def training_data(dataset: SkeletonDataset, name: str, seed: int) -> TrainingData:
@@ -184,12 +197,15 @@ def merge_training_data(parts: list[TrainingData]) -> TrainingData:
         sequences=sequences, labels=np.concatenate(labels), class_names=[c.name for c in descriptions],
         layout="ntu25", fps=fps, sources=sources, subjects=np.concatenate(subjects),
     )
-    return TrainingData("+".join(p.name for p in parts), merged, descriptions, np.concatenate([p.is_train for p in parts]))
+    owner = np.concatenate([np.full(len(p.dataset), i) for i, p in enumerate(parts)])  # (N,) part of each sample
+    by_part = {p.name: (owner == i, tuple(sorted(set(ids.tolist())))) for i, (p, ids) in enumerate(zip(parts, class_ids))}
+    return TrainingData("+".join(p.name for p in parts), merged, descriptions, np.concatenate([p.is_train for p in parts]),
+                        by_part)
 
 
 def _merged_classes(parts: list[TrainingData]) -> tuple[list[ActionDescription], list[np.ndarray]]:
     """The merged class list and, per part, the merged id of each of its class ids."""
-    # Classes are keyed by (part position, name): two parts may carry the same dataset name ("custom").
+    # Classes are keyed by (part position, name): two parts may carry the same dataset name (one file given twice).
     present = {(i, c.name.casefold()): c for i, p in enumerate(parts) for c in p.descriptions}
     leader: dict[tuple[int, str], tuple[int, str]] = {}
     for group in synonym_groups():
@@ -243,10 +259,12 @@ class PipelineResult:
 
 
 def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig,
-                   out_dir: Path, progress: bool = True) -> PipelineResult:
+                   out_dir: Path, progress: bool = True, evaluate_on: str | None = None) -> PipelineResult:
     """Run the whole pipeline and write the run folder and its bundle (``out_dir/bundle``).
 
     A split without unseen classes trains a deployment bundle on every class.
+    ``evaluate_on`` names one of ``data.parts``: only its test recordings are
+    evaluated (the others' test recordings are neither trained nor tested on).
     """
     started = time.perf_counter()
     config = config.resolved()
@@ -255,7 +273,8 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     dataset, name, descriptions, is_train = data.dataset, data.name, data.descriptions, data.is_train
     seen, unseen = np.asarray(split.seen), np.asarray(split.unseen)
     train_idx = np.flatnonzero(is_train & np.isin(dataset.labels, seen))
-    test_idx = np.flatnonzero(~is_train)
+    evaluated = data.parts[evaluate_on][0] if evaluate_on is not None else np.ones(len(dataset), dtype=bool)
+    test_idx = np.flatnonzero(~is_train & evaluated)
 
     timings = {}
     t0 = time.perf_counter()

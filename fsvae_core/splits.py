@@ -77,27 +77,33 @@ def standard_split(dataset: str, split: str) -> ClassSplit:
     return STANDARD_SPLITS[key]
 
 
-def random_split(n_classes: int, n_unseen: int, seed: int, n_validation: int | None = None) -> ClassSplit:
+def random_split(n_classes: int, n_unseen: int, seed: int, n_validation: int | None = None,
+                 among: tuple[int, ...] | None = None) -> ClassSplit:
     """K random unseen classes: ``numpy.random.default_rng(seed).choice(C, K, replace=False)``.
 
     The unseen draw matches that expression exactly so results compare across
     tools; validation classes (as many as unseen unless given) are then drawn
-    from the seen classes by the same generator.
+    from the seen classes by the same generator. With ``among`` (the C class
+    ids of one dataset inside a larger merged set) both draws pick from those
+    ids alone, by the same expressions, so the split is that dataset's own and
+    every other class is seen.
     """
-    if not 0 < n_unseen < n_classes:
-        raise ValueError(f"the number of unseen classes must lie in 1..{n_classes - 1}, got {n_unseen}")
+    pool = np.arange(n_classes) if among is None else np.asarray(among)
+    if not 0 < n_unseen < len(pool):
+        raise ValueError(f"the number of unseen classes must lie in 1..{len(pool) - 1}, got {n_unseen}")
     rng = np.random.default_rng(seed)
-    unseen = rng.choice(n_classes, n_unseen, replace=False)
-    seen = np.setdiff1d(np.arange(n_classes), unseen)
+    unseen = pool[rng.choice(len(pool), n_unseen, replace=False)]
+    seen = np.setdiff1d(pool, unseen)
     n_validation = min(n_unseen, len(seen) - 2) if n_validation is None else n_validation
     if not 0 < n_validation < len(seen):
-        raise ValueError(f"{n_classes} classes with {n_unseen} unseen leave too few seen classes for validation")
+        raise ValueError(f"{len(pool)} classes with {n_unseen} unseen leave too few seen classes for validation")
     validation = rng.choice(seen, n_validation, replace=False)
+    where = "" if among is None else f" of those {len(pool)} ids"
     return ClassSplit(
         n_classes,
         tuple(sorted(int(c) for c in unseen)),
         tuple(sorted(int(c) for c in validation)),
-        f"random {n_unseen} of {n_classes}, seed {seed}",
+        f"random {n_unseen}{where} of {n_classes}, seed {seed}",
     )
 
 
@@ -110,11 +116,20 @@ def deployment_split(n_classes: int, seed: int, n_validation: int | None = None)
     return ClassSplit(n_classes, (), tuple(sorted(int(c) for c in validation)), f"deployment, {n_classes} classes, seed {seed}")
 
 
-def resolve_split(dataset: str, split: str, n_classes: int, seed: int) -> ClassSplit:
+def resolve_split(dataset: str, split: str, n_classes: int, seed: int,
+                  dataset_classes: dict[str, tuple[int, ...]] | None = None) -> ClassSplit:
     """A split by name: a standard one ("55/5"), a count of random unseen classes ("5"),
-    or "0" for a deployment split with every class seen."""
+    "0" for a deployment split with every class seen, or "NAME:K", K random unseen
+    classes of the dataset NAME among several trained together (``dataset_classes``
+    maps each one's name to its class ids), every other class seen."""
     if split == "0":
         return deployment_split(n_classes, seed)
     if split.isdigit():
         return random_split(n_classes, int(split), seed)
+    name, colon, count = split.rpartition(":")
+    if colon and count.isdigit():
+        known = dataset_classes or {}
+        if name not in known:
+            raise ValueError(f"split {split!r}: {name!r} is not one of the datasets trained: {', '.join(known) or 'none'}")
+        return random_split(n_classes, int(count), seed, among=known[name])
     return standard_split(dataset, split)

@@ -194,6 +194,20 @@ def test_unseen_zero_trains_a_deployment_bundle_on_every_class(tmp_path, dataset
     assert (out / "confusion_all.png").exists()
 
 
+def test_unseen_classes_of_one_dataset_are_drawn_and_tested_on_it_alone(tmp_path, dataset_file, tiny_settings):
+    out = tmp_path / "run"
+    second = renamed_copy(dataset_file, tmp_path)
+    assert main(["train", "--dataset", f"{dataset_file},{second}", "--unseen", "again.npz:1", "--seed", "0",
+                 "--out", str(out), "--config", str(tiny_settings), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    (unseen,) = metrics["unseen"].values()
+    assert unseen.endswith(" again")
+    test = metrics["samples"]["test_windows"]
+    assert 0 < test < 32  # only the second file's test recordings are evaluated
+    assert main(["train", "--dataset", str(dataset_file), "--unseen", "nowhere:1", "--out", str(tmp_path / "x"),
+                 "--config", str(tiny_settings), "--quiet"]) == 2
+
+
 def test_merging_datasets_with_the_same_action_name_is_refused(tmp_path, dataset_file, tiny_settings, capsys):
     assert main(["train", "--dataset", f"{dataset_file},{dataset_file}", "--unseen", "0", "--out", str(tmp_path / "run"),
                  "--config", str(tiny_settings), "--quiet"]) == 2

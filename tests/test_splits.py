@@ -48,3 +48,14 @@ def test_unknown_split_names_the_known_ones():
 def test_too_many_unseen_classes_is_refused():
     with pytest.raises(ValueError, match="1..9"):
         random_split(10, 10, 0)
+
+
+def test_unseen_classes_of_one_dataset_among_several_draw_as_that_dataset_alone():
+    alone = random_split(27, 5, 3)
+    merged = resolve_split("utd-mhad+nw-ucla", "utd-mhad:5", 40, 3,
+                           {"utd-mhad": tuple(range(27)), "nw-ucla": tuple(range(27, 40))})
+    assert merged.unseen == alone.unseen and merged.validation == alone.validation and merged.n_classes == 40
+    shifted = resolve_split("a+b", "b:2", 12, 0, {"a": (0, 1, 2, 3), "b": (4, 5, 6, 7, 8, 9, 10, 11)})
+    assert set(shifted.unseen) <= set(range(4, 12)) and set(shifted.validation) <= set(range(4, 12))
+    with pytest.raises(ValueError, match="not one of the datasets"):
+        resolve_split("a+b", "c:2", 12, 0, {"a": (0,), "b": (1,)})

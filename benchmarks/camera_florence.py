@@ -40,7 +40,6 @@ import argparse
 import hashlib
 import json
 import re
-import shutil
 import sys
 import tempfile
 import warnings
@@ -50,12 +49,11 @@ from pathlib import Path
 import numpy as np
 
 from fsvae_core import paths
-from fsvae_core.bundle import BundleError, add_action, list_actions, load_bundle, remove_action
+from fsvae_core.bundle import load_bundle
 from fsvae_core.descriptions import load_descriptions
-from fsvae_core.text import SentenceEncoder
 from realtime.capture import PoseSample
-from realtime.inference import Recognizer
-from realtime.recognize import ClipResult, close_clip, open_clip, recognize_samples
+from realtime.recognize import close_clip, open_clip
+from text_actions import run_settings, table
 
 ACTIONS = Path(__file__).resolve().parent / "florence_actions.json"
 DEFAULT_BUNDLE = paths.PROJECT_ROOT / "fsvae_core" / "default_bundle"
@@ -128,106 +126,6 @@ def load_clips(folder: Path, mirrored: bool, use_cache: bool) -> list[Clip]:
     return clips
 
 
-def setting_bundles(bundle: Path, work: Path, encoder: SentenceEncoder) -> dict[str, Path]:
-    """Copies of ``bundle`` with the 9 actions added by text: alone, and beside the bundle's own."""
-    actions = load_descriptions(ACTIONS)
-    made = {}
-    for setting in ("text only", "added"):
-        copy = work / setting.replace(" ", "_")
-        shutil.copytree(bundle, copy)
-        own = [entry.name for entry in list_actions(copy)]
-        for action in actions:
-            try:
-                add_action(copy, action.name, action.ld, action.gd, encoder=encoder)
-            except BundleError as error:
-                if "already in the bundle" not in str(error):
-                    raise
-                if setting == "added":
-                    print(f"{action.name!r} is already one of the bundle's actions; it answers for itself",
-                          file=sys.stderr)
-        if setting == "text only":
-            names = {a.name.casefold() for a in actions}
-            for name in own:
-                if name.casefold() in names:  # a trained namesake: replace it by the text-only action
-                    remove_action(copy, name)
-                    action = next(a for a in actions if a.name.casefold() == name.casefold())
-                    add_action(copy, action.name, action.ld, action.gd, encoder=encoder)
-                else:
-                    remove_action(copy, name)
-        made[setting] = copy
-    return made
-
-
-def evaluate(recognizer: Recognizer, clips: list[Clip]) -> list[ClipResult | None]:
-    """The product's answer for every clip (None where no window could be made)."""
-    results = []
-    for clip in clips:
-        try:
-            results.append(recognize_samples(clip.samples(), recognizer, clip.path.name))
-        except Exception as error:  # noqa: BLE001 - a clip without a person is a miss, not a crash
-            print(f"{clip.path.name}: {error}", file=sys.stderr)
-            results.append(None)
-    return results
-
-
-def summarise(results: list[ClipResult | None], clips: list[Clip], names: list[str]) -> dict:
-    truth = np.array([c.category for c in clips])
-    decided = np.array([-1 if r is None or r.unknown or r.label not in names else names.index(r.label) for r in results])
-    best = np.array([-1 if r is None or r.topk[0].label not in names else names.index(r.topk[0].label) for r in results])
-    unknown = np.array([r is None or r.unknown for r in results])
-    per_class = {names[c]: {"clips": int((truth == c).sum()),
-                            "decided": float((decided[truth == c] == c).mean()),
-                            "best": float((best[truth == c] == c).mean()),
-                            "unknown": float(unknown[truth == c].mean())} for c in range(len(names))}
-    return {"clips": len(clips), "decided": float((decided == truth).mean()), "best": float((best == truth).mean()),
-            "unknown": float(unknown.mean()), "per_class": per_class,
-            "answers": [{"clip": c.path.name, "truth": names[c.category],
-                         "label": None if r is None else r.label, "unknown": bool(u),
-                         "best": None if r is None else r.topk[0].label,
-                         "topk": [] if r is None else [[t.label, round(t.score, 4)] for t in r.topk]}
-                        for c, r, u in zip(clips, results, unknown)]}
-
-
-def confusion_picture(summary: dict, names: list[str], title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    columns = names + ["unknown / other"]
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
-    for ax, field, heading in ((axes[0], "label", "decided label"), (axes[1], "best", "best candidate")):
-        counts = np.zeros((len(names), len(columns)))
-        for answer in summary["answers"]:
-            said = answer[field]
-            column = names.index(said) if said in names and not (field == "label" and answer["unknown"]) else len(names)
-            counts[names.index(answer["truth"]), column] += 1
-        ax.imshow(counts / counts.sum(1, keepdims=True), cmap="Blues", vmin=0, vmax=1)
-        for (i, j), n in np.ndenumerate(counts):
-            if n:
-                ax.text(j, i, int(n), ha="center", va="center", fontsize=8)
-        ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(len(names)), names, fontsize=8)
-        ax.set_title(f"{title}: {heading} ({summary[field if field == 'best' else 'decided']:.0%})")
-        ax.set_xlabel("answer")
-    axes[0].set_ylabel("action performed")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def table(summaries: dict[str, dict], names: list[str]) -> str:
-    settings = list(summaries)
-    head = "| action | clips | " + " | ".join(f"{s}: decided | {s}: best" for s in settings) + " |"
-    rows = [head, "|" + " --- |" * (2 + 2 * len(settings))]
-    for name in names:
-        cells = [f"{summaries[s]['per_class'][name][k]:.0%}" for s in settings for k in ("decided", "best")]
-        rows.append(f"| {name} | {summaries[settings[0]]['per_class'][name]['clips']} | " + " | ".join(cells) + " |")
-    cells = [f"**{summaries[s][k]:.1%}**" for s in settings for k in ("decided", "best")]
-    rows.append(f"| all | {summaries[settings[0]]['clips']} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE, help="bundle to add the actions to (default: shipped)")
@@ -243,20 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     load_bundle(args.bundle)  # a bad bundle fails here, in one line, before minutes of pose estimation
     clips = load_clips(folder, mirrored=not args.not_mirrored, use_cache=not args.no_cache)
-    names = [a.name for a in load_descriptions(ACTIONS)]
-    encoder = SentenceEncoder(load_bundle(args.bundle).text_config)
-    args.out.mkdir(parents=True, exist_ok=True)
-    summaries = {}
+    actions = load_descriptions(ACTIONS)
     with tempfile.TemporaryDirectory() as work:
-        for setting, copy in setting_bundles(args.bundle, Path(work), encoder).items():
-            recognizer = Recognizer.from_bundle(load_bundle(copy), device="cpu")
-            summaries[setting] = summarise(evaluate(recognizer, clips), clips, names)
-            confusion_picture(summaries[setting], names, setting, args.out / f"confusion_{setting.replace(' ', '_')}.png")
-            s = summaries[setting]
-            print(f"{setting}: decided {s['decided']:.1%}, best candidate {s['best']:.1%}, unknown {s['unknown']:.1%} "
-                  f"of {s['clips']} clips")
+        summaries = run_settings(args.bundle, actions, [(c.path.name, c.samples()) for c in clips],
+                                 [c.category for c in clips], args.out, Path(work))
     report = {"bundle": str(args.bundle), "mirrored": not args.not_mirrored, "settings": summaries}
     (args.out / "results.json").write_text(json.dumps(report, indent=1))
+    names = [a.name for a in actions]
     (args.out / "table.md").write_text(table(summaries, names) + "\n")
     print(table(summaries, names))
     return 0

@@ -78,7 +78,7 @@ def diagnose(run: Path, dataset_name: str, unseen: str, seed: int, text: np.ndar
     seen, unseen_classes = np.asarray(split.seen), np.asarray(split.unseen)
     train_idx = np.flatnonzero(data.is_train & np.isin(dataset.labels, seen))
     test_idx = np.flatnonzero(~data.is_train & np.isin(dataset.labels, unseen_classes))
-    train_windows, train_labels = make_windows(dataset, train_idx, config.window, config.train_crops)
+    train_windows, train_labels = make_windows(dataset, train_idx, config.window, config.crops(dataset.labels[train_idx]))
     test_windows, test_labels = make_windows(dataset, test_idx, config.window, 1)
     backbone = load_backbone(run / "backbone.ckpt.safetensors")
     train_features, test_features = extract_features(backbone, train_windows), extract_features(backbone, test_windows)

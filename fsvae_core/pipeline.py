@@ -50,6 +50,8 @@ from fsvae_core.text import SentenceEncoder, class_embeddings
 
 log = logging.getLogger(__name__)
 
+MAX_CROPS = 8  # windows from one recording at most (PipelineConfig.class_windows)
+
 # NTU RGB+D cross-subject training subjects (NTU-60; NTU-120 adds its own).
 NTU60_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 NTU120_TRAIN_SUBJECTS = NTU60_TRAIN_SUBJECTS + (
@@ -65,10 +67,17 @@ class PipelineConfig:
     ``frequency`` places the frequency module: ``"feature"`` in the skeleton
     VAE's encoder (public code), ``"temporal"`` on the backbone's input window
     (the paper's text), or ``"none"``.
+
+    Each training recording gives ``train_crops`` windows; with
+    ``class_windows`` > 0 the crops are counted per class instead, so that
+    every class gets about that many windows (from 1 to ``MAX_CROPS`` per
+    recording): merged datasets hold 10 to 100 recordings a class, and a class
+    with few should not be drowned by one with many.
     """
 
     window: WindowSpec = field(default_factory=WindowSpec)
     train_crops: int = 3
+    class_windows: int = 0
     frequency: str = "feature"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     backbone_train: BackboneTrainConfig = field(default_factory=BackboneTrainConfig)
@@ -79,6 +88,15 @@ class PipelineConfig:
             raise ValueError(f"PipelineConfig.frequency must be 'feature', 'temporal' or 'none', got {self.frequency!r}")
         if self.train_crops < 1:
             raise ValueError("PipelineConfig.train_crops must be at least 1")
+        if self.class_windows < 0:
+            raise ValueError("PipelineConfig.class_windows must be 0 (off) or a number of windows per class")
+
+    def crops(self, labels: np.ndarray) -> np.ndarray:
+        """Windows (N,) to cut from each training recording of these class ``labels`` (N,)."""
+        if self.class_windows == 0:
+            return np.full(len(labels), self.train_crops)
+        counts = np.bincount(labels)[labels]  # (N,) recordings of each one's class
+        return np.clip(np.round(self.class_windows / counts), 1, MAX_CROPS).astype(int)
 
     def resolved(self) -> "PipelineConfig":
         """Make backbone and VAE settings agree with the window and the frequency placement."""
@@ -234,9 +252,13 @@ def _merged_classes(parts: list[TrainingData]) -> tuple[list[ActionDescription],
     return merged, class_ids
 
 
-def make_windows(dataset: SkeletonDataset, indices: np.ndarray, spec: WindowSpec, crops: int) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical model windows of the given samples: (n * crops, M, T, V, C) and their labels."""
-    windows = [clip_windows(to_canonical(dataset.sequences[i], dataset.layout), dataset.fps, spec, crops) for i in indices]
+def make_windows(dataset: SkeletonDataset, indices: np.ndarray, spec: WindowSpec,
+                 crops: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical model windows of the given samples, ``crops`` of each (one count, or one per sample):
+    (sum of crops, M, T, V, C) and their labels."""
+    crops = np.broadcast_to(np.asarray(crops), (len(indices),))
+    windows = [clip_windows(to_canonical(dataset.sequences[i], dataset.layout), dataset.fps, spec, int(n))
+               for i, n in zip(indices, crops)]
     labels = np.repeat(dataset.labels[indices], crops)
     return np.concatenate(windows).astype(np.float32), labels
 
@@ -278,7 +300,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
 
     timings = {}
     t0 = time.perf_counter()
-    train_windows, train_labels = make_windows(dataset, train_idx, config.window, config.train_crops)
+    train_windows, train_labels = make_windows(dataset, train_idx, config.window, config.crops(dataset.labels[train_idx]))
     test_windows, test_labels = make_windows(dataset, test_idx, config.window, 1)
     timings["windows_s"] = time.perf_counter() - t0
     timings["peak_rss_mb_after_windows"] = _peak_rss_mb()

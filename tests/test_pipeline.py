@@ -212,3 +212,13 @@ def test_merging_datasets_with_the_same_action_name_is_refused(tmp_path, dataset
     assert main(["train", "--dataset", f"{dataset_file},{dataset_file}", "--unseen", "0", "--out", str(tmp_path / "run"),
                  "--config", str(tiny_settings), "--quiet"]) == 2
     assert "both have an action named 'raise right hand'" in capsys.readouterr().err
+
+
+def test_class_windows_count_crops_per_class_so_small_classes_are_not_drowned():
+    from fsvae_core.pipeline import MAX_CROPS, PipelineConfig
+
+    labels = np.array([0] * 4 + [1] * 40 + [2])
+    crops = PipelineConfig(class_windows=40).crops(labels)
+    assert crops[labels == 0].tolist() == [10 if 10 <= MAX_CROPS else MAX_CROPS] * 4
+    assert crops[labels == 1].tolist() == [1] * 40 and crops[labels == 2].tolist() == [MAX_CROPS]
+    assert PipelineConfig(train_crops=3).crops(labels).tolist() == [3] * len(labels)

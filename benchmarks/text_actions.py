@@ -1,0 +1,155 @@
+"""Actions added by text, recognised through the product's own path: what the benchmarks share.
+
+A benchmark hands over a bundle, the actions to add (descriptions) and its
+clips as pose-sample lists; :func:`setting_bundles` makes two copies of the
+bundle with the actions added by text alone (``text only``: the bundle's own
+actions removed; ``added``: beside them), :func:`evaluate` runs every clip
+through ``realtime.recognize.recognize_samples`` (the window builder, scores
+and smoothed decisions of ``fsvae recognize`` and ``fsvae-live``), and
+:func:`summarise`, :func:`table` and :func:`confusion_picture` report clip
+accuracy of the decided label and of the best candidate.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fsvae_core.bundle import BundleError, add_action, list_actions, remove_action
+from fsvae_core.descriptions import ActionDescription
+from fsvae_core.text import SentenceEncoder
+from realtime.capture import PoseSample
+from realtime.inference import Recognizer
+from realtime.recognize import ClipResult, recognize_samples
+
+SETTINGS = ("text only", "added")
+
+
+def setting_bundles(bundle: Path, work: Path, actions: list[ActionDescription],
+                    encoder: SentenceEncoder) -> dict[str, Path]:
+    """Copies of ``bundle`` (in ``work``) with ``actions`` added by text: alone, and beside the bundle's own.
+
+    An action whose name the bundle already has cannot be added beside it: in
+    ``added`` the bundle's own answers for it; in ``text only`` it is replaced
+    by the text-only one.
+    """
+    made = {}
+    for setting in SETTINGS:
+        copy = work / setting.replace(" ", "_")
+        shutil.copytree(bundle, copy)
+        own = [entry.name for entry in list_actions(copy)]
+        for action in actions:
+            try:
+                add_action(copy, action.name, action.ld, action.gd, encoder=encoder)
+            except BundleError as error:
+                if "already in the bundle" not in str(error):
+                    raise
+                if setting == "added":
+                    print(f"{action.name!r} is already one of the bundle's actions; it answers for itself",
+                          file=sys.stderr)
+        if setting == "text only":
+            names = {a.name.casefold() for a in actions}
+            for name in own:
+                if name.casefold() in names:  # a trained namesake: replace it by the text-only action
+                    remove_action(copy, name)
+                    action = next(a for a in actions if a.name.casefold() == name.casefold())
+                    add_action(copy, action.name, action.ld, action.gd, encoder=encoder)
+                else:
+                    remove_action(copy, name)
+        made[setting] = copy
+    return made
+
+
+def evaluate(recognizer: Recognizer, clips: list[tuple[str, list[PoseSample]]]) -> list[ClipResult | None]:
+    """The product's answer for every (name, samples) clip (None where no window could be made)."""
+    results = []
+    for name, samples in clips:
+        try:
+            results.append(recognize_samples(samples, recognizer, name))
+        except Exception as error:  # noqa: BLE001 - a clip without a person is a miss, not a crash
+            print(f"{name}: {error}", file=sys.stderr)
+            results.append(None)
+    return results
+
+
+def summarise(results: list[ClipResult | None], clip_names: list[str], truth: list[int], names: list[str]) -> dict:
+    """Clip accuracy of the decided label and of the best candidate, overall and per action (``names``)."""
+    truth = np.asarray(truth)
+    decided = np.array([-1 if r is None or r.unknown or r.label not in names else names.index(r.label) for r in results])
+    best = np.array([-1 if r is None or r.topk[0].label not in names else names.index(r.topk[0].label) for r in results])
+    unknown = np.array([r is None or r.unknown for r in results])
+    per_class = {names[c]: {"clips": int((truth == c).sum()),
+                            "decided": float((decided[truth == c] == c).mean()),
+                            "best": float((best[truth == c] == c).mean()),
+                            "unknown": float(unknown[truth == c].mean())} for c in range(len(names))}
+    return {"clips": len(clips), "decided": float((decided == truth).mean()), "best": float((best == truth).mean()),
+            "unknown": float(unknown.mean()), "per_class": per_class,
+            "answers": [{"clip": clip, "truth": names[t],
+                         "label": None if r is None else r.label, "unknown": bool(u),
+                         "best": None if r is None else r.topk[0].label,
+                         "topk": [] if r is None else [[k.label, round(k.score, 4)] for k in r.topk]}
+                        for clip, t, r, u in zip(clip_names, truth, results, unknown)]}
+
+
+def confusion_picture(summary: dict, names: list[str], title: str, path: Path) -> None:
+    """Confusion of the decided label (unknown in its own column) and of the best candidate, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = names + ["unknown / other"]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
+    for ax, field, heading in ((axes[0], "label", "decided label"), (axes[1], "best", "best candidate")):
+        counts = np.zeros((len(names), len(columns)))
+        for answer in summary["answers"]:
+            said = answer[field]
+            column = names.index(said) if said in names and not (field == "label" and answer["unknown"]) else len(names)
+            counts[names.index(answer["truth"]), column] += 1
+        ax.imshow(counts / counts.sum(1, keepdims=True), cmap="Blues", vmin=0, vmax=1)
+        for (i, j), n in np.ndenumerate(counts):
+            if n:
+                ax.text(j, i, int(n), ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_title(f"{title}: {heading} ({summary[field if field == 'best' else 'decided']:.0%})")
+        ax.set_xlabel("answer")
+    axes[0].set_ylabel("action performed")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def table(summaries: dict[str, dict], names: list[str]) -> str:
+    """A markdown table: per action and overall, decided and best-candidate accuracy in every setting."""
+    settings = list(summaries)
+    head = "| action | clips | " + " | ".join(f"{s}: decided | {s}: best" for s in settings) + " |"
+    rows = [head, "|" + " --- |" * (2 + 2 * len(settings))]
+    for name in names:
+        cells = [f"{summaries[s]['per_class'][name][k]:.0%}" for s in settings for k in ("decided", "best")]
+        rows.append(f"| {name} | {summaries[settings[0]]['per_class'][name]['clips']} | " + " | ".join(cells) + " |")
+    cells = [f"**{summaries[s][k]:.1%}**" for s in settings for k in ("decided", "best")]
+    rows.append(f"| all | {summaries[settings[0]]['clips']} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def run_settings(bundle: Path, actions: list[ActionDescription], clips: list[tuple[str, list[PoseSample]]],
+                 truth: list[int], out: Path, work: Path) -> dict[str, dict]:
+    """Every setting end to end: bundles, answers, summaries and pictures (in ``out``); prints a line per setting."""
+    from fsvae_core.bundle import load_bundle
+
+    names = [a.name for a in actions]
+    encoder = SentenceEncoder(load_bundle(bundle).text_config)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = {}
+    for setting, copy in setting_bundles(bundle, work, actions, encoder).items():
+        recognizer = Recognizer.from_bundle(load_bundle(copy), device="cpu")
+        summaries[setting] = summarise(evaluate(recognizer, clips), [c for c, _ in clips], truth, names)
+        confusion_picture(summaries[setting], names, setting, out / f"confusion_{setting.replace(' ', '_')}.png")
+        s = summaries[setting]
+        print(f"{setting}: decided {s['decided']:.1%}, best candidate {s['best']:.1%}, unknown {s['unknown']:.1%} "
+              f"of {s['clips']} clips", flush=True)
+    return summaries

@@ -480,8 +480,10 @@ class LabelEvent(_SourcedMessage):
     recognizer will not name the action; ``unknown`` is derived from it when
     not given. ``seen`` says whether ``label`` is a class seen in training
     (None when unknown). ``topk`` is best first. ``status`` is ``"ok"`` for a
-    decision, ``"no_person"`` when nobody is in view and ``"warming_up"`` while
-    the first window fills; those two carry label ``"unknown"``, score 0, no
+    decision, ``"no_person"`` when nobody is in view and ``"warming_up"`` for a
+    window with fewer frames than the model takes (our capture never sends
+    one: its windows always have the model's length; other producers may);
+    those two carry label ``"unknown"``, score 0, no
     top-k (build them with :meth:`no_decision`). ``timestamp_ms`` is when the
     event was published (also sent as ``publish_timestamp_ms``) and
     ``latency_ms`` = publish - capture time.

@@ -3,20 +3,29 @@
 Each dataset has one JSON file in ``fsvae_core/descriptions/``::
 
     {"dataset": "...", "description": "...",
-     "classes": [{"index": 0, "name": "drink water", "ld": "...", "gd": "..."}, ...]}
+     "classes": [{"index": 0, "name": "drink water", "ld": "...", "gd": "...",
+                  "parts": {"head": "...", "torso": "...", "left_arm": "...",
+                            "right_arm": "...", "left_leg": "...", "right_leg": "..."}}, ...]}
 
 ``name`` is the action label (AL), ``ld`` the Local Description (what the body
-parts do) and ``gd`` the Global Description (what the action is). Users bring
-their own classes in the same format (``load_descriptions(PATH)``).
+parts do) and ``gd`` the Global Description (what the action is). ``parts``
+(optional) says in one sentence per body part (:data:`PART_NAMES`, left and
+right being the subject's own sides) what that part does, worded alike across
+classes so that part-level motions recur between actions. Users bring their own
+classes in the same format (``load_descriptions(PATH)``), with or without parts.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DESCRIPTION_DIR = Path(__file__).resolve().parent / "descriptions"
+
+# The body parts of a class's "parts" field, in the order part_texts() returns them; sides are the subject's own.
+PART_NAMES = ("head", "torso", "left_arm", "right_arm", "left_leg", "right_leg")
 
 # Dataset names that share a file with another: NTU-60 is the first 60 classes of NTU-120.
 _DATASET_FILES = {
@@ -37,15 +46,66 @@ class DescriptionError(ValueError):
 
 @dataclass(frozen=True)
 class ActionDescription:
-    """One action in words: its label, Local Description and Global Description."""
+    """One action in words: its label, Local Description, Global Description and, optionally, body parts.
+
+    ``parts`` may be given as a mapping from each of :data:`PART_NAMES` to one
+    sentence, or as ``(part, sentence)`` pairs; it is kept as pairs in
+    :data:`PART_NAMES` order (whitespace collapsed), so descriptions stay
+    hashable and compare equal however their parts were given. ``None`` means
+    the class has no body-part descriptions.
+    """
 
     name: str
     ld: str
     gd: str
+    parts: tuple[tuple[str, str], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.parts is not None:
+            object.__setattr__(self, "parts", _checked_parts(self.parts, "ActionDescription", self.name))
 
     def texts(self, parts: tuple[str, ...]) -> list[str]:
         """The texts of ``parts`` (a tuple of "name", "ld", "gd") in that order."""
         return [getattr(self, part) for part in parts]
+
+    def part_texts(self) -> list[str]:
+        """The six body-part sentences in :data:`PART_NAMES` order; a DescriptionError if the class has none."""
+        if self.parts is None:
+            raise DescriptionError(f"action {self.name!r} has no body-part descriptions "
+                                   f"(its entry has no 'parts' field with {', '.join(PART_NAMES)})")
+        return [text for _, text in self.parts]
+
+
+def _checked_parts(value: object, where: str, name: str) -> tuple[tuple[str, str], ...]:
+    """``value`` (a mapping or ``(part, sentence)`` pairs) as pairs in PART_NAMES order, or a DescriptionError
+    naming ``where`` (the file and entry), the class ``name`` and the key at fault."""
+    needed = ", ".join(PART_NAMES)
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        pairs = [tuple(p) for p in value]
+    else:
+        pairs = None
+    if pairs is None or not all(isinstance(key, str) for key, _ in pairs):
+        raise DescriptionError(f"{where}.parts (class {name!r}) must be an object with the keys {needed}, "
+                               f"got {value!r}")
+    given = [key for key, _ in pairs]
+    if len(set(given)) != len(given):
+        raise DescriptionError(f"{where}.parts (class {name!r}) names a part twice: {given}")
+    missing = [key for key in PART_NAMES if key not in given]
+    if missing:
+        raise DescriptionError(f"{where}.parts (class {name!r}) lacks {', '.join(map(repr, missing))}; "
+                               f"it needs exactly {needed}")
+    extra = [key for key in given if key not in PART_NAMES]
+    if extra:
+        raise DescriptionError(f"{where}.parts (class {name!r}) has unknown key(s) {', '.join(map(repr, extra))}; "
+                               f"it needs exactly {needed}")
+    texts = dict(pairs)
+    for key in PART_NAMES:
+        text = texts[key]
+        if not isinstance(text, str) or not text.strip():
+            raise DescriptionError(f"{where}.parts.{key} (class {name!r}) must be a non-empty string, got {text!r}")
+    return tuple((key, " ".join(texts[key].split())) for key in PART_NAMES)
 
 
 def known_datasets() -> list[str]:
@@ -95,13 +155,19 @@ def _read_description_file(path: Path) -> list[ActionDescription]:
 
 
 def description_from_fields(fields: dict, where: str) -> ActionDescription:
-    """Build and check one description from a mapping with ``name``, ``ld`` and ``gd``."""
+    """Build and check one description from a mapping with ``name``, ``ld``, ``gd`` and optionally ``parts``."""
     values = {}
     for field in ("name", "ld", "gd"):
         value = fields.get(field)
         if not isinstance(value, str) or not value.strip():
             raise DescriptionError(f"{where}.{field} must be a non-empty string, got {value!r}")
         values[field] = " ".join(value.split())
+    if "parts" in fields:
+        parts = fields["parts"]
+        if not isinstance(parts, Mapping):  # pairs are for code; a file says parts as an object
+            raise DescriptionError(f"{where}.parts (class {values['name']!r}) must be an object with the keys "
+                                   f"{', '.join(PART_NAMES)}, got {parts!r}")
+        values["parts"] = _checked_parts(parts, where, values["name"])
     return ActionDescription(**values)
 
 
@@ -129,6 +195,13 @@ def save_descriptions(descriptions: list[ActionDescription], path: Path, dataset
     document = {
         "dataset": dataset,
         "description": f"{len(descriptions)} action descriptions",
-        "classes": [{"index": i, "name": d.name, "ld": d.ld, "gd": d.gd} for i, d in enumerate(descriptions)],
+        "classes": [_entry(i, d) for i, d in enumerate(descriptions)],
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _entry(index: int, description: ActionDescription) -> dict:
+    entry = {"index": index, "name": description.name, "ld": description.ld, "gd": description.gd}
+    if description.parts is not None:
+        entry["parts"] = dict(description.parts)
+    return entry

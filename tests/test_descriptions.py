@@ -1,10 +1,19 @@
 """Every built-in dataset has a description per class; users bring their own in one format."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from fsvae_core.descriptions import ActionDescription, DescriptionError, load_descriptions, save_descriptions, synonym_groups
+from fsvae_core.descriptions import (
+    PART_NAMES,
+    ActionDescription,
+    DescriptionError,
+    load_descriptions,
+    save_descriptions,
+    synonym_groups,
+)
+
 
 
 @pytest.mark.parametrize("dataset, count", [("ntu120", 120), ("ntu60", 60), ("utd-mhad", 27), ("nw-ucla", 10)])
@@ -63,3 +72,88 @@ def test_every_synonym_names_a_real_class_of_its_dataset():
     assert groups and all(len(group) >= 2 for group in groups)
     members = [member for group in groups for member in group]
     assert len(members) == len(set(members))  # no class in two groups
+
+
+# --- body parts -------------------------------------------------------------------------------------------
+
+WAVE_PARTS = {
+    "head": "the head faces forward and stays level",
+    "torso": "the torso stays upright and still",
+    "left_arm": "the left arm stays still at the side",
+    "right_arm": "the right arm rises above the shoulder and the forearm swings side to side",
+    "left_leg": "the left leg stands still, weight on both feet",
+    "right_leg": "the right leg stands still, weight on both feet",
+}
+
+
+def test_parts_round_trip_through_a_user_file(tmp_path):
+    mine = [
+        ActionDescription("wave", "one hand swings side to side above the shoulder", "greeting someone", WAVE_PARTS),
+        ActionDescription("jump up", "both legs push off and the body leaves the floor", "jumping in place"),
+    ]
+    save_descriptions(mine, tmp_path / "mine.json")
+    written = json.loads((tmp_path / "mine.json").read_text())["classes"]
+    assert written[0]["parts"] == WAVE_PARTS and "parts" not in written[1]
+    loaded = load_descriptions(tmp_path / "mine.json")
+    assert loaded == mine
+    assert loaded[0].part_texts() == [WAVE_PARTS[part] for part in PART_NAMES]
+
+
+def test_parts_are_kept_in_part_order_whitespace_collapsed_and_hashable():
+    shuffled = dict(reversed(list(WAVE_PARTS.items())))
+    shuffled["head"] = "  the head   faces forward\nand stays level "
+    a = ActionDescription("wave", "ld", "gd", shuffled)
+    b = ActionDescription("wave", "ld", "gd", tuple(WAVE_PARTS.items()))
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert [part for part, _ in a.parts] == list(PART_NAMES)
+    assert a != ActionDescription("wave", "ld", "gd")  # parts count in equality
+    assert ActionDescription("wave", "ld", "gd") == ActionDescription("wave", "ld", "gd", None)
+
+
+def _write_one(tmp_path, parts) -> Path:
+    path = tmp_path / "parts.json"
+    path.write_text(json.dumps({"classes": [{"index": 0, "name": "wave", "ld": "a hand moves", "gd": "greeting",
+                                             "parts": parts}]}))
+    return path
+
+
+def test_a_missing_part_is_refused_by_file_class_and_key(tmp_path):
+    parts = {k: v for k, v in WAVE_PARTS.items() if k != "left_leg"}
+    with pytest.raises(DescriptionError, match=r"parts\.json: classes\[0\]\.parts \(class 'wave'\) lacks 'left_leg'"):
+        load_descriptions(_write_one(tmp_path, parts))
+
+
+def test_an_extra_part_is_refused_by_file_class_and_key(tmp_path):
+    parts = {**WAVE_PARTS, "tail": "the tail wags"}
+    message = r"parts\.json: classes\[0\]\.parts \(class 'wave'\) has unknown key\(s\) 'tail'"
+    with pytest.raises(DescriptionError, match=message):
+        load_descriptions(_write_one(tmp_path, parts))
+
+
+@pytest.mark.parametrize("empty", ["", "   ", None, 3])
+def test_an_empty_part_sentence_is_refused_by_file_class_and_key(tmp_path, empty):
+    parts = {**WAVE_PARTS, "torso": empty}
+    message = r"parts\.json: classes\[0\]\.parts\.torso \(class 'wave'\) must be a non-empty string"
+    with pytest.raises(DescriptionError, match=message):
+        load_descriptions(_write_one(tmp_path, parts))
+
+
+@pytest.mark.parametrize("not_an_object", [None, "the head nods", [["head", "the head nods"]]])
+def test_parts_that_are_not_an_object_are_refused(tmp_path, not_an_object):
+    with pytest.raises(DescriptionError, match=r"parts\.json: classes\[0\]\.parts \(class 'wave'\) must be an object"):
+        load_descriptions(_write_one(tmp_path, not_an_object))
+
+
+def test_bad_parts_in_code_are_refused_at_construction():
+    with pytest.raises(DescriptionError, match=r"class 'wave'.*lacks 'head'"):
+        ActionDescription("wave", "ld", "gd", {k: v for k, v in WAVE_PARTS.items() if k != "head"})
+
+
+def test_classes_without_parts_still_load_and_say_so(tmp_path):
+    path = tmp_path / "plain.json"
+    path.write_text(json.dumps({"classes": [{"index": 0, "name": "wave", "ld": "a hand moves", "gd": "greeting"}]}))
+    (plain,) = load_descriptions(path)
+    assert plain == ActionDescription("wave", "a hand moves", "greeting") and plain.parts is None
+    assert plain.texts(("name", "ld", "gd")) == ["wave", "a hand moves", "greeting"]
+    with pytest.raises(DescriptionError, match=r"'wave' has no body-part descriptions"):
+        plain.part_texts()

@@ -1,6 +1,7 @@
 """Every built-in dataset has a description per class; users bring their own in one format."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from fsvae_core.descriptions import (
     synonym_groups,
 )
 
+# Every file that carries body-part descriptions, and its class count.
+WITH_PARTS = [("ntu120", 120), ("utd-mhad", 27), ("nw-ucla", 10), ("hdm05", 11), ("sbu", 8)]
 
 
 @pytest.mark.parametrize("dataset, count", [("ntu120", 120), ("ntu60", 60), ("utd-mhad", 27), ("nw-ucla", 10)])
@@ -86,6 +89,54 @@ WAVE_PARTS = {
 }
 
 
+def _all_with_parts() -> list[ActionDescription]:
+    return [d for source, _ in WITH_PARTS for d in load_descriptions(source)]
+
+
+@pytest.mark.parametrize("source, count", WITH_PARTS, ids=[Path(str(source)).stem for source, _ in WITH_PARTS])
+def test_every_class_describes_six_body_parts_in_short_sentences(source, count):
+    descriptions = load_descriptions(source)
+    assert len(descriptions) == count
+    for d in descriptions:
+        assert d.parts is not None and [part for part, _ in d.parts] == list(PART_NAMES), d.name
+        texts = d.part_texts()
+        assert len(texts) == 6
+        for part, text in zip(PART_NAMES, texts):
+            assert 3 <= len(text.split()) <= 25, (d.name, part, text)
+
+
+def test_each_sentence_names_its_own_body_part():
+    """A sentence read alone still says which part moves: "head" in the head's, "left" in the left arm's..."""
+    words = {"head": ("head",), "torso": ("torso",), "left_arm": ("left",), "right_arm": ("right",),
+             "left_leg": ("left",), "right_leg": ("right",)}
+    for d in _all_with_parts():
+        for part, text in d.parts:
+            assert any(word in text for word in words[part]), (d.name, part, text)
+
+
+def test_part_vocabulary_is_shared_across_classes():
+    """The convention: an idle part is always worded the same, so shared part-level motions can recombine.
+
+    Idle head "the head faces forward and stays level", idle torso "the torso stays upright and still",
+    idle arm "the <side> arm stays still at the side", idle leg "the <side> leg stands still, weight on
+    both feet"; moving parts reuse one phrase per motion (walking legs, arm raised to the mouth...).
+    """
+    counts = Counter((part, text) for d in _all_with_parts() for part, text in d.parts)
+    assert counts[("left_arm", "the left arm stays still at the side")] >= 30
+    assert counts[("right_arm", "the right arm stays still at the side")] >= 10
+    assert counts[("head", "the head faces forward and stays level")] >= 30
+    assert counts[("torso", "the torso stays upright and still")] >= 30
+    for side in ("left", "right"):
+        assert counts[(f"{side}_leg", f"the {side} leg stands still, weight on both feet")] >= 30
+        assert counts[(f"{side}_leg", f"the {side} leg steps forward in turn with the other leg, walking")] >= 5
+    # One-handed actions of unspecified side are described right-handed: the left arm idles there.
+    drink = load_descriptions("ntu120")[0]
+    assert drink.name == "drink water" and dict(drink.parts)["left_arm"] == "the left arm stays still at the side"
+    # Where the label names the side, the parts follow it.
+    kick = next(d for d in load_descriptions("hdm05") if d.name == "kick forward (left foot)")
+    assert "kick" in dict(kick.parts)["left_leg"] and "kick" not in dict(kick.parts)["right_leg"]
+
+
 def test_parts_round_trip_through_a_user_file(tmp_path):
     mine = [
         ActionDescription("wave", "one hand swings side to side above the shoulder", "greeting someone", WAVE_PARTS),
@@ -97,6 +148,12 @@ def test_parts_round_trip_through_a_user_file(tmp_path):
     loaded = load_descriptions(tmp_path / "mine.json")
     assert loaded == mine
     assert loaded[0].part_texts() == [WAVE_PARTS[part] for part in PART_NAMES]
+
+
+def test_builtin_parts_round_trip(tmp_path):
+    ntu = load_descriptions("ntu120")
+    save_descriptions(ntu, tmp_path / "ntu.json")
+    assert load_descriptions(tmp_path / "ntu.json") == ntu
 
 
 def test_parts_are_kept_in_part_order_whitespace_collapsed_and_hashable():

@@ -15,8 +15,9 @@ from fsvae_core.descriptions import (
     synonym_groups,
 )
 
+FLORENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "florence_actions.json"
 # Every file that carries body-part descriptions, and its class count.
-WITH_PARTS = [("ntu120", 120), ("utd-mhad", 27), ("nw-ucla", 10), ("hdm05", 11), ("sbu", 8)]
+WITH_PARTS = [("ntu120", 120), ("utd-mhad", 27), ("nw-ucla", 10), ("hdm05", 11), ("sbu", 8), (FLORENCE, 9)]
 
 
 @pytest.mark.parametrize("dataset, count", [("ntu120", 120), ("ntu60", 60), ("utd-mhad", 27), ("nw-ucla", 10)])

@@ -10,8 +10,10 @@ Coordinate conventions of the raw data (what ``to_canonical`` undoes):
 
 - ``ntu25``, ``kinect_v1``, ``utd_mhad``: Kinect camera space, metres,
   x to the sensor's left, y up, z forward (away from the sensor).
-- ``mediapipe33``: world landmarks, metres, origin between the hips,
-  x to the image's right, y down, z away from the camera.
+- ``mediapipe33``: MediaPipe's world landmarks in metres, x to the image's
+  right, y down, z away from the camera; origin between the hips, or the
+  camera once placed where the image shows the person
+  (``realtime.pose.place_in_camera``, what the live capture sends).
 - ``azure_kinect32``: depth camera space, millimetres,
   x to the image's right, y down, z forward.
 - ``hdm05_mocap31``: motion-capture world space as forward kinematics of the

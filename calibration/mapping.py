@@ -13,9 +13,10 @@ source          conversion to Kinect camera space
 ntu25           none (copied)
 kinect_v1       none: Kinect v1 skeleton space has the same axes, in metres
 utd_mhad        none (Kinect v1); only the joint order differs
-mediapipe33     world landmarks (x right, y down, z away, metres):
-                (X, Y, Z) = (-x, -y, z), a half turn about z, so left stays
-                left; never mirror the frames before pose estimation
+mediapipe33     world landmarks (x right, y down, z away, metres; hips
+                or camera at the origin): (X, Y, Z) = (-x, -y, z), a half
+                turn about z, so left stays left; never mirror the frames
+                before pose estimation
 azure_kinect32  depth camera space (x right, y down, z forward, millimetres):
                 (X, Y, Z) = (-x, -y, z) / 1000
 hdm05_mocap31   mocap world (y up, metres; the ASF rest pose faces +z with

@@ -121,7 +121,7 @@ def _sample_from_pose(timestamp_s: float, result: Any, frame: np.ndarray, pose_m
                       capture_ms: float | None = None) -> PoseSample:
     return PoseSample(
         timestamp_s=timestamp_s,
-        joints=None if result is None else result.world,
+        joints=None if result is None else result.camera,
         layout="mediapipe33",
         frame=frame,
         capture_ms=now_ms() if capture_ms is None else capture_ms,

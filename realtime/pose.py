@@ -9,9 +9,14 @@ Two back ends behind one class, :class:`PoseEstimator`:
   file is given (``PoseEstimator.create(model_path=...)``); it can track
   ``num_poses`` persons.
 
-Both return world landmarks: metres, origin between the hips, axes as the
-image (x right, y down, z away from the camera), exactly what
-``calibration.to_canonical(..., "mediapipe33")`` takes. Images are never
+Both give world landmarks: metres, origin between the person's hips, axes as
+the image (x right, y down, z away from the camera). Because the hips stay at
+the origin in every frame, a person who sits down, squats, walks or jumps
+shows no motion of the body as a whole in them, only of the limbs around the
+hips, while Kinect and motion-capture recordings keep it. So each result also
+carries ``camera``: the same landmarks moved to where the image shows the
+person (:func:`place_in_camera`), which is what the capture process sends on
+and what ``calibration.to_canonical(..., "mediapipe33")`` takes (the same axes). Images are never
 mirrored before estimation: a mirrored image turns the subject's left arm into
 a right arm, which the model then reads as a different action. Flip only what
 is shown on screen.
@@ -22,12 +27,17 @@ Axis letters: M persons, V joints (33 landmarks).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 NUM_LANDMARKS = 33
+# A typical webcam sees 55-78 degrees across; the Kinect v1 colour camera 62.
+FIELD_OF_VIEW_DEG = 60.0
+# Shoulders, elbows, wrists, hips, knees, ankles: the landmarks that fix a body's place and size.
+_LIMB_LANDMARKS = np.array([11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28])
+_VISIBLE = 0.5
 
 # The legacy graph downloads the lite (0) and heavy (2) landmark models on first use; only the
 # full model (1) ships in the wheel, so the others are refused up front rather than fetched.
@@ -48,11 +58,16 @@ class PoseResult:
         visibility: (M, 33) float32 in [0, 1], MediaPipe's visibility score.
         image: (M, 33, 2) float32 landmark positions in the image, normalised
             to [0, 1] by its width and height (for drawing overlays).
+        camera: (M, 33, 3) float32, ``world`` moved to where the image shows
+            each person (:func:`place_in_camera`), camera at the origin; NaN for
+            a person whose place could not be found. None until
+            :meth:`PoseEstimator.estimate` has placed it.
     """
 
     world: np.ndarray
     visibility: np.ndarray
     image: np.ndarray
+    camera: np.ndarray | None = None
 
     @property
     def num_persons(self) -> int:
@@ -67,8 +82,9 @@ class PoseEstimator:
     Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, backend: _Backend) -> None:
+    def __init__(self, backend: _Backend, field_of_view_deg: float = FIELD_OF_VIEW_DEG) -> None:
         self._backend: _Backend | None = backend
+        self.field_of_view_deg = field_of_view_deg
         self.frames = 0
         self.found = 0
 
@@ -82,6 +98,7 @@ class PoseEstimator:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         smooth: bool = True,
+        field_of_view_deg: float = FIELD_OF_VIEW_DEG,
     ) -> PoseEstimator:
         """An estimator with the bundled legacy model, or the Tasks API when ``model_path`` is a ``.task`` file.
 
@@ -93,6 +110,8 @@ class PoseEstimator:
                 inside the installed wheel are accepted (1 in mediapipe 0.10.14).
             min_detection_confidence, min_tracking_confidence: in [0, 1].
             smooth: temporal landmark smoothing (legacy graph only).
+            field_of_view_deg: the camera's horizontal field of view, which
+                :func:`place_in_camera` needs for a person's distance.
 
         Raises:
             ValueError: contradictory or out-of-range options, a missing model file.
@@ -104,6 +123,8 @@ class PoseEstimator:
                             ("min_tracking_confidence", min_tracking_confidence)):
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if not 1.0 <= float(field_of_view_deg) <= 179.0:
+            raise ValueError(f"field_of_view_deg must be in [1, 179], got {field_of_view_deg}")
         if model_path is None:
             if num_poses != 1:
                 raise ValueError(
@@ -119,7 +140,7 @@ class PoseEstimator:
             if not path.is_file():
                 raise ValueError(f"pose model file {path} does not exist")
             backend = _TasksBackend(path, num_poses, min_detection_confidence, min_tracking_confidence)
-        return cls(backend)
+        return cls(backend, float(field_of_view_deg))
 
     @property
     def name(self) -> str:
@@ -144,7 +165,11 @@ class PoseEstimator:
         result = backend.process(rgb, timestamp_ms)
         self.frames += 1
         self.found += result is not None
-        return result
+        if result is None:
+            return None
+        height, width = image.shape[:2]
+        camera = place_in_camera(result.world, result.image, result.visibility, width, height, self.field_of_view_deg)
+        return replace(result, camera=camera)
 
     def _live(self) -> _Backend:
         if self._backend is None:
@@ -162,6 +187,46 @@ class PoseEstimator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def place_in_camera(world: np.ndarray, image: np.ndarray, visibility: np.ndarray, width: int, height: int,
+                    field_of_view_deg: float = FIELD_OF_VIEW_DEG) -> np.ndarray:
+    """World landmarks moved to where the image shows each person: camera-space metres.
+
+    A weak-perspective camera (the body's depth is small against its distance)
+    maps a landmark at world position (x, y) of a person standing at T to the
+    pixel ``(u, v) - (cx, cy) = s (x + Tx, y + Ty)`` with ``s = f / Tz``. The
+    scale s and the offsets follow by least squares over the visible limb
+    landmarks (shoulders to ankles), and f from the horizontal field of view.
+    Sideways and vertical motion come out in the body's own metres whatever
+    the field of view; distance scales with f.
+
+    Args:
+        world: (M, 33, 3) metres, hips at the origin, image axes.
+        image: (M, 33, 2) positions normalised to [0, 1] by width and height.
+        visibility: (M, 33) in [0, 1].
+
+    Returns:
+        (M, 33, 3) float32 ``world + T`` per person; NaN for a person whose
+        landmarks do not fix a scale (fewer than 3 visible limb landmarks, or
+        a degenerate fit).
+    """
+    focal = 0.5 * width / np.tan(np.radians(field_of_view_deg) / 2)
+    out = np.full(world.shape, np.nan, dtype=np.float32)
+    for m in range(world.shape[0]):
+        seen = _LIMB_LANDMARKS[visibility[m, _LIMB_LANDMARKS] > _VISIBLE]
+        if len(seen) < 3:
+            continue
+        xy = world[m, seen, :2].astype(np.float64)  # (J, 2)
+        uv = (image[m, seen] * (width, height) - (width / 2, height / 2)).astype(np.float64)  # (J, 2) pixels from centre
+        xy_mean, uv_mean = xy.mean(0), uv.mean(0)
+        spread = ((xy - xy_mean) ** 2).sum()
+        scale = ((xy - xy_mean) * (uv - uv_mean)).sum() / spread if spread > 0 else np.nan  # pixels per metre
+        if not (np.isfinite(scale) and scale > 0):
+            continue
+        offset = uv_mean / scale - xy_mean  # (Tx, Ty) metres
+        out[m] = world[m] + np.array([offset[0], offset[1], focal / scale])
+    return out
 
 
 def _landmarks(world_lists, image_lists) -> PoseResult | None:

@@ -12,7 +12,7 @@ from calibration import NTU25, MediaPipe33, to_canonical
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
-from realtime.pose import PoseEstimator, PoseResult  # noqa: E402
+from realtime.pose import PoseEstimator, PoseResult, place_in_camera  # noqa: E402
 
 VIDEO = "videos/S001C001P001R001A001_rgb.avi"
 FRAMES = 40
@@ -76,6 +76,40 @@ def test_a_mirrored_image_swaps_the_sides(shared_data):
     left, right = MediaPipe33.LEFT_SHOULDER, MediaPipe33.RIGHT_SHOULDER
     assert a.world[0, left, 2] < a.world[0, right, 2] - 0.05
     assert b.world[0, left, 2] > b.world[0, right, 2] + 0.05
+
+
+def projected(world: np.ndarray, at: np.ndarray, width: int, height: int, fov_deg: float) -> np.ndarray:
+    """Pinhole projection (33, 2), normalised to [0, 1], of a body ``world`` (33, 3) standing at ``at``."""
+    focal = 0.5 * width / np.tan(np.radians(fov_deg) / 2)
+    points = world + at
+    return (focal * points[:, :2] / points[:, 2:] + (width / 2, height / 2)) / (width, height)
+
+
+def test_placing_in_the_camera_recovers_where_the_person_stands():
+    rng = np.random.default_rng(0)
+    world = rng.normal(0.0, 0.3, (33, 3)) * (1.0, 2.5, 0.3)  # a tall, shallow body around its hips
+    for at in ([0.4, -0.2, 3.0], [-0.8, 0.3, 2.2]):
+        image = projected(world, np.array(at), 640, 480, 60.0)
+        placed = place_in_camera(world[None], image[None].astype(np.float32), np.ones((1, 33)), 640, 480, 60.0)
+        # Weak perspective: exact sideways, within a few percent in depth for a 0.3 m deep body.
+        np.testing.assert_allclose(placed[0] - world, np.broadcast_to(at, (33, 3)), rtol=0.05, atol=0.03)
+
+
+def test_a_person_without_enough_visible_limbs_is_not_placed():
+    world = np.random.default_rng(1).normal(size=(1, 33, 3))
+    hidden = np.zeros((1, 33))
+    placed = place_in_camera(world, np.full((1, 33, 2), 0.5, np.float32), hidden, 640, 480)
+    assert np.isnan(placed).all()
+
+
+def test_estimates_carry_the_camera_placed_landmarks(estimates):
+    found = [r for r in estimates if r is not None]
+    hips = np.stack([r.camera[0, [MediaPipe33.LEFT_HIP, MediaPipe33.RIGHT_HIP]].mean(0) for r in found])  # (T, 3)
+    # The default 60-degree field of view puts the NTU subject 6.5 m away; the Kinect v2 colour camera
+    # that filmed it sees 84 degrees, which makes that 4.2 m, where NTU's subjects stand.
+    assert 3.0 < np.median(hips[:, 2]) * np.tan(np.radians(60 / 2)) / np.tan(np.radians(84 / 2)) < 5.0
+    shift = found[0].camera[0] - found[0].world[0]  # (33, 3): one translation for the whole body
+    np.testing.assert_allclose(shift, np.broadcast_to(shift[0], (33, 3)), atol=1e-4)
 
 
 def test_blank_image_has_no_person():

@@ -59,6 +59,7 @@ ACTIONS = Path(__file__).resolve().parent / "florence_actions.json"
 DEFAULT_BUNDLE = paths.PROJECT_ROOT / "fsvae_core" / "default_bundle"
 CLIP_NAME = re.compile(r"GestureRecording_Id(\d+)actor(\d+)idAction(\d+)category(\d+)\.mp4")
 LAYOUT = "mediapipe33"
+POSES_VERSION = 2  # 2: landmarks placed in the camera (realtime.pose.place_in_camera)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def load_clips(folder: Path, mirrored: bool, use_cache: bool) -> list[Clip]:
     import mediapipe
 
     files = clip_files(folder)
-    key = hashlib.sha256(json.dumps([mediapipe.__version__, mirrored] + [
+    key = hashlib.sha256(json.dumps([POSES_VERSION, mediapipe.__version__, mirrored] + [
         [p.name, p.stat().st_size, p.stat().st_mtime_ns] for p, _, _ in files]).encode()).hexdigest()[:16]
     cache = paths.cache_dir() / "benchmarks" / f"florence_poses-{key}.npz"
     if use_cache and cache.is_file():
@@ -120,9 +121,9 @@ def load_clips(folder: Path, mirrored: bool, use_cache: bool) -> list[Clip]:
             clips.append(Clip(path, actor, category, times, joints))
     print(file=sys.stderr)
     if use_cache:
-        with paths.replaced_whole(cache) as temporary:
-            arrays = {f"t{i}": c.times_s for i, c in enumerate(clips)} | {f"j{i}": c.joints for i, c in enumerate(clips)}
-            np.savez(temporary, **arrays)
+        arrays = {f"t{i}": c.times_s for i, c in enumerate(clips)} | {f"j{i}": c.joints for i, c in enumerate(clips)}
+        with paths.replaced_whole(cache) as temporary, temporary.open("wb") as file:
+            np.savez(file, **arrays)  # through a handle: given a name, np.savez would append ".npz" to it
     return clips
 
 

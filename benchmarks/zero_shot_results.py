@@ -1,7 +1,14 @@
 """Real zero-shot results on UTD-MHAD and NW-UCLA: runs ``fsvae train`` and tabulates metrics.json.
 
     python3 benchmarks/zero_shot_results.py run --dataset utd-mhad --unseen 5 --seeds 0,1,2,3,4 --variant full
+    python3 benchmarks/zero_shot_results.py run --dataset utd-mhad --extra nw-ucla,hdm05,sbu,ntu120 --unseen 5 ...
     python3 benchmarks/zero_shot_results.py table [--runs runs/bench]
+
+``--extra`` trains the other datasets' classes as further seen classes: the
+K unseen classes are still drawn from ``--dataset`` alone, by the same draw as
+without them (``fsvae train --unseen NAME:K``), and only its test recordings
+are evaluated, so a run with extra data pairs seed by seed with one without.
+Such runs are named ``<dataset>+extra-u<K>-<variant>-s<seed>``.
 
 Variants (the ablation): ``full`` (FS-VAE, feature-axis DCT), ``temporal``
 (DCT over time on the backbone input instead), ``no-frequency``,
@@ -57,21 +64,24 @@ def run(args: argparse.Namespace) -> None:
     base = json.loads((HERE / "configs" / args.config).read_text())
     for variant in args.variant.split(","):
         settings = merged(base, VARIANTS[variant])
+        data = f"{args.dataset}+extra" if args.extra else args.dataset
         for seed in (int(s) for s in args.seeds.split(",")):
-            out = Path(args.runs) / f"{args.dataset}-u{args.unseen}-{variant}-s{seed}"
+            out = Path(args.runs) / f"{data}-u{args.unseen}-{variant}-s{seed}"
             if (out / "bundle" / "manifest.json").exists():
                 print(f"{out}: done", flush=True)
                 continue
             out.mkdir(parents=True, exist_ok=True)
-            full = Path(args.runs) / f"{args.dataset}-u{args.unseen}-full-s{seed}"
+            full = Path(args.runs) / f"{data}-u{args.unseen}-full-s{seed}"
             if variant in SHARES_FULL_BACKBONE and (full / "bundle" / "manifest.json").exists():
                 for name in BACKBONE_CHECKPOINTS:
                     if not (out / name).exists():
                         shutil.copyfile(full / name, out / name)
             (out / "settings.json").write_text(json.dumps(settings, indent=2))
-            command = [sys.executable, "-m", "fsvae_core.cli", "train", "--dataset", args.dataset, "--unseen",
-                       str(args.unseen), "--seed", str(seed), "--out", str(out), "--config", str(out / "settings.json"),
-                       "--quiet"]
+            datasets, unseen = args.dataset, str(args.unseen)
+            if args.extra:
+                datasets, unseen = f"{args.dataset},{args.extra}", f"{args.dataset}:{args.unseen}"
+            command = [sys.executable, "-m", "fsvae_core.cli", "train", "--dataset", datasets, "--unseen", unseen,
+                       "--seed", str(seed), "--out", str(out), "--config", str(out / "settings.json"), "--quiet"]
             print(" ".join(command), flush=True)
             subprocess.run(command, check=True)
 
@@ -117,6 +127,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("run")
     p.add_argument("--dataset", required=True)
+    p.add_argument("--extra", default="", help="comma-separated datasets whose classes are all seen, e.g. nw-ucla,hdm05")
     p.add_argument("--unseen", type=int, required=True)
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--variant", default="full", help=f"comma-separated: {', '.join(VARIANTS)}")

@@ -292,10 +292,10 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     config = config.resolved()
     seed = config.experiment.train.seed
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset, name, descriptions, is_train = data.dataset, data.name, data.descriptions, data.is_train
+    dataset, name, descriptions, is_train, parts = data.dataset, data.name, data.descriptions, data.is_train, data.parts
     seen, unseen = np.asarray(split.seen), np.asarray(split.unseen)
     train_idx = np.flatnonzero(is_train & np.isin(dataset.labels, seen))
-    evaluated = data.parts[evaluate_on][0] if evaluate_on is not None else np.ones(len(dataset), dtype=bool)
+    evaluated = parts[evaluate_on][0] if evaluate_on is not None else np.ones(len(dataset), dtype=bool)
     test_idx = np.flatnonzero(~is_train & evaluated)
 
     timings = {}
@@ -337,6 +337,11 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     zero_shot = result.zero_shot
     calibration = result.metrics["calibration"]
 
+    if len(parts) > 1:  # how each dataset's own test recordings fared, all classes competing
+        predicted, target = result.predictions["gzsl"], result.predictions["gzsl_target"]
+        result.metrics["test_per_dataset"] = {
+            part: {"windows": int(mask[test_idx].sum()), "top1": float((predicted == target)[mask[test_idx]].mean())}
+            for part, (mask, _) in parts.items() if mask[test_idx].any()}
     metrics = {
         "dataset": name, "unseen": {int(c): names[c] for c in unseen}, "split": split.name,
         "validation_classes": {int(c): names[c] for c in split.validation}, "seed": seed,

@@ -192,6 +192,8 @@ def test_unseen_zero_trains_a_deployment_bundle_on_every_class(tmp_path, dataset
     assert len(bundle.classes) == 8 and all(c.seen for c in bundle.classes)
     assert "deployment bundle of 8 classes" in capsys.readouterr().out
     assert (out / "confusion_all.png").exists()
+    per_dataset = json.loads((out / "metrics.json").read_text())["test_per_dataset"]
+    assert set(per_dataset) == {"actions.npz", "again.npz"} and all(0 <= d["top1"] <= 1 for d in per_dataset.values())
 
 
 def test_unseen_classes_of_one_dataset_are_drawn_and_tested_on_it_alone(tmp_path, dataset_file, tiny_settings):

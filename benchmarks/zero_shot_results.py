@@ -3,6 +3,7 @@
     python3 benchmarks/zero_shot_results.py run --dataset utd-mhad --unseen 5 --seeds 0,1,2,3,4 --variant full
     python3 benchmarks/zero_shot_results.py run --dataset utd-mhad --extra nw-ucla,hdm05,sbu,ntu120 --unseen 5 ...
     python3 benchmarks/zero_shot_results.py table [--runs runs/bench]
+    python3 benchmarks/zero_shot_results.py paired [--runs runs/bench]
 
 ``--extra`` trains the other datasets' classes as further seen classes: the
 K unseen classes are still drawn from ``--dataset`` alone, by the same draw as
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -122,6 +124,47 @@ def table(args: argparse.Namespace) -> None:
         print(f"| {data} | {variant} | " + " | ".join(by_seed.get(s, "") for s in seeds) + " |")
 
 
+def paired_difference(a: dict[int, float], b: dict[int, float], draws: int = 10000, seed: int = 0) -> dict | None:
+    """Mean of b - a over the seeds both have, with a 95% bootstrap interval and a two-sided sign test p."""
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        return None
+    diff = np.array([b[s] - a[s] for s in seeds])
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (draws, len(diff)))].mean(1)
+    wins, losses = int((diff > 0).sum()), int((diff < 0).sum())
+    n = wins + losses
+    tail = sum(math.comb(n, k) for k in range(0, min(wins, losses) + 1)) / 2 ** n if n else 1.0
+    return {"seeds": seeds, "mean": float(diff.mean()), "low": float(np.quantile(means, 0.025)),
+            "high": float(np.quantile(means, 0.975)), "wins": wins, "losses": losses, "sign_p": min(1.0, 2 * tail)}
+
+
+def paired(args: argparse.Namespace) -> None:
+    """Each variant against ``full``, and each dataset with ``--extra`` data against without, seed by seed."""
+    zsl: dict[tuple[str, str, str], dict[int, float]] = {}
+    for metrics_file in sorted(Path(args.runs).glob("*/metrics.json")):
+        m = json.loads(metrics_file.read_text())
+        parts = RUN_NAME.match(metrics_file.parent.name)
+        if parts is None or m.get("zsl") is None:
+            continue
+        zsl.setdefault((parts["data"], parts["k"], parts["variant"]), {})[int(parts["seed"])] = 100 * m["zsl"]["top1"]
+    print("| comparison | seeds | mean difference (points) | 95% interval | better / worse | sign test p |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (data, k, variant), values in sorted(zsl.items()):
+        if variant != "full":
+            pairs = [((data, k, "full"), f"{data}, {k} unseen: {variant} - full")]
+        elif data.endswith("+extra"):
+            pairs = [((data[: -len("+extra")], k, "full"), f"{data[: -len('+extra')]}, {k} unseen: with extra seen data - without")]
+        else:
+            continue
+        for base, name in pairs:
+            result = paired_difference(zsl.get(base, {}), values)
+            if result is None:
+                continue
+            print(f"| {name} | {','.join(map(str, result['seeds']))} | {result['mean']:+.1f} | "
+                  f"[{result['low']:+.1f}, {result['high']:+.1f}] | {result['wins']} / {result['losses']} | {result['sign_p']:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +180,9 @@ def main() -> None:
     p = commands.add_parser("table")
     p.add_argument("--runs", default="runs/bench")
     p.set_defaults(handler=table)
+    p = commands.add_parser("paired", help="paired per-seed differences with a bootstrap interval and a sign test")
+    p.add_argument("--runs", default="runs/bench")
+    p.set_defaults(handler=paired)
     args = parser.parse_args()
     args.handler(args)
 

@@ -85,7 +85,7 @@ def summarise(results: list[ClipResult | None], clip_names: list[str], truth: li
                             "decided": float((decided[truth == c] == c).mean()),
                             "best": float((best[truth == c] == c).mean()),
                             "unknown": float(unknown[truth == c].mean())} for c in range(len(names))}
-    return {"clips": len(clips), "decided": float((decided == truth).mean()), "best": float((best == truth).mean()),
+    return {"clips": len(truth), "decided": float((decided == truth).mean()), "best": float((best == truth).mean()),
             "unknown": float(unknown.mean()), "per_class": per_class,
             "answers": [{"clip": clip, "truth": names[t],
                          "label": None if r is None else r.label, "unknown": bool(u),

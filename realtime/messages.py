@@ -15,8 +15,10 @@ other languages in ``docs/messages.md``.
 
 Every constructor checks its fields, and :func:`decode` checks everything a
 peer could get wrong (frame count, UTF-8, JSON, field names and types, topic,
-version, dtype, shape against buffer size, NaN/inf, size limits); both raise
-:class:`MessageError`, a ``ValueError`` whose text names the topic and field.
+version, dtype, shape against buffer size, NaN/inf, size limits, characters
+of names and texts); both raise :class:`MessageError`, a ``ValueError`` whose
+text names the topic and field. :func:`decode` raises nothing else, whatever
+the frames hold: a receiver that catches MessageError survives any message.
 
 Axis letters: M persons, T frames, V joints, C=3 coordinates. Arrays held by a
 message are read-only; a decoded array is a zero-copy view of its frame.
@@ -35,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from calibration.layouts import LAYOUTS
+from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, escape_refused, text_problem
 
 FORMAT_VERSION = 1
 
@@ -48,9 +51,14 @@ MAX_POSE_PERSONS = 16  # M of a PoseFrame: a tracker may see a crowd; the captur
 MAX_JOINTS = max(layout.num_joints for layout in LAYOUTS.values())  # 33 (mediapipe33)
 MAX_FPS = 240.0
 MAX_TOPK = 100
-MAX_NAME_CHARS = 200
-MAX_TEXT_CHARS = 4000
+# MAX_NAME_CHARS (200): action names and labels; shared with bundles (fsvae_core.action_text).
+MAX_TEXT_CHARS = MAX_DESCRIPTION_CHARS  # 4000: descriptions, log texts, error texts
 MAX_SEQ = 2**53 - 1  # largest integer a JavaScript subscriber reads exactly
+MAX_INT_DIGITS = 20  # a JSON integer with more digits is refused before Python parses it (seq needs 16)
+MAX_NUMBER_CHARS = 64  # the same for any other JSON number literal (a float needs at most 24)
+# A capture time further than this from the receiver's clock, ahead or behind, is implausible:
+# a spoofed or unset clock (1970) or a recording replayed with its old times.
+MAX_CLOCK_SKEW_MS = 60_000.0
 
 WIRE_DTYPE = "<f4"
 UNKNOWN_LABEL = "unknown"
@@ -70,6 +78,9 @@ class MessageError(ValueError):
     """
 
     def __init__(self, topic: str | None, field_name: str | None, problem: str) -> None:
+        # Both may come from the peer (an unknown field's name): never print them raw.
+        field_name = None if field_name is None else _printable(field_name, 80)
+        problem = escape_refused(str(problem), allow="\n\t")
         self.topic = topic
         self.field = field_name
         self.problem = problem
@@ -86,12 +97,42 @@ def now_ms() -> float:
     return time.time() * 1000.0
 
 
+def capture_time_plausible(
+    capture_timestamp_ms: float, now: float | None = None, max_skew_ms: float = MAX_CLOCK_SKEW_MS
+) -> bool:
+    """Whether a capture time lies within ``max_skew_ms`` of ``now`` (this machine's clock), ahead or behind.
+
+    A message's ``capture_timestamp_ms`` is only as true as its sender says;
+    latencies computed from implausible ones (a clock at 0, a year ahead) are
+    left out of statistics, or the messages dropped
+    (``LatestWinsSubscriber(max_clock_skew_ms=...)``).
+    """
+    now = now_ms() if now is None else now
+    return abs(float(capture_timestamp_ms) - now) <= max_skew_ms
+
+
+def _printable(text: Any, limit: int) -> str:
+    """``text`` if it is short printable text, else its escaped repr, clipped to ``limit`` characters."""
+    if isinstance(text, str) and text.isprintable() and len(text) <= limit:
+        return text
+    try:
+        shown = repr(text) if isinstance(text, str) else repr(str(text))
+    except Exception:  # noqa: BLE001 - a value that cannot even be shown
+        shown = f"<{type(text).__name__}>"
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 # ---------------------------------------------------------------------------------------------
 # Field checks shared by constructors and the decoder. Each returns the normalised value.
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**60:
+        return f"int of {len(str(abs(value))) if abs(value) < 10**4000 else 'over 4000'} digits"
+    try:
+        text = repr(value)  # escapes control and invisible characters
+    except Exception:  # noqa: BLE001 - too deep to print, or an int too long for str()
+        text = "..."
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{type(value).__name__} {text}"
@@ -117,7 +158,10 @@ def _float(
 ) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise MessageError(topic, name, f"must be a number, got {_show(value)}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise MessageError(topic, name, f"must be finite, got {_show(value)}") from None
     if not math.isfinite(value):
         raise MessageError(topic, name, f"must be finite, got {value}")
     if minimum is not None and value < minimum:
@@ -135,11 +179,14 @@ def _bool(topic: str, name: str, value: Any) -> bool:
     return bool(value)
 
 
-def _text(topic: str, name: str, value: Any, max_chars: int = MAX_NAME_CHARS) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise MessageError(topic, name, f"must be a non-empty string, got {_show(value)}")
-    if len(value) > max_chars:
-        raise MessageError(topic, name, f"must have at most {max_chars} characters, got {len(value)}")
+def _text(topic: str, name: str, value: Any, max_chars: int = MAX_NAME_CHARS, free: bool = False) -> str:
+    """A name or description (no control, invisible or direction-changing characters, see
+    :mod:`fsvae_core.action_text`); ``free`` text (logs, errors) may also hold newlines and tabs."""
+    problem = text_problem(value, max_chars, allow="\n\t" if free else "")
+    if problem is not None:
+        if problem.startswith("must be a non-empty string"):
+            problem = f"must be a non-empty string, got {_show(value)}"
+        raise MessageError(topic, name, problem)
     return value
 
 
@@ -239,7 +286,10 @@ class _Message:
         arrays = self._arrays()
         if arrays:
             header["arrays"] = [{"name": name, "dtype": WIRE_DTYPE, "shape": list(a.shape)} for name, a in arrays]
-        blob = json.dumps(header, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        try:
+            blob = json.dumps(header, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        except (ValueError, TypeError, RecursionError) as error:  # UnicodeEncodeError: a lone surrogate
+            raise MessageError(self.topic, "header", f"cannot be encoded as UTF-8 JSON: {error}") from None
         if len(blob) > MAX_HEADER_BYTES:
             raise MessageError(self.topic, "header", f"{len(blob)} bytes exceeds MAX_HEADER_BYTES={MAX_HEADER_BYTES}")
         return [self.topic.encode("ascii"), blob, *(array.tobytes() for _, array in arrays)]
@@ -702,7 +752,7 @@ class ControlReply(_Message):
             if self.error is not None:
                 raise MessageError(topic, "error", "must be absent when ok is true")
         else:
-            self._set("error", _text(topic, "error", self.error, MAX_TEXT_CHARS))
+            self._set("error", _text(topic, "error", self.error, MAX_TEXT_CHARS, free=True))
             if self.actions is not None or self.status is not None:
                 raise MessageError(topic, "ok", "a failed reply carries only its error")
         if self.actions is not None:
@@ -713,7 +763,7 @@ class ControlReply(_Message):
             try:
                 # A detached plain copy that is known to serialise.
                 self._set("status", json.loads(json.dumps(dict(self.status), allow_nan=False)))
-            except (TypeError, ValueError) as error:
+            except (TypeError, ValueError, RecursionError) as error:
                 raise MessageError(topic, "status", f"is not JSON-serialisable: {error}") from None
 
     @classmethod
@@ -739,8 +789,14 @@ class ControlReply(_Message):
 
     @classmethod
     def failure(cls, seq: int, error: str) -> ControlReply:
-        """A failed reply to request ``seq``, saying why."""
-        return cls(seq=seq, ok=False, error=error[:MAX_TEXT_CHARS])
+        """A failed reply to request ``seq``, saying why.
+
+        ``error`` may quote what a peer sent: characters a text may not hold
+        are escaped (``\\u202e``) and it is cut to MAX_TEXT_CHARS, so that
+        building a failure never fails.
+        """
+        text = escape_refused(str(error), allow="\n\t")[:MAX_TEXT_CHARS]
+        return cls(seq=seq, ok=False, error=text if text.strip() else "failed")
 
     def _header(self) -> dict[str, Any]:
         header: dict[str, Any] = {"ok": self.ok}
@@ -772,7 +828,7 @@ class LogEvent(_Message):
         super().__post_init__()
         self._set("level", _choice(self.TOPIC, "level", self.level, LOG_LEVELS))
         self._set("source", _source_id(self.TOPIC, "source", self.source))
-        self._set("text", _text(self.TOPIC, "text", self.text, MAX_TEXT_CHARS))
+        self._set("text", _text(self.TOPIC, "text", self.text, MAX_TEXT_CHARS, free=True))
 
     @property
     def topic(self) -> str:
@@ -839,6 +895,43 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise _JsonProblem(f"{name} is not allowed (numbers must be finite)")
+
+
+def _parse_int(text: str) -> int:
+    # Before int(): Python refuses over 4300 digits with a ValueError, and parses long ones slowly.
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        raise _JsonProblem(f"an integer of {digits} digits exceeds MAX_INT_DIGITS={MAX_INT_DIGITS}")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _JsonProblem(f"a number of {len(text)} characters exceeds MAX_NUMBER_CHARS={MAX_NUMBER_CHARS}")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonProblem(f"the number {text} is out of range (numbers must be finite)")
+    return value
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abAB]", re.ASCII)  # "\ud800" in the JSON text
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether any string in a parsed JSON value holds a surrogate json.loads left unpaired."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _buffer(index: int, frame: Any) -> memoryview:
@@ -908,8 +1001,19 @@ def decode(frames: Sequence[Any]) -> Message:
 
     Frames may be bytes, bytearray, memoryview or ``zmq.Frame``; arrays in the
     result are read-only views of them. Raises :class:`MessageError` naming the
-    topic and field for anything malformed; never unpickles.
+    topic and field for anything malformed, and no other exception whatever the
+    frames hold; never unpickles.
     """
+    try:
+        return _decode(frames)
+    except MessageError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the last line of defence against hostile input
+        problem = f"cannot be read ({type(error).__name__}: {_printable(error, 200)})"
+        raise MessageError(None, "message", problem) from None
+
+
+def _decode(frames: Sequence[Any]) -> Message:
     if isinstance(frames, (bytes, bytearray, memoryview, str)) or not isinstance(frames, Sequence):
         raise MessageError(None, "frames", f"must be a list of byte frames, got {type(frames).__name__}")
     if not 2 <= len(frames) <= MAX_FRAMES:
@@ -937,7 +1041,10 @@ def decode(frames: Sequence[Any]) -> Message:
     except UnicodeDecodeError as error:
         raise MessageError(topic, "header", f"is not UTF-8 ({error.reason} at byte {error.start})") from None
     try:
-        header = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        header = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+            parse_int=_parse_int, parse_float=_parse_float,
+        )  # fmt: skip
     except json.JSONDecodeError as error:
         problem = f"is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         raise MessageError(topic, "header", problem) from None
@@ -945,6 +1052,10 @@ def decode(frames: Sequence[Any]) -> Message:
         raise MessageError(topic, "header", str(error)) from None
     except RecursionError:
         raise MessageError(topic, "header", "JSON is nested too deeply") from None
+    except ValueError as error:  # any other number or text json could not turn into a value
+        raise MessageError(topic, "header", f"holds a value that cannot be read: {error}") from None
+    if _ESCAPED_SURROGATE.search(text) and _holds_lone_surrogate(header):
+        raise MessageError(topic, "header", "holds a lone UTF-16 surrogate escape (not encodable as UTF-8)")
     if not isinstance(header, dict):
         raise MessageError(topic, "header", f"must be a JSON object, got {type(header).__name__}")
     if "format_version" not in header:

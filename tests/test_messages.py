@@ -11,8 +11,11 @@ import pytest
 
 from realtime.messages import (
     FORMAT_VERSION,
+    MAX_CLOCK_SKEW_MS,
     MAX_HEADER_BYTES,
     MAX_MESSAGE_BYTES,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
     MAX_WINDOW_FRAMES,
     MAX_WINDOW_PERSONS,
     ActionInfo,
@@ -25,6 +28,7 @@ from realtime.messages import (
     PoseFrame,
     RankedLabel,
     SkeletonWindow,
+    capture_time_plausible,
     decode,
     label_topic,
     skeleton_topics,
@@ -296,3 +300,154 @@ def test_wrong_shape_array_is_caught_by_the_layout_check():
 def test_error_text_names_topic_and_field():
     with pytest.raises(MessageError, match=r"^action.label.cam0: score: must be a number"):
         decode(_with_header(L, _set("score", "high")))
+
+
+# --- hostile content: only MessageError ever escapes a decoder (issue 11, items 1 and 10) ----------
+
+
+def _raw_header(frames: list[bytes], key: str, raw: str) -> list[bytes]:
+    """``frames`` with ``key``'s JSON value replaced by the literal text ``raw`` (any JSON, valid or not)."""
+    header = json.loads(frames[1])
+    header[key] = "@@RAW@@"
+    text = json.dumps(header).replace('"@@RAW@@"', raw)
+    return [frames[0], text.encode(), *frames[2:]]
+
+
+HUGE_INT = "9" * 5000  # beyond Python's 4300-digit int parsing limit: a ValueError, not a JSONDecodeError
+HOSTILE_VALUES = [
+    HUGE_INT,
+    "-" + HUGE_INT,
+    "9" * 400,  # parses, but float() overflows
+    "1e400",  # parses to inf
+    "-1e400",
+    "[" * 5000 + "]" * 5000,  # nesting deeper than the recursion limit
+    "[" * 900 + "]" * 900,  # parses, but re-serialising or printing it may recurse too deep
+    '"\\ud800"',  # a lone surrogate: cannot be encoded as UTF-8
+    '"a\\u0000b"',
+    '"\\u202ewave"',
+    '"' + "x" * 100_000 + '"',
+    "null",
+    "true",
+    "{}",
+    "[]",
+    '[{"label": "a", "score": 1, "seen": true}]',
+    '{"x": ' + "9" * 400 + "}",
+]
+
+
+@pytest.mark.parametrize("raw", HOSTILE_VALUES, ids=lambda raw: raw[:12])
+def test_hostile_values_in_any_field_are_message_errors(raw):
+    samples = [message.to_frames() for message in every_message()]
+    for frames in samples:
+        header = json.loads(frames[1])
+        for key in [*header, "extra"]:
+            for shape_too in (False, True):
+                target = _raw_header(frames, key, raw)
+                if shape_too and "arrays" in header:
+                    spec = json.loads(frames[1])["arrays"]
+                    spec[0]["shape"][0] = "@@RAW@@"
+                    text = json.dumps({**json.loads(frames[1]), "arrays": spec}).replace('"@@RAW@@"', raw)
+                    target = [frames[0], text.encode(), *frames[2:]]
+                try:
+                    message = decode(target)
+                except MessageError:
+                    continue  # anything else escaping fails the test
+                message.to_frames()  # what was decoded can be sent on (e.g. echoed in a reply)
+
+
+def test_a_huge_integer_names_the_header():
+    with pytest.raises(MessageError, match="header: .*digits"):
+        decode(_raw_header(L, "seq", HUGE_INT))
+    with pytest.raises(MessageError) as caught:
+        decode(_raw_header(L, "score", "9" * 400))
+    assert caught.value.field in ("header", "score")
+
+
+def test_truncated_and_bit_flipped_messages_are_message_errors():
+    rng = np.random.default_rng(11)
+    for message in every_message():
+        frames = message.to_frames()
+        for _ in range(40):
+            index = int(rng.integers(1, len(frames)))
+            frame = bytearray(frames[index])
+            if rng.random() < 0.5 and frame:
+                frame[int(rng.integers(len(frame)))] ^= 1 << int(rng.integers(8))
+            else:
+                del frame[int(rng.integers(len(frame) + 1)) :]
+            try:
+                decode([*frames[:index], bytes(frame), *frames[index + 1 :]])
+            except MessageError:
+                pass
+
+
+def test_error_texts_escape_what_the_peer_sent():
+    frames = _raw_header(L, "colour\u202e\n", '"x"')
+    with pytest.raises(MessageError) as caught:
+        decode(frames)
+    text = str(caught.value)
+    assert "\u202e" not in text and "\n" not in text and "\\u202e" in text
+
+
+BAD_NAMES = {
+    "NUL": ("a\x00b", "U+0000"),
+    "newline": ("wave\nclap", "U+000A"),
+    "bidi override": ("\u202egnaw", "U+202E"),
+    "bidi isolate": ("wave\u2066", "U+2066"),
+    "zero-width space": ("wa\u200bve", "U+200B"),
+    "escape": ("\x1b[31mwave", "U+001B"),
+    "line separator": ("wave\u2028", "U+2028"),
+    "too long": ("w" * (MAX_NAME_CHARS + 1), "at most 200 characters"),
+}
+
+
+@pytest.mark.parametrize("name, problem", BAD_NAMES.values(), ids=BAD_NAMES.keys())
+def test_action_names_refuse_control_and_invisible_characters(name, problem):
+    with pytest.raises(MessageError) as caught:
+        ControlRequest(seq=1, command="add", name=name, ld="hands up", gd="a wave")
+    assert caught.value.field == "name" and problem in str(caught.value)
+    # ...and on the wire, where the constructor never ran on the sender's side.
+    good = ControlRequest(seq=1, command="add", name="wave", ld="hands up", gd="a wave").to_frames()
+    with pytest.raises(MessageError) as caught:
+        decode(_with_header(good, _set("name", name)))
+    assert caught.value.field == "name" and problem in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["ld", "gd"])
+def test_descriptions_refuse_newlines_and_overrides(field):
+    arguments = {"name": "wave", "ld": "hands up", "gd": "a wave"}
+    for bad, code in (("one\ntwo", "U+000A"), ("left \u202eright", "U+202E")):
+        with pytest.raises(MessageError) as caught:
+            ControlRequest(seq=1, command="add", **{**arguments, field: bad})
+        assert caught.value.field == field and code in str(caught.value)
+    with pytest.raises(MessageError, match=f"at most {MAX_TEXT_CHARS}"):
+        ControlRequest(seq=1, command="add", **{**arguments, field: "x" * (MAX_TEXT_CHARS + 1)})
+
+
+def test_names_in_labels_and_action_lists_are_checked_too():
+    with pytest.raises(MessageError, match=r"U\+202E"):
+        label_event(label="\u202eevaw", topk=())
+    with pytest.raises(MessageError, match=r"U\+0000"):
+        ActionInfo("wa\x00ve", True)
+    assert ActionInfo("café au lait 日本", True).name == "café au lait 日本"  # any visible script is fine
+
+
+def test_a_failure_reply_cleans_its_text_instead_of_raising():
+    reply = ControlReply.failure(3, "bad name 'x\u202e\x00'\nsecond line\u2028" + "y" * 10_000)
+    assert reply.error.startswith("bad name 'x\\u202e\\x00'\nsecond line\\u2028")
+    assert len(reply.error) <= MAX_TEXT_CHARS
+    assert decode(reply.to_frames()) == reply
+
+
+def test_capture_time_plausibility():
+    now = 1_700_000_000_000.0
+    assert capture_time_plausible(now - 5_000.0, now=now)
+    assert capture_time_plausible(now + 1_000.0, now=now)
+    assert not capture_time_plausible(0.0, now=now)  # 1970: a spoofed or unset clock
+    assert not capture_time_plausible(now + 2 * MAX_CLOCK_SKEW_MS, now=now)
+    assert not capture_time_plausible(now - 2 * MAX_CLOCK_SKEW_MS, now=now)
+
+
+def test_docs_state_the_limits():
+    text = DOCS.read_text(encoding="utf-8")
+    for name in ("MAX_INT_DIGITS", "MAX_CLOCK_SKEW_MS", "U+202E"):
+        assert name in text, f"docs/messages.md does not state {name}"

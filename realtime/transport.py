@@ -4,8 +4,14 @@
   tiny queues. A slow or stalled reader never blocks or bloats the writer:
   libzmq drops what does not fit, and the reader can skip to the newest
   message. Nothing here guarantees delivery; ``seq`` gaps show what was lost.
+  The publisher bounds what subscribers can make it hold
+  (:data:`MAX_SUBSCRIPTIONS`), the subscriber what a lying publisher can make
+  it count (:data:`MAX_SEQ_GAP`, :data:`MAX_TRACKED_STREAMS`, ``max_clock_skew_ms``).
 - :class:`ControlServer` / :class:`ControlClient`: REQ/REP for commands; every
   request gets exactly one reply or the client gets a ``TimeoutError``.
+
+Every wrapper counts what it dropped or refused; :meth:`counters` gives them
+all as one dict, for status reports.
 
 Messages are the dataclasses of :mod:`realtime.messages`; nothing is pickled.
 Every wrapper is NOT thread-safe (ZeroMQ sockets are not): create and use it in
@@ -14,8 +20,9 @@ unsent messages at once (LINGER 0).
 
 Binding to anything other than loopback or ``ipc://`` needs
 ``allow_remote=True``; remote links should use CURVE (:class:`CurveKeys`),
-where PUB and REP sockets are the CURVE servers and only the client key in
-the keys is let in.
+where PUB and REP sockets are the CURVE servers and let in only the client key
+of the keys, and the server's own key pair (for processes on the server's
+machine, :meth:`CurveKeys.for_local_client`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from realtime.messages import (
     ControlReply,
     ControlRequest,
     MessageError,
+    capture_time_plausible,
     decode,
 )
 
@@ -54,6 +62,25 @@ DEFAULT_PORTS: dict[str, int] = {
 DEFAULT_HOST = "127.0.0.1"
 _SCHEMES = ("tcp", "ipc", "inproc")
 _MAX_DRAIN = 10_000  # receive_latest stops draining after this many, so a flood cannot pin it
+
+# What subscribers can make a publisher hold. libzmq keeps every distinct subscription prefix of
+# every connected subscriber, unbounded (a million made one process grow by 5 GB). A publisher
+# past either limit cuts every subscriber off (closes and re-binds its socket, which frees them
+# all); honest subscribers reconnect by themselves within a fraction of a second.
+MAX_SUBSCRIPTIONS = 1024  # distinct prefixes held at once, all subscribers together
+MAX_SUBSCRIPTION_BYTES = 64 * 1024  # their total length
+# ZMQ_MAXMSGSIZE of a publisher: its only inbound messages are subscriptions (topics are at most
+# 128 bytes), plus the CURVE handshake (about 600 bytes); a peer sending more is disconnected.
+MAX_SUBSCRIPTION_MESSAGE_BYTES = 1024
+# ZMQ_RCVHWM of a publisher: the subscriptions queued per connection. So small, libzmq files them
+# only a couple at a time, after a round trip between its threads, and a flood cannot outrun the
+# count between reads (with 100, one read let tens of thousands of a flood's subscriptions in at
+# once: 100 MB). Not 1: with 1, CURVE connections checked by ZAP never complete (libzmq 4.3.5).
+_SUBSCRIPTION_HWM = 2
+
+# What a publisher (honest or not) can make a subscriber count.
+MAX_SEQ_GAP = 1000  # a larger jump in seq is not loss but a new stream (see LatestWinsSubscriber)
+MAX_TRACKED_STREAMS = 1024  # streams whose last seq is remembered; the least recent is forgotten
 
 
 def default_endpoint(name: str) -> str:
@@ -152,6 +179,22 @@ class CurveKeys:
             raise ValueError("these CurveKeys have no client_secret")
         return replace(self, server_secret=None)
 
+    def for_local_client(self) -> CurveKeys:
+        """Client keys for a process on the server's own machine, made from the server's key pair.
+
+        That machine holds ``server.key_secret`` and ``client.key`` only
+        (the remote client's secret stays with the remote client); a process
+        there that subscribes to the server's labels or sends it commands
+        (``fsvae-live``'s status line, capture's overlay) presents the server's
+        own key pair as its client key. Every CURVE server of these keys lets
+        that key in besides ``client_public``: only a holder of
+        ``server_secret``, who could be the server anyway, can present it.
+        """
+        if self.server_secret is None:
+            raise ValueError("these CurveKeys have no server_secret (for_local_client is for the server's machine)")
+        return CurveKeys(server_public=self.server_public, client_public=self.server_public,
+                         client_secret=self.server_secret)  # fmt: skip
+
 
 def generate_curve_keys() -> CurveKeys:
     """A fresh server key pair and client key pair."""
@@ -168,6 +211,7 @@ def generate_curve_keys() -> CurveKeys:
 
 
 CURVE_KEY_NAMES = ("server", "client")  # <name>.key holds the public key, <name>.key_secret both
+CURVE_SIDES = ("server", "client", "local")
 
 
 def write_curve_key_files(folder: str | Path) -> list[Path]:
@@ -201,33 +245,49 @@ def write_curve_key_files(folder: str | Path) -> list[Path]:
 def read_curve_key_files(folder: str | Path, side: str) -> CurveKeys:
     """The keys one side of a link needs, from :func:`write_curve_key_files`' folder.
 
-    ``side="server"`` (the recognizer's PUB and REP sockets) reads the server's
-    secret and the client's public key; ``side="client"`` (a subscriber or
-    control client) the server's public key and the client's secret.
+    The recognizer's machine holds ``server.key_secret`` and ``client.key``; a
+    remote subscriber or control client ``server.key`` and ``client.key_secret``.
+
+    - ``side="server"``: the recognizer's PUB and REP sockets; reads
+      ``server.key_secret`` and ``client.key``.
+    - ``side="local"``: a subscriber or control client on the recognizer's
+      machine (``fsvae-live``'s status line, capture's overlay); reads
+      ``server.key_secret`` only and gives :meth:`CurveKeys.for_local_client`.
+    - ``side="client"``: a subscriber or control client elsewhere; reads
+      ``server.key`` and ``client.key_secret``.
 
     Raises:
         ValueError: unknown side, or a file that is missing or not a key certificate (named).
     """
-    import zmq.auth
-
-    if side not in CURVE_KEY_NAMES:
-        raise ValueError(f"side must be 'server' or 'client', got {side!r}")
+    if side not in CURVE_SIDES:
+        raise ValueError(f"side must be one of {', '.join(map(repr, CURVE_SIDES))}, got {side!r}")
+    if side == "local":
+        server = _read_key_file(Path(folder), "server", "key_secret")
+        return CurveKeys(server_public=server[0], client_public=server[0], server_secret=server[1]).for_local_client()
     other = "client" if side == "server" else "server"
     keys: dict[str, str] = {}
     for name, suffix in ((side, "key_secret"), (other, "key")):
-        path = Path(folder) / f"{name}.{suffix}"
-        if not path.is_file():
-            raise ValueError(f"CURVE key file {path} is missing (create the keys with `fsvae keys {folder}`)")
-        try:
-            public, secret = zmq.auth.load_certificate(str(path))
-        except Exception as error:  # noqa: BLE001 - zmq raises plain exceptions for bad certificates
-            raise ValueError(f"CURVE key file {path} is not a ZeroMQ key certificate: {error}") from None
-        if suffix == "key_secret" and secret is None:
-            raise ValueError(f"CURVE key file {path} holds no secret key")
-        keys[f"{name}_public"] = public.decode("ascii")
-        if suffix == "key_secret":
-            keys[f"{name}_secret"] = secret.decode("ascii")
+        public, secret = _read_key_file(Path(folder), name, suffix)
+        keys[f"{name}_public"] = public
+        if secret is not None:
+            keys[f"{name}_secret"] = secret
     return CurveKeys(**keys)
+
+
+def _read_key_file(folder: Path, name: str, suffix: str) -> tuple[str, str | None]:
+    """(public, secret) of ``folder/<name>.<suffix>``; the secret is None for a ``.key`` file."""
+    import zmq.auth
+
+    path = folder / f"{name}.{suffix}"
+    if not path.is_file():
+        raise ValueError(f"CURVE key file {path} is missing (create the keys with `fsvae keys {folder}`)")
+    try:
+        public, secret = zmq.auth.load_certificate(str(path))
+    except Exception as error:  # noqa: BLE001 - zmq raises plain exceptions for bad certificates
+        raise ValueError(f"CURVE key file {path} is not a ZeroMQ key certificate: {error}") from None
+    if suffix == "key_secret" and secret is None:
+        raise ValueError(f"CURVE key file {path} holds no secret key")
+    return public.decode("ascii"), (secret.decode("ascii") if suffix == "key_secret" else None)
 
 
 def local_endpoint(endpoint: str) -> str:
@@ -241,20 +301,20 @@ def local_endpoint(endpoint: str) -> str:
     return endpoint
 
 
-class _AllowOneClient:
-    """ZAP credentials provider letting in exactly one client public key."""
+class _AllowClients:
+    """ZAP credentials provider letting in exactly the given client public keys."""
 
-    def __init__(self, client_public: str) -> None:
-        self._key = client_public.encode("ascii")
+    def __init__(self, client_publics: Iterable[str]) -> None:
+        self._keys = [key.encode("ascii") for key in client_publics]
 
     def callback(self, domain: str, key: bytes) -> bool:
-        return hmac.compare_digest(key, self._key)
+        return any(hmac.compare_digest(key, allowed) for allowed in self._keys)
 
 
 class _ZapRegistry:
     """One ZAP authenticator thread per context (libzmq allows one), shared by its CURVE servers.
 
-    Each server socket gets its own ZAP domain holding its one allowed client key.
+    Each server socket gets its own ZAP domain holding the client keys it lets in.
     """
 
     def __init__(self) -> None:
@@ -262,7 +322,7 @@ class _ZapRegistry:
         self._entries: dict[int, tuple[zmq.Context, ThreadAuthenticator, set[str]]] = {}
         self._domains = itertools.count()
 
-    def allow(self, context: zmq.Context, client_public: str) -> str:
+    def allow(self, context: zmq.Context, client_publics: Iterable[str]) -> str:
         with self._lock:
             entry = self._entries.get(id(context))
             if entry is None:
@@ -270,7 +330,7 @@ class _ZapRegistry:
                 authenticator.start()
                 entry = self._entries[id(context)] = (context, authenticator, set())
             domain = f"fsvae-{next(self._domains)}"
-            entry[1].configure_curve_callback(domain, _AllowOneClient(client_public))
+            entry[1].configure_curve_callback(domain, _AllowClients(client_publics))
             entry[2].add(domain)
             return domain
 
@@ -297,7 +357,8 @@ _ZAP = _ZapRegistry()
 class _Socket:
     """One ZeroMQ socket with endpoint checks, CURVE, LINGER 0 on close and ``with`` support."""
 
-    _CURVE_SERVER_TYPES = (zmq.PUB, zmq.REP)
+    _CURVE_SERVER_TYPES = (zmq.PUB, zmq.XPUB, zmq.REP)
+    _COUNTERS: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -323,8 +384,11 @@ class _Socket:
         self._zap_domain: str | None = None
         self._socket: zmq.Socket | None = None
         self._socket = self._open()
+        # Where a re-opened socket binds: the port a "*" bind got the first time.
+        self._bound_endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT) if bind else None
 
-    def _open(self) -> zmq.Socket:
+    def _open(self, endpoint: str | None = None) -> zmq.Socket:
+        endpoint = endpoint or self._requested_endpoint
         socket = self._context.socket(self._type)
         try:
             for option, value in self._options.items():
@@ -334,23 +398,57 @@ class _Socket:
             for topic in self._subscriptions:
                 socket.setsockopt(zmq.SUBSCRIBE, topic.encode("ascii"))
             if self._bind:
-                socket.bind(self._requested_endpoint)
+                socket.bind(endpoint)
             else:
-                socket.connect(self._requested_endpoint)
+                socket.connect(endpoint)
         except Exception as error:
             socket.close(linger=0)
             self._release_zap()
             if isinstance(error, zmq.ZMQError):
-                error.add_note(f"while {'binding' if self._bind else 'connecting'} {self._requested_endpoint}")
+                error.add_note(f"while {'binding' if self._bind else 'connecting'} {endpoint}")
             raise
         return socket
+
+    def _reopen(self, timeout_s: float = 2.0) -> None:
+        """Close the socket, dropping every connection and what libzmq held for them, and open it again.
+
+        A bound socket binds the same address again once the old one is gone
+        (for ``ipc://``, the old socket's closing would otherwise unlink the
+        new one's file).
+        """
+        old = self.socket
+        monitor = old.get_monitor_socket(zmq.EVENT_MONITOR_STOPPED)
+        try:
+            old.close(linger=0)
+            self._socket = None
+            deadline = time.monotonic() + timeout_s
+            while (left := deadline - time.monotonic()) > 0 and monitor.poll(int(left * 1000) + 1, zmq.POLLIN):
+                if recv_monitor_message(monitor)["event"] == zmq.EVENT_MONITOR_STOPPED:
+                    break
+        finally:
+            monitor.close(linger=0)
+        endpoint = self._bound_endpoint if self._bind else None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._socket = self._open(endpoint)
+                return
+            except zmq.ZMQError as error:
+                if error.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def counters(self) -> dict[str, int]:
+        """Every counter of this wrapper by name, e.g. for a status report."""
+        return {name: int(getattr(self, name)) for name in self._COUNTERS}
 
     def _apply_curve(self, socket: zmq.Socket, keys: CurveKeys) -> None:
         if self._type in self._CURVE_SERVER_TYPES:
             if keys.server_secret is None:
                 raise ValueError(f"{type(self).__name__} is a CURVE server and needs server_secret (CurveKeys.for_server)")
             if self._zap_domain is None:
-                self._zap_domain = _ZAP.allow(self._context, keys.client_public)
+                # The server's own key pair too: local processes use it (CurveKeys.for_local_client).
+                self._zap_domain = _ZAP.allow(self._context, (keys.client_public, keys.server_public))
             # Fail closed: refuse clients if the authenticator is ever missing.
             socket.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
             socket.zap_domain = self._zap_domain.encode("ascii")
@@ -459,7 +557,23 @@ class LatestWinsPublisher(_Socket):
     per subscriber without telling; subscribers see those as ``seq`` gaps,
     :attr:`LatestWinsSubscriber.lost`). A subscriber connecting later misses
     what was sent before, so every message is self-contained.
+
+    Subscriptions cannot exhaust memory. The socket is an XPUB, which tells
+    this wrapper of every distinct prefix subscribed to and of every one no
+    longer wanted; :meth:`publish` reads those notices first. When more than
+    ``max_subscriptions`` distinct prefixes (:data:`MAX_SUBSCRIPTIONS`), or
+    more than :data:`MAX_SUBSCRIPTION_BYTES` of them, are held at once, every
+    subscriber is cut off: the socket is closed, which frees what libzmq held,
+    and bound again at once. Subscribers reconnect by themselves and subscribe
+    again (a few hundred ms without messages); a client that floods again is
+    cut off again. A subscription message longer than
+    :data:`MAX_SUBSCRIPTION_MESSAGE_BYTES` ends its connection. Counters:
+    ``sent``, ``dropped``, ``subscriptions`` (distinct prefixes held now),
+    ``subscription_resets`` (times every subscriber was cut off) and
+    ``subscriptions_dropped`` (prefixes those resets freed).
     """
+
+    _COUNTERS = ("sent", "dropped", "subscriptions", "subscription_resets", "subscriptions_dropped")
 
     def __init__(
         self,
@@ -470,13 +584,25 @@ class LatestWinsPublisher(_Socket):
         curve: CurveKeys | None = None,
         *,
         allow_remote: bool = False,
+        max_subscriptions: int = MAX_SUBSCRIPTIONS,
     ) -> None:
         self.hwm = _check_hwm(hwm)
+        if isinstance(max_subscriptions, bool) or not isinstance(max_subscriptions, int) or max_subscriptions < 1:
+            raise ValueError(f"max_subscriptions must be an integer >= 1, got {max_subscriptions!r}")
+        self.max_subscriptions = max_subscriptions
         self.sent = 0
         self.dropped = 0
+        self.subscriptions = 0
+        self.subscription_resets = 0
+        self.subscriptions_dropped = 0
+        self._subscription_bytes = 0
         super().__init__(
-            zmq.PUB, endpoint, bind=bind, context=context, curve=curve, allow_remote=allow_remote,
-            options={zmq.SNDHWM: hwm},
+            zmq.XPUB, endpoint, bind=bind, context=context, curve=curve, allow_remote=allow_remote,
+            options={
+                zmq.SNDHWM: hwm,
+                zmq.RCVHWM: _SUBSCRIPTION_HWM,
+                zmq.MAXMSGSIZE: MAX_SUBSCRIPTION_MESSAGE_BYTES,
+            },
         )  # fmt: skip
 
     def publish(self, message: Any) -> bool:
@@ -484,10 +610,12 @@ class LatestWinsPublisher(_Socket):
 
         The message is serialised completely before its first frame is sent, so
         a serialisation error never leaves half a multipart message behind.
+        Subscription notices waiting on the socket are read first.
         """
         if not hasattr(message, "to_frames"):
             raise TypeError(f"publish takes a realtime.messages message, got {type(message).__name__}")
         frames = message.to_frames()
+        self._read_subscriptions()
         try:
             self.socket.send_multipart(frames, flags=zmq.NOBLOCK)
         except zmq.Again:
@@ -495,6 +623,36 @@ class LatestWinsPublisher(_Socket):
             return False
         self.sent += 1
         return True
+
+    def _read_subscriptions(self) -> None:
+        """Account for every subscription notice waiting; cut everyone off past the limits.
+
+        libzmq files subscriptions when the socket is used (here, by each
+        read), a couple per connection at a time (:data:`_SUBSCRIPTION_HWM`),
+        so counting them one by one keeps what it holds near the limits.
+        """
+        socket = self.socket
+        for _ in range(4 * (self.max_subscriptions + _SUBSCRIPTION_HWM)):  # bounded: a flood cannot pin us here
+            try:
+                notice = socket.recv(flags=zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            if notice[:1] == b"\x01":
+                self.subscriptions += 1
+                self._subscription_bytes += len(notice) - 1
+            elif notice[:1] == b"\x00":  # the last subscriber of that prefix left or unsubscribed
+                self.subscriptions = max(self.subscriptions - 1, 0)
+                self._subscription_bytes = max(self._subscription_bytes - (len(notice) - 1), 0)
+            if self.subscriptions > self.max_subscriptions or self._subscription_bytes > MAX_SUBSCRIPTION_BYTES:
+                self._drop_subscribers()
+                return
+
+    def _drop_subscribers(self) -> None:
+        self.subscription_resets += 1
+        self.subscriptions_dropped += self.subscriptions
+        self._reopen()
+        self.subscriptions = 0
+        self._subscription_bytes = 0
 
 
 class LatestWinsSubscriber(_Socket):
@@ -507,10 +665,31 @@ class LatestWinsSubscriber(_Socket):
     MAX_MESSAGE_BYTES makes libzmq drop the connection without ever
     reconnecting; a connecting subscriber watches for disconnects and
     reconnects itself (``reconnects``), a binding one is reconnected to by its
-    publishers. Counters: ``received`` (good messages read), ``stale`` (good
-    messages :meth:`receive_latest` skipped), ``lost`` (seq gaps within a
-    stream: messages dropped before they reached us).
+    publishers.
+
+    ``lost`` counts messages dropped on the way, from gaps in ``seq`` within a
+    stream (a source's windows, labels...), and cannot be inflated by a peer
+    that lies about ``seq``: a gap counts only when the new seq continues the
+    stream by at most :data:`MAX_SEQ_GAP`. A jump back, or further ahead, is
+    counted as a new stream (``restarts``) once the next message continues
+    it; a lone out-of-line message (e.g. spoofed) changes neither count nor
+    the stream's place. So ``lost`` is a lower bound: a stall longer than
+    MAX_SEQ_GAP messages shows as a restart. At most
+    :data:`MAX_TRACKED_STREAMS` streams are remembered (``streams``), the least
+    recently heard forgotten first.
+
+    With ``max_clock_skew_ms``, a message whose ``capture_timestamp_ms`` lies
+    further than that from this machine's clock (``messages.capture_time_plausible``)
+    is dropped and counted in ``implausible``, so latencies computed from what
+    arrives cannot be poisoned; leave it None where senders keep other clocks.
+
+    Counters: ``received`` (good messages read), ``stale`` (good messages
+    :meth:`receive_latest` skipped), ``lost``, ``restarts``, ``malformed``
+    (messages that broke the format, dropped; ``last_error`` says why),
+    ``implausible``, ``reconnects``, ``streams``.
     """
+
+    _COUNTERS = ("received", "stale", "lost", "restarts", "malformed", "implausible", "reconnects", "streams")
 
     def __init__(
         self,
@@ -522,7 +701,11 @@ class LatestWinsSubscriber(_Socket):
         *,
         context: zmq.Context | None = None,
         allow_remote: bool = False,
+        max_clock_skew_ms: float | None = None,
     ) -> None:
+        if max_clock_skew_ms is not None:
+            max_clock_skew_ms = _check_timeout(max_clock_skew_ms, allow_none=False)
+        self.max_clock_skew_ms = max_clock_skew_ms
         if isinstance(topics, str):
             topics = (topics,)
         topics = tuple(topics)
@@ -536,10 +719,13 @@ class LatestWinsSubscriber(_Socket):
         self.received = 0
         self.stale = 0
         self.lost = 0
+        self.restarts = 0
         self.malformed = 0
+        self.implausible = 0
         self.last_error: str | None = None
         self.reconnects = 0
-        self._last_seq: dict[tuple[str, str], int] = {}
+        # Per stream, in order of last arrival: (last seq in line, a seq out of line awaiting its successor).
+        self._streams: dict[tuple[str, str], tuple[int, int | None]] = {}
         super().__init__(
             zmq.SUB, endpoint, bind=bind, context=context, curve=curve, allow_remote=allow_remote,
             options={zmq.RCVHWM: hwm, zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES}, subscriptions=topics,
@@ -582,19 +768,44 @@ class LatestWinsSubscriber(_Socket):
             self.malformed += 1
             self.last_error = str(error)
             return None
+        self._track(message)  # it arrived, whether or not it is kept: not lost on the way
+        if self.max_clock_skew_ms is not None and hasattr(message, "capture_timestamp_ms"):
+            if not capture_time_plausible(message.capture_timestamp_ms, max_skew_ms=self.max_clock_skew_ms):
+                self.implausible += 1
+                self.last_error = (
+                    f"{message.topic}: capture_timestamp_ms {message.capture_timestamp_ms:.0f} is more than "
+                    f"{self.max_clock_skew_ms:g} ms from this machine's clock; dropped"
+                )
+                return None
         self.received += 1
-        self._track(message)
         return message
+
+    @property
+    def streams(self) -> int:
+        """How many streams' seq this subscriber remembers (at most MAX_TRACKED_STREAMS)."""
+        return len(self._streams)
 
     def _track(self, message: Any) -> None:
         stream = getattr(message, "stream", None)
         if stream is None:
             return
-        previous = self._last_seq.get(stream)
-        # A seq at or below the last one means the publisher restarted: start counting afresh.
-        if previous is not None and message.seq > previous + 1:
-            self.lost += message.seq - previous - 1
-        self._last_seq[stream] = message.seq
+        seq = message.seq
+        last, pending = self._streams.pop(stream, (None, None))  # re-inserted below: newest last
+        if last is None:
+            last, pending = seq, None
+        elif last < seq <= last + 1 + MAX_SEQ_GAP:
+            self.lost += seq - last - 1
+            last, pending = seq, None
+        elif pending is not None and pending < seq <= pending + 1 + MAX_SEQ_GAP:
+            # Two messages in line elsewhere: the publisher restarted (or jumped ahead). What lay
+            # between the out-of-line message and this one is not counted: it could be a lie too.
+            self.restarts += 1
+            last, pending = seq, None
+        else:
+            pending = seq  # out of line: wait for its successor before believing it
+        self._streams[stream] = (last, pending)
+        while len(self._streams) > MAX_TRACKED_STREAMS:
+            del self._streams[next(iter(self._streams))]
 
     def receive(self, timeout_ms: float | None = 0) -> Any | None:
         """The next good message, waiting up to ``timeout_ms`` (None: forever); None if none came."""
@@ -655,6 +866,8 @@ class ControlServer(_Socket):
     get an error reply (``ok`` false); the server never dies of a request.
     Counters: ``served``, ``malformed``, ``failed`` (handler errors), ``last_error``.
     """
+
+    _COUNTERS = ("served", "malformed", "failed")
 
     def __init__(
         self,
@@ -719,8 +932,12 @@ class ControlClient(_Socket):
 
     If the server does not answer within ``timeout_ms``, :meth:`request` closes
     and reopens the socket (lazy pirate) and raises ``TimeoutError``; the next
-    request starts clean.
+    request starts clean. Counters: ``requests`` (sent), ``malformed`` (replies
+    that broke the format or answered another request, raised as
+    MessageError; ``last_error`` says why), ``timeouts``.
     """
+
+    _COUNTERS = ("requests", "malformed", "timeouts")
 
     def __init__(
         self,
@@ -732,6 +949,10 @@ class ControlClient(_Socket):
     ) -> None:
         self.timeout_ms = _check_timeout(timeout_ms, allow_none=False)
         self._seq = itertools.count(1)
+        self.requests = 0
+        self.malformed = 0
+        self.timeouts = 0
+        self.last_error: str | None = None
         super().__init__(
             zmq.REQ, endpoint, bind=False, context=context, curve=curve, allow_remote=False,
             options={zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES},
@@ -747,6 +968,7 @@ class ControlClient(_Socket):
         if not isinstance(request, ControlRequest):
             raise TypeError(f"request must be a ControlRequest, got {type(request).__name__}")
         frames = request.to_frames()
+        self.requests += 1
         try:
             self.socket.send_multipart(frames, flags=zmq.NOBLOCK)
             answered = self.socket.poll(int(self.timeout_ms), zmq.POLLIN)
@@ -758,15 +980,21 @@ class ControlClient(_Socket):
         received = _recv_frames(self.socket) if answered else None
         if received is None:
             self._reset()
+            self.timeouts += 1
             raise TimeoutError(
                 f"control server at {self._requested_endpoint} did not answer {request.command!r} within "
                 f"{self.timeout_ms:g} ms (is the recognizer running? the request may or may not have been applied)"
             )
-        reply = _decode_frames(received)
-        if not isinstance(reply, ControlReply):
-            raise MessageError(reply.topic, "topic", "expected a control.reply message")
-        if reply.seq != request.seq and reply.seq != 0:
-            raise MessageError(reply.topic, "seq", f"reply {reply.seq} does not answer request {request.seq}")
+        try:
+            reply = _decode_frames(received)
+            if not isinstance(reply, ControlReply):
+                raise MessageError(reply.topic, "topic", "expected a control.reply message")
+            if reply.seq != request.seq and reply.seq != 0:
+                raise MessageError(reply.topic, "seq", f"reply {reply.seq} does not answer request {request.seq}")
+        except MessageError as error:
+            self.malformed += 1
+            self.last_error = str(error)
+            raise
         return reply
 
     def call(self, command: str, **arguments: str) -> ControlReply:

@@ -449,5 +449,5 @@ def test_capture_time_plausibility():
 
 def test_docs_state_the_limits():
     text = DOCS.read_text(encoding="utf-8")
-    for name in ("MAX_INT_DIGITS", "MAX_CLOCK_SKEW_MS", "U+202E"):
+    for name in ("MAX_INT_DIGITS", "MAX_CLOCK_SKEW_MS", "MAX_SEQ_GAP", "MAX_SUBSCRIPTIONS", "U+202E"):
         assert name in text, f"docs/messages.md does not state {name}"

@@ -8,6 +8,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -16,6 +19,7 @@ import pytest
 import zmq
 
 from realtime.messages import (
+    MAX_CLOCK_SKEW_MS,
     MAX_MESSAGE_BYTES,
     ActionInfo,
     ControlReply,
@@ -26,9 +30,13 @@ from realtime.messages import (
     SkeletonWindow,
     decode,
     label_topic,
+    now_ms,
 )
 from realtime.transport import (
     DEFAULT_PORTS,
+    MAX_SEQ_GAP,
+    MAX_SUBSCRIPTIONS,
+    MAX_TRACKED_STREAMS,
     ControlClient,
     ControlServer,
     CurveKeys,
@@ -461,3 +469,168 @@ def test_curve_control_link(ctx):
         with ControlClient(box["endpoint"], timeout_ms=300, context=ctx) as plain:
             with pytest.raises(TimeoutError):
                 plain.call("list")
+
+
+
+# --- hostile peers (issue 11, items 2, 8 and 9) ---------------------------------------------------
+
+# A local client that subscribes to many distinct prefixes and stays. An XSUB socket remembers
+# its subscriptions and sends them all again whenever it reconnects (while its process uses it).
+FLOODER = """
+import os, sys, time, zmq
+ctx = zmq.Context()
+sock = ctx.socket(zmq.XSUB)
+sock.setsockopt(zmq.SNDHWM, 0)
+sock.connect(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    sock.send(b"\\x01action.label." + os.urandom(24).hex().encode())
+print("sent", flush=True)
+end = time.monotonic() + 120
+while time.monotonic() < end:
+    if sock.poll(50):
+        sock.recv()
+"""
+
+
+def test_a_subscription_flood_is_bounded_and_labels_keep_flowing(ctx):
+    limit = 200
+    with (
+        LatestWinsPublisher(LOCAL, context=ctx, max_subscriptions=limit) as pub,
+        LatestWinsSubscriber(pub.endpoint, topics=(label_topic("cam0"),), context=ctx) as sub,
+    ):
+        assert MAX_SUBSCRIPTIONS >= 100 and pub.max_subscriptions == limit
+        seq = iter(range(1, 10**9))
+        sync(lambda: pub.publish(label(next(seq), "cam0")), [sub])
+        assert pub.subscriptions == 1  # "action.label.cam0"
+        flooder = subprocess.Popen([sys.executable, "-c", FLOODER, pub.endpoint, "3000"], stdout=subprocess.PIPE)
+        try:
+            assert flooder.stdout.readline() == b"sent\n"
+            peak, after_reset = 0, 0
+            for _ in range(20_000):  # bounded; each turn waits at most 5 ms
+                pub.publish(label(next(seq), "cam0"))
+                peak = max(peak, pub.subscriptions)
+                got = sub.receive(timeout_ms=5)
+                if got is not None and pub.subscription_resets:
+                    after_reset += 1
+                if pub.subscription_resets >= 2 and after_reset >= 5:
+                    break
+            counters = pub.counters()
+            assert counters["subscription_resets"] >= 2, counters  # the flooder came back and was cut off again
+            assert counters["subscriptions_dropped"] > limit
+            assert peak <= limit, peak
+            assert after_reset >= 5, (after_reset, counters)  # the honest subscriber keeps getting labels
+        finally:
+            flooder.kill()
+            flooder.wait(10)
+
+
+def _send_raw(raw, messages):
+    for message in messages:
+        raw.send_multipart(message.to_frames())
+
+
+def test_lost_counts_only_plausible_gaps(ctx):
+    raw = ctx.socket(zmq.PUB)
+    raw.setsockopt(zmq.SNDHWM, 1000)
+    raw.bind(LOCAL)
+    endpoint = raw.getsockopt_string(zmq.LAST_ENDPOINT)
+    with LatestWinsSubscriber(endpoint, context=ctx, hwm=1000) as sub:
+        sync(lambda: raw.send_multipart(no_person(0, "probe").to_frames()), [sub])
+        drain(sub, timeout_ms=20)
+        huge = 10**12
+        seqs = [1, 2, 4, huge, 5, 0, 6, 7]  # one real gap (3); a spoofed jump ahead and one back, each alone
+        _send_raw(raw, [no_person(n, "cam7") for n in seqs])
+        assert [m.seq for m in drain(sub)] == seqs
+        assert (sub.lost, sub.restarts) == (1, 0)
+        _send_raw(raw, [no_person(n, "cam7") for n in (0, 1, 2)])  # the publisher really restarted
+        drain(sub)
+        assert (sub.lost, sub.restarts) == (1, 1)
+        far = 2 + MAX_SEQ_GAP + 10  # a jump too large to be loss, confirmed by its successor: a new stream
+        _send_raw(raw, [no_person(n, "cam7") for n in (far, far + 1, far + 3)])
+        drain(sub)
+        assert (sub.lost, sub.restarts) == (2, 2)
+        _send_raw(raw, [no_person(n, f"src{n}") for n in range(MAX_TRACKED_STREAMS + 50)])
+        drain(sub)
+        assert sub.counters()["streams"] <= MAX_TRACKED_STREAMS
+    raw.close(linger=0)
+
+
+def test_implausible_capture_times_are_dropped_and_counted(ctx):
+    raw = ctx.socket(zmq.PUB)
+    raw.bind(LOCAL)
+    endpoint = raw.getsockopt_string(zmq.LAST_ENDPOINT)
+    with LatestWinsSubscriber(endpoint, context=ctx, hwm=100, max_clock_skew_ms=MAX_CLOCK_SKEW_MS) as sub:
+        sync(lambda: raw.send_multipart(NoPerson(seq=0, source_id="cam0", capture_timestamp_ms=now_ms()).to_frames()),
+             [sub])  # fmt: skip
+        drain(sub, timeout_ms=20)
+        now = now_ms()
+        times = [now - 10.0, 0.0, now + 10 * MAX_CLOCK_SKEW_MS, now - 10 * MAX_CLOCK_SKEW_MS, now]
+        _send_raw(raw, [NoPerson(seq=i + 1, source_id="cam0", capture_timestamp_ms=t) for i, t in enumerate(times)])
+        assert [m.seq for m in drain(sub)] == [1, 5]
+        assert sub.implausible == 3 and "capture_timestamp_ms" in sub.last_error
+        assert sub.lost == 0  # what was dropped here is not loss on the way
+    raw.close(linger=0)
+
+
+def test_control_client_counts_malformed_replies(ctx):
+    raw = ctx.socket(zmq.REP)
+    raw.bind(LOCAL)
+    endpoint = raw.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def answer_garbage():
+        if raw.poll(5000):
+            raw.recv_multipart()
+            raw.send_multipart([b"control.reply", b'{"seq": ' + b"9" * 5000 + b"}"])
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    with ControlClient(endpoint, timeout_ms=3000, context=ctx) as client:
+        with pytest.raises(MessageError, match="digits"):
+            client.call("list")
+        assert client.counters() == {"requests": 1, "malformed": 1, "timeouts": 0}
+    thread.join(5)
+    raw.close(linger=0)
+
+
+def test_every_wrapper_reports_its_counters(ctx):
+    with (
+        LatestWinsPublisher(LOCAL, context=ctx) as pub,
+        LatestWinsSubscriber(pub.endpoint, context=ctx) as sub,
+        ControlServer(LOCAL, context=ctx) as server,
+    ):
+        assert set(pub.counters()) == {"sent", "dropped", "subscriptions", "subscription_resets",
+                                       "subscriptions_dropped"}  # fmt: skip
+        assert set(sub.counters()) == {"received", "stale", "lost", "restarts", "malformed", "implausible",
+                                       "reconnects", "streams"}  # fmt: skip
+        assert set(server.counters()) == {"served", "malformed", "failed"}
+        assert all(value == 0 for value in server.counters().values())
+
+
+def test_the_documented_key_split_works_on_both_machines(tmp_path, ctx):
+    write_curve_key_files(tmp_path / "keys")
+    # The README: the recognizer's machine holds server.key_secret and client.key; a remote
+    # subscriber holds server.key and client.key_secret.
+    server_dir, client_dir = tmp_path / "server", tmp_path / "client"
+    split = {server_dir: ("server.key_secret", "client.key"), client_dir: ("server.key", "client.key_secret")}
+    for folder, names in split.items():
+        folder.mkdir()
+        for name in names:
+            shutil.copy(tmp_path / "keys" / name, folder / name)
+    server = read_curve_key_files(server_dir, "server")
+    remote = read_curve_key_files(client_dir, "client")
+    # Processes beside the recognizer (fsvae-live's status line, capture's overlay) read the same folder.
+    local = read_curve_key_files(server_dir, "local")
+    assert local == server.for_local_client() and local.client_public == server.server_public
+    assert local.server_secret is None and remote.server_secret is None
+    with (
+        LatestWinsPublisher(LOCAL, context=ctx, curve=server) as pub,
+        LatestWinsSubscriber(pub.endpoint, context=ctx, curve=remote) as far,
+        LatestWinsSubscriber(pub.endpoint, context=ctx, curve=local) as near,
+        LatestWinsSubscriber(pub.endpoint, context=ctx, curve=generate_curve_keys().for_client()) as stranger,
+    ):
+        sync(lambda: pub.publish(no_person(1)), [far, near])
+        assert stranger.receive(timeout_ms=200) is None
+    with serving(ctx, LOCAL, Actions(), curve=server) as box:
+        for keys in (remote, local):
+            with ControlClient(box["endpoint"], timeout_ms=3000, context=ctx, curve=keys) as client:
+                assert client.call("list").ok

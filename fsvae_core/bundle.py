@@ -1,7 +1,7 @@
 """The deployable model bundle: one directory that training writes and the live recognizer loads.
 
     BUNDLE/
-      manifest.json           what the bundle is: skeleton input, configs, classes, thresholds, checksums
+      manifest.json           what the bundle is: skeleton input, configs, classes, thresholds, checksums, digest
       weights.safetensors     vae.* (FSVAE state dict) and, optionally, backbone.* (opaque state dict)
       prototypes.safetensors  prototypes (K, Z) and class_text (K, Ct), float32, rows in manifest order
 
@@ -15,12 +15,27 @@ training. Only ``prototypes.safetensors`` and ``manifest.json`` change;
 ``weights.safetensors`` is carried over untouched.
 
 Every write builds the complete new bundle in a hidden sibling directory
-(``.NAME.writing-*``) and swaps it in with two renames: the old bundle to
-``.NAME.old-*``, the new one to ``NAME``; then the old one is deleted. A reader
-sees the old bundle or the new one, never a mix (for the instant between the
-two renames, none). A crash between the renames leaves the old bundle in
-``.NAME.old-*`` and :func:`load_bundle` says so. One writer at a time: two
-concurrent :func:`add_action` calls on one bundle can lose one addition.
+(``.NAME.writing-<host>-<pid>-*``) and swaps it in with two renames: the old
+bundle to ``.NAME.old-<host>-<pid>-*``, the new one to ``NAME``; then the old
+one is deleted. A reader sees the old bundle or the new one, never a mix (for
+the instant between the two renames, none). A crash between the renames
+leaves the old bundle in ``.NAME.old-*`` and :func:`load_bundle` says so. One
+writer at a time: two concurrent :func:`add_action` calls on one bundle can
+lose one addition. Each write first removes what interrupted writes of the
+same bundle left behind (:func:`remove_stale_writes`): folders of writers on
+this host that are no longer running, and any older than
+:data:`STALE_WRITE_AGE_S`; a retired ``.NAME.old-*`` only while ``NAME``
+itself exists. A running writer's folders are never touched.
+
+What a bundle means is sealed (format version 2): the manifest's ``digest``
+holds the SHA-256 of everything else in the manifest (canonical JSON), and
+the manifest holds the SHA-256 of each tensor file, so a change to a class
+name, a description, a threshold, a setting or a tensor, made anywhere but
+through this module, makes :func:`load_bundle` (``verify=True``) refuse the
+bundle, naming the parts that changed. This detects edits and damage; it is
+not a signature (whoever can write the folder can also recompute the digest).
+Version-1 bundles (no digest) still load, their files checked as before;
+:func:`upgrade_bundle` (or any write) seals them.
 """
 
 from __future__ import annotations
@@ -30,9 +45,12 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +64,7 @@ from safetensors.torch import safe_open, save_file
 import fsvae_core
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
+from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text
 from fsvae_core.decision import DecisionRule
 from fsvae_core.descriptions import ActionDescription, DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE, VAEConfig
@@ -53,7 +72,8 @@ from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
 from fsvae_core.text import DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, TextEncoderConfig, class_embeddings
 
 FORMAT = "fsvae-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest carries a digest of itself; 1 (still read): checksums of the files only
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 PROTOTYPES = "prototypes.safetensors"
@@ -64,6 +84,11 @@ Origin = Literal["trained", "user"]
 _ORIGINS = ("trained", "user")
 _METADATA = {"format": FORMAT}
 _GROUPS = ("vae", "backbone")
+DIGEST = "digest"  # the manifest key holding the digest of the rest
+# A staging or retired folder of an interrupted write is removed by the next write once its
+# writer is gone (same host, process not running) or, whoever wrote it, once it is this old.
+STALE_WRITE_AGE_S = 30 * 60
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
 class BundleError(ValueError):
@@ -90,10 +115,10 @@ class ClassEntry:
     origin: Origin
 
     def __post_init__(self) -> None:
+        # No control, invisible or direction-changing characters; at most 200 / 4000 characters.
         for part in ("name", "ld", "gd"):
-            value = getattr(self, part)
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"ClassEntry.{part} must be a non-empty string, got {value!r}")
+            check_action_text(f"ClassEntry.{part}", getattr(self, part),
+                              MAX_NAME_CHARS if part == "name" else MAX_DESCRIPTION_CHARS)
         if not isinstance(self.seen, bool):
             raise ValueError(f"ClassEntry.seen must be True or False, got {self.seen!r}")
         if self.origin not in _ORIGINS:
@@ -350,14 +375,17 @@ def save_bundle(
 def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
     """Read and check a bundle.
 
-    ``verify`` compares each safetensors file with its SHA-256 in the manifest;
-    ``verify=False`` skips only that hashing, never the structural checks.
+    ``verify`` compares each safetensors file with its SHA-256 in the manifest
+    and the manifest with its digest (format version 2), so that any change
+    since the bundle was written, to a tensor or to what the manifest says, is
+    refused; ``verify=False`` skips only that hashing, never the structural checks.
 
     Raises:
         BundleError: missing file, unreadable JSON, wrong format, newer or unknown
-            format_version, checksum mismatch, missing manifest field, duplicate
-            class names, shapes that disagree with the manifest or the VAE config,
-            NaN or infinite prototypes.
+            format_version, checksum mismatch, a manifest changed since it was
+            written (naming the changed parts), missing manifest field, duplicate
+            class names, a name or description with control characters, shapes
+            that disagree with the manifest or the VAE config, NaN or infinite prototypes.
     """
     path = Path(path)
     manifest = _read_manifest(path)
@@ -374,6 +402,8 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
     if missing:
         raise BundleError(f"{path}: {PROTOTYPES} lacks tensor(s) {missing}")
     vae_config, classes = _check_contents(path, manifest, weights, tables["prototypes"], tables["class_text"])
+    if verify and manifest["format_version"] >= 2:
+        _check_digest(path, manifest)
     vae_state, backbone_state = _split_weights(weights)
     return Bundle(
         path=path, manifest=manifest, vae_config=vae_config, vae_state=vae_state,
@@ -410,14 +440,20 @@ def add_action(
         The new entry (also the last row of the bundle).
 
     Raises:
-        BundleError: an empty text, a name already present (ignoring case), an
-            encoder for another model, or a bundle that does not load.
+        BundleError: an empty text, a name or description holding a control,
+            invisible or direction-changing character (a newline is an error,
+            not a space) or longer than 200 / 4000 characters
+            (:mod:`fsvae_core.action_text`), a name already present (ignoring
+            case), an encoder for another model, or a bundle that does not load.
     """
     path = Path(path)
     bundle = load_bundle(path)
     try:
+        check_action_text(f"{path}: new action.name", name, MAX_NAME_CHARS)
+        check_action_text(f"{path}: new action.ld", ld, MAX_DESCRIPTION_CHARS)
+        check_action_text(f"{path}: new action.gd", gd, MAX_DESCRIPTION_CHARS)
         description = description_from_fields({"name": name, "ld": ld, "gd": gd}, f"{path}: new action")
-    except DescriptionError as error:
+    except (DescriptionError, ValueError) as error:
         raise BundleError(str(error)) from error
     index = _find(bundle.classes, description.name)
     if index is not None:
@@ -468,9 +504,35 @@ def remove_action(path: str | Path, name: str) -> ClassEntry:
 
 def _rewrite_classes(bundle: Bundle, classes: list[ClassEntry], prototypes: torch.Tensor,
                      class_text: torch.Tensor) -> None:
-    manifest = {**bundle.manifest, "classes": [entry.to_dict() for entry in classes]}
+    manifest = _current_format({**bundle.manifest, "classes": [entry.to_dict() for entry in classes]})
     _check_contents(bundle.path, manifest, None, prototypes, class_text)
     _write_bundle(bundle.path, manifest, bundle.path / WEIGHTS, prototypes, class_text)
+
+
+def upgrade_bundle(path: str | Path) -> Path:
+    """Rewrite the bundle at ``path`` in the current format, changing nothing it holds.
+
+    The bundle is loaded and verified as it is (a version-1 bundle by its file
+    checksums); the new manifest is the old one with ``format_version`` and a
+    digest; both tensor files are carried over byte for byte (hard-linked
+    where possible). A bundle already in the current format is rewritten the
+    same way (a no-op but for the write). Returns ``path`` as a Path.
+
+    One-off, for the shipped bundle::
+
+        python3 -c "from fsvae_core.bundle import upgrade_bundle; upgrade_bundle('fsvae_core/default_bundle')"
+    """
+    path = Path(path)
+    bundle = load_bundle(path, verify=True)
+    manifest = _current_format(bundle.manifest)
+    _check_contents(path, manifest, None, bundle.prototypes, bundle.class_text)
+    _write_bundle(path, manifest, path / WEIGHTS, path / PROTOTYPES)
+    return path
+
+
+def _current_format(manifest: dict) -> dict:
+    """``manifest`` as this version writes it: current format_version, no (stale) digest."""
+    return {**{key: value for key, value in manifest.items() if key != DIGEST}, "format_version": FORMAT_VERSION}
 
 
 def _name_key(name: str) -> str:
@@ -505,11 +567,12 @@ def _check_manifest(path: Path, manifest: Any, with_files: bool = True) -> None:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise BundleError(f"{path}: {MANIFEST} is not an fsvae bundle manifest (format {found!r}, expected {FORMAT!r})")
     version = manifest.get("format_version")
+    readable = " and ".join(map(str, READABLE_VERSIONS))
     if _is_int(version) and version > FORMAT_VERSION:
         raise BundleError(f"{path}: format_version {version} was written by a newer fsvae; "
-                          f"this one (fsvae {fsvae_core.__version__}) reads format_version {FORMAT_VERSION}")
-    if version != FORMAT_VERSION or not _is_int(version):
-        raise BundleError(f"{path}: unknown format_version {version!r}; this fsvae reads {FORMAT_VERSION}")
+                          f"this one (fsvae {fsvae_core.__version__}) reads format_version {readable}")
+    if version not in READABLE_VERSIONS or not _is_int(version):
+        raise BundleError(f"{path}: unknown format_version {version!r}; this fsvae reads {readable}")
     for section, fields in _MANIFEST_FIELDS.items():
         if section == "files" and not with_files:
             continue
@@ -517,6 +580,52 @@ def _check_manifest(path: Path, manifest: Any, with_files: bool = True) -> None:
             _require_keys(manifest[section] if section else manifest, fields, section or MANIFEST)
         except ValueError as error:
             raise BundleError(f"{path}: {error}") from error
+    if with_files and version >= 2:
+        digest = manifest.get(DIGEST)
+        if not isinstance(digest, dict) or not isinstance(digest.get("sha256"), str):
+            raise BundleError(f"{path}: {MANIFEST} lacks its digest (format_version {version} bundles carry "
+                              f'"{DIGEST}": {{"sha256": ..., "parts": ...}}); was it edited by hand?')
+
+
+def _canonical(value: Any) -> bytes:
+    """One byte string per JSON value, whatever its key order or formatting in the file."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def _manifest_digest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"sha256": digest of the manifest but its digest, "parts": {top-level key: digest}}``.
+
+    The parts let a mismatch name what changed; the whole decides.
+    """
+    body = {key: value for key, value in manifest.items() if key != DIGEST}
+    return {
+        "sha256": hashlib.sha256(_canonical(body)).hexdigest(),
+        "parts": {key: hashlib.sha256(_canonical(value)).hexdigest()[:16] for key, value in sorted(body.items())},
+    }
+
+
+def _check_digest(path: Path, manifest: Mapping[str, Any]) -> None:
+    """BundleError naming the manifest's parts that changed since its digest was written."""
+    recorded = manifest[DIGEST]
+    actual = _manifest_digest(manifest)
+    if actual["sha256"] == recorded.get("sha256"):
+        return
+    parts = recorded.get("parts")
+    changed = [] if not isinstance(parts, dict) else sorted(
+        key for key in set(parts) | set(actual["parts"]) if parts.get(key) != actual["parts"].get(key))
+    detail = ", ".join(_describe_part(key, parts, actual["parts"]) for key in changed) or f"its {DIGEST!r} field"
+    raise BundleError(f"{path}: {MANIFEST} has changed since it was written ({detail}); its digest no longer "
+                      "matches. Bundles change only through fsvae (fsvae actions add/remove, fsvae train); "
+                      "restore the bundle or train/save it again")
+
+
+def _describe_part(key: str, recorded: Mapping[str, str], actual: Mapping[str, str]) -> str:
+    if key not in recorded:
+        return f"{key} (added)"
+    if key not in actual:
+        return f"{key} (removed)"
+    return key
 
 
 def _check_contents(
@@ -650,19 +759,25 @@ def _split_weights(weights: Mapping[str, torch.Tensor]) -> tuple[dict, dict | No
 
 
 def _write_bundle(path: Path, manifest: dict, weights: Mapping[str, torch.Tensor] | Path,
-                  prototypes: torch.Tensor, class_text: torch.Tensor) -> None:
+                  prototypes: torch.Tensor | Path, class_text: torch.Tensor | None = None) -> None:
     """Write all three files into a staging directory, then swap it in. ``weights`` may be an
-    existing weights file to carry over (hard-linked where possible, else copied)."""
+    existing weights file to carry over (hard-linked where possible, else copied), and
+    ``prototypes`` an existing prototypes file (``class_text`` None); the manifest gets the
+    files' checksums and its digest."""
 
     def fill(staging: Path) -> None:
         if isinstance(weights, Path):
             _link_or_copy(weights, staging / WEIGHTS)
         else:
             save_file(dict(weights), str(staging / WEIGHTS), metadata=_METADATA)
-        save_file({"prototypes": _cpu(prototypes), "class_text": _cpu(class_text)},
-                  str(staging / PROTOTYPES), metadata=_METADATA)
+        if isinstance(prototypes, Path):
+            _link_or_copy(prototypes, staging / PROTOTYPES)
+        else:
+            save_file({"prototypes": _cpu(prototypes), "class_text": _cpu(class_text)},
+                      str(staging / PROTOTYPES), metadata=_METADATA)
         files = {name: _sha256(staging / name) for name in (WEIGHTS, PROTOTYPES)}
-        _write_json(staging / MANIFEST, {**manifest, "files": files})
+        sealed = {**_current_format(manifest), "files": files}
+        _write_json(staging / MANIFEST, {**sealed, DIGEST: _manifest_digest(sealed)})
         for name in (WEIGHTS, PROTOTYPES, MANIFEST):
             (staging / name).chmod(0o644)  # shareable between accounts; safetensors writes 0600
             _fsync(staging / name)
@@ -679,14 +794,16 @@ def _replace_directory(path: Path, fill: Callable[[Path], None]) -> None:
         raise BundleError(f"{path}: refusing to replace a non-empty directory that is not an fsvae bundle")
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.writing-", dir=parent))
+    remove_stale_writes(path)
+    writer = f"{_HOST_TAG}-{os.getpid()}"  # lets the next writer tell whether this one still runs
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.writing-{writer}-", dir=parent))
     staging.chmod(0o755)  # mkdtemp's 0700 would hide the bundle from another account running it
     try:
         fill(staging)
         _fsync(staging)
         if path.exists():
             # Directories cannot be renamed over non-empty ones, so the old one steps aside first.
-            retired = parent / f".{path.name}.old-{secrets.token_hex(4)}"
+            retired = parent / f".{path.name}.old-{writer}-{secrets.token_hex(4)}"
             os.rename(path, retired)
             try:
                 os.rename(staging, path)
@@ -700,6 +817,68 @@ def _replace_directory(path: Path, fill: Callable[[Path], None]) -> None:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale_writes(path: str | Path, now: float | None = None) -> list[Path]:
+    """Remove what interrupted writes of the bundle at ``path`` left beside it; returns what was removed.
+
+    A staging folder ``.NAME.writing-*`` is stale when its writer ran on this
+    host and is no longer running, or when nothing in it changed for
+    :data:`STALE_WRITE_AGE_S` (writers on other hosts sharing the folder,
+    folders named before writers were recorded). A retired bundle
+    ``.NAME.old-*`` is stale by the same rules, but only while ``NAME``
+    itself is a bundle: otherwise it is the one copy left (see
+    :func:`load_bundle`'s hint). A folder of a running writer, this process
+    included, is never removed.
+    """
+    path = Path(path)
+    now = time.time() if now is None else now
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(writing|old)-(?:([0-9a-f]{{8}})-(\d+)-)?.+", re.ASCII)
+    removed = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    bundle_there = (path / MANIFEST).is_file()
+    for folder in siblings:
+        match = pattern.fullmatch(folder.name)
+        if match is None or not folder.is_dir() or folder.is_symlink():
+            continue
+        kind, host, pid = match.group(1), match.group(2), match.group(3)
+        if kind == "old" and not bundle_there:
+            continue
+        if host == _HOST_TAG and pid is not None:
+            if int(pid) == os.getpid() or _process_running(int(pid)):
+                continue  # a running writer's: never touched, however old
+            stale = True
+        else:
+            stale = now - _newest_mtime(folder) > STALE_WRITE_AGE_S
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(folder)
+    return removed
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another account's process, or cannot tell: assume it runs
+    return True
+
+
+def _newest_mtime(folder: Path) -> float:
+    """When anything in ``folder`` last changed (now, if it cannot be read: never stale by age)."""
+    try:
+        newest = folder.stat().st_mtime
+        for item in folder.iterdir():
+            newest = max(newest, item.lstat().st_mtime)
+    except OSError:
+        return time.time()
+    return newest
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

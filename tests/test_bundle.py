@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +22,8 @@ from calibration.windows import WindowSpec
 from fsvae_core.decision import DecisionRule
 from fsvae_core import bundle as bundle_module
 from fsvae_core.bundle import (
-    BundleError, ClassEntry, TextSpec, Thresholds, add_action, list_actions, load_bundle,
-    prototype_for, remove_action, save_bundle,
+    FORMAT_VERSION, STALE_WRITE_AGE_S, BundleError, ClassEntry, TextSpec, Thresholds, add_action, list_actions,
+    load_bundle, prototype_for, remove_action, save_bundle, upgrade_bundle,
 )
 from fsvae_core.descriptions import ActionDescription
 from fsvae_core.frequency import FrequencyConfig
@@ -118,7 +123,7 @@ def test_round_trip_keeps_everything(bundle_path, vae, class_text):
     assert bundle.thresholds == THRESHOLDS and bundle.decision_rule == DecisionRule(0.1, 0.25, 0.25)
     assert bundle.seen_mask.tolist() == [True, True, False]
     manifest = bundle.manifest
-    assert (manifest["format"], manifest["format_version"]) == ("fsvae-bundle", 1)
+    assert (manifest["format"], manifest["format_version"]) == ("fsvae-bundle", FORMAT_VERSION)
     assert manifest["skeleton"]["layout"] == "ntu25" and manifest["skeleton"]["n_joints"] == 25
     assert manifest["text"] == {"model": "all-MiniLM-L6-v2", "parts": ["name", "ld", "gd"], "dim": 1152}
     assert manifest["metrics"] == {"zsl": {"top1": 0.5}}
@@ -347,3 +352,179 @@ def test_prototype_for_is_the_text_latent_mean_of_one_row(vae, class_text):
     torch.testing.assert_close(prototype_for(vae, class_text[1].numpy()), vae.embed_text(class_text[1:2])[0])
     with pytest.raises(ValueError, match=r"\(1152,\)"):
         prototype_for(vae, class_text[:2])
+
+
+
+# ---------------------------------------------------------------------------------------------
+# What a bundle means is sealed (issue 11, item 6)
+
+DEFAULT_BUNDLE = Path(bundle_module.__file__).parent / "default_bundle"
+
+
+def _first_class(change):
+    return lambda m: change(m["classes"][0])
+
+
+EDITS = {
+    "class name": (_first_class(lambda c: c.update(name="hello")), "classes"),
+    "class description": (_first_class(lambda c: c.update(gd="something else")), "classes"),
+    "seen flag": (_first_class(lambda c: c.update(seen=False)), "classes"),
+    "threshold": (lambda m: m["thresholds"].update(unknown=0.01), "thresholds"),
+    "text model": (lambda m: m["text"].update(model="another-model"), "text"),
+    "normalisation": (lambda m: m["skeleton"]["normalization"].update(fps=25.0), "skeleton"),
+    "metrics": (lambda m: m["metrics"].update(zsl={"top1": 0.99}), "metrics"),
+    "new section": (lambda m: m.update(note="added by hand"), "note"),
+    "created": (lambda m: m.update(created_utc="2000-01-01T00:00:00Z"), "created_utc"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDITS))
+def test_any_edit_of_the_manifest_is_refused_naming_what_changed(bundle_path, case):
+    edit, changed = EDITS[case]
+    _edit_manifest(bundle_path, edit)
+    with pytest.raises(BundleError) as caught:
+        load_bundle(bundle_path)
+    message = str(caught.value)
+    assert message.startswith(str(bundle_path)) and "changed since it was written" in message, message
+    assert f"{changed}" in message.split("changed since")[1] or changed in message, message
+    load_bundle(bundle_path, verify=False)  # the structural checks alone still pass
+
+
+def test_new_prototypes_with_a_recomputed_file_checksum_are_refused(bundle_path):
+    _rewrite_tables(bundle_path, prototypes=torch.zeros(3, 8))  # also rewrites files[...] in the manifest
+    with pytest.raises(BundleError, match=r"changed since it was written.*files"):
+        load_bundle(bundle_path)
+
+
+def test_the_digest_itself_cannot_be_edited_away(bundle_path):
+    _edit_manifest(bundle_path, lambda m: m.pop("digest"))
+    with pytest.raises(BundleError, match="digest"):
+        load_bundle(bundle_path)
+    _edit_manifest(bundle_path, lambda m: m.update(digest={"sha256": "0" * 64}))
+    with pytest.raises(BundleError, match="digest"):
+        load_bundle(bundle_path)
+
+
+def test_writes_keep_the_digest_right(bundle_path, encoder, vae, class_text):
+    add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=encoder)
+    load_bundle(bundle_path)
+    remove_action(bundle_path, "wave")
+    assert load_bundle(bundle_path).class_names == ["sit down", "jump up", "nod"]
+    _save(bundle_path, vae, class_text)
+    assert load_bundle(bundle_path).classes == _classes()
+
+
+def _as_version_1(path):
+    """What fsvae wrote before the manifest digest: format_version 1, no digest."""
+    _edit_manifest(path, lambda m: (m.pop("digest"), m.update(format_version=1)))
+
+
+def test_version_1_bundles_still_load_and_are_upgraded_without_touching_their_tensors(bundle_path, encoder):
+    _as_version_1(bundle_path)
+    weights = (bundle_path / "weights.safetensors").read_bytes()
+    tables = (bundle_path / "prototypes.safetensors").read_bytes()
+    old = load_bundle(bundle_path)
+    assert old.manifest["format_version"] == 1 and old.classes == _classes()
+    upgrade_bundle(bundle_path)
+    new = load_bundle(bundle_path)
+    assert new.manifest["format_version"] == FORMAT_VERSION and "digest" in new.manifest
+    assert (bundle_path / "weights.safetensors").read_bytes() == weights
+    assert (bundle_path / "prototypes.safetensors").read_bytes() == tables
+    assert {k: v for k, v in new.manifest.items() if k not in ("digest", "format_version")} == {
+        k: v for k, v in old.manifest.items() if k != "format_version"}
+    assert _siblings(bundle_path) == []
+    # A version-1 bundle that gains an action is written in the current format.
+    _as_version_1(bundle_path)
+    add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=encoder)
+    assert load_bundle(bundle_path).manifest["format_version"] == FORMAT_VERSION
+
+
+def test_the_shipped_bundle_loads_and_verifies():
+    bundle = load_bundle(DEFAULT_BUNDLE)
+    assert bundle.manifest["format_version"] in (1, FORMAT_VERSION) and len(bundle.classes) >= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Interrupted writes are cleaned up by the next one (issue 11, item 7)
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_write_removes_stale_staging_folders_and_only_those(bundle_path, encoder):
+    parent, name = bundle_path.parent, bundle_path.name
+    host = bundle_module._HOST_TAG
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folders = {
+            "dead writer": parent / f".{name}.writing-{host}-{_dead_pid()}-abcd1234",
+            "dead writer's old bundle": parent / f".{name}.old-{host}-{_dead_pid()}-abcd1234",
+            "old, legacy name": parent / f".{name}.writing-zz81kq2",
+            "live writer": parent / f".{name}.writing-{host}-{live.pid}-abcd1234",
+            "this process": parent / f".{name}.writing-{host}-{os.getpid()}-abcd1234",
+            "fresh, legacy name": parent / f".{name}.writing-k2j3h4",
+            "another host, fresh": parent / f".{name}.writing-0badc0de-{_dead_pid()}-abcd1234",
+            "another bundle": parent / f".other.writing-{host}-{_dead_pid()}-abcd1234",
+        }
+        for folder in folders.values():
+            folder.mkdir()
+            (folder / "weights.safetensors").write_bytes(b"partial")
+        past = time.time() - STALE_WRITE_AGE_S - 60
+        for item in (folders["old, legacy name"], folders["old, legacy name"] / "weights.safetensors"):
+            os.utime(item, (past, past))
+        add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=encoder)
+        gone = {label for label, folder in folders.items() if not folder.exists()}
+        assert gone == {"dead writer", "dead writer's old bundle", "old, legacy name"}
+        assert load_bundle(bundle_path).class_names[-1] == "nod"
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_retired_bundle_is_kept_while_the_bundle_itself_is_missing(bundle_path, vae, class_text):
+    retired = bundle_path.parent / f".{bundle_path.name}.old-{bundle_module._HOST_TAG}-{_dead_pid()}-abcd1234"
+    os.rename(bundle_path, retired)
+    _save(bundle_path, vae, class_text)  # the bundle written anew: the one copy of the old one stays
+    assert retired.is_dir() and load_bundle(bundle_path).classes == _classes()
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and descriptions (issue 11, item 10)
+
+BAD_TEXTS = {
+    "NUL in name": ("name", "wa\x00ve", "U+0000"),
+    "override in name": ("name", "\u202eevaw", "U+202E"),
+    "newline in name": ("name", "wave\nclap", "U+000A"),
+    "isolate in ld": ("ld", "left \u2067arm", "U+2067"),
+    "tab in gd": ("gd", "a\tb", "U+0009"),
+    "long name": ("name", "n" * 201, "at most 200"),
+    "long gd": ("gd", "g" * 4001, "at most 4000"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TEXTS))
+def test_class_entries_refuse_control_and_invisible_characters(case):
+    field, value, problem = BAD_TEXTS[case]
+    texts = {"name": "wave", "ld": "a hand swings", "gd": "greeting", field: value}
+    with pytest.raises(ValueError) as caught:
+        ClassEntry(**texts, seen=True, origin="trained")
+    assert f"ClassEntry.{field}" in str(caught.value) and problem in str(caught.value)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TEXTS))
+def test_add_action_refuses_control_and_invisible_characters(bundle_path, encoder, case):
+    field, value, problem = BAD_TEXTS[case]
+    texts = {"name": "nod", "ld": "the head tips down and up", "gd": "agreeing", field: value}
+    with pytest.raises(BundleError) as caught:
+        add_action(bundle_path, texts["name"], texts["ld"], texts["gd"], encoder=encoder)
+    assert field in str(caught.value) and problem in str(caught.value)
+    assert list_actions(bundle_path) == _classes()
+
+
+def test_a_hand_edited_name_with_an_override_is_refused_on_load(bundle_path):
+    _edit_manifest(bundle_path, _first_class(lambda c: c.update(name="\u202eevaw")))
+    with pytest.raises(BundleError, match=r"classes\[0\].*U\+202E"):
+        load_bundle(bundle_path, verify=False)

@@ -33,8 +33,11 @@ from typing import Any
 import numpy as np
 
 from calibration import to_canonical
+from calibration.layouts import MEDIAPIPE33_BONES, NTU25, NTU25_BONES
+from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec, model_window, window_end
 from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, now_ms, pose_topic
+from realtime.options import DEFAULT_STRIDE_S, add_parent_argument, add_source_arguments, exit_with_parent, stride
 from realtime.transport import (
     CurveKeys,
     LatestWinsPublisher,
@@ -216,7 +219,7 @@ class CameraSource(_Source):
             cv2.utils.logging.setLogLevel(level)
         if not opened:
             self._capture.release()
-            raise SourceError(f"no camera {index} on this machine; try --video PATH")
+            raise SourceError(f"no camera {index} on this machine (try --video PATH or --skeleton PATH)")
         # A one-frame driver queue: we want the newest image, not a backlog.
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self.estimator = estimator
@@ -648,7 +651,13 @@ def run_capture(source: Any, builder: WindowBuilder, publisher: Any, duration_s:
 
 
 class _Overlay:
-    """Draws the 2-D skeleton and the newest label on each frame; shows and/or records it."""
+    """Draws the skeleton and the newest label on each frame; shows and/or records it.
+
+    Sources with images get the 2-D landmarks drawn on the image. Sources
+    without images (skeleton replays, external trackers, Kinect body tracking)
+    get the canonical skeleton drawn on a blank canvas
+    (:func:`draw_canonical_skeleton`), so ``--record`` works for every source.
+    """
 
     def __init__(self, show: bool, record: str | None, labels_endpoint: str | None, source_id: str,
                  fps: float, curve: CurveKeys | None = None) -> None:
@@ -661,25 +670,30 @@ class _Overlay:
         self._writer = None
         self._labels = None
         self._label_text = "no label yet"
+        self._origin: np.ndarray | None = None  # the canvas is centred on the first body drawn
         if labels_endpoint:
             from realtime.messages import label_topic
 
             self._labels = LatestWinsSubscriber(labels_endpoint, topics=(label_topic(source_id),), curve=curve)
-        from mediapipe.python.solutions.pose import POSE_CONNECTIONS
-
-        self._bones = [tuple(pair) for pair in POSE_CONNECTIONS]
 
     def __call__(self, sample: PoseSample, message: Any) -> None:
         cv2 = self._cv2
-        if sample.frame is None:
-            return
-        image = sample.frame.copy()
-        height, width = image.shape[:2]
-        if sample.image_xy is not None:
-            for person in sample.image_xy:
-                points = [(int(x * width), int(y * height)) for x, y in person]
-                for a, b in self._bones:
-                    cv2.line(image, points[a], points[b], (0, 255, 0), 2)
+        if sample.frame is not None:
+            image = sample.frame.copy()
+            height, width = image.shape[:2]
+            if sample.image_xy is not None:
+                for person in sample.image_xy:
+                    points = [(int(x * width), int(y * height)) for x, y in person]
+                    for a, b in MEDIAPIPE33_BONES:
+                        cv2.line(image, points[a], points[b], (0, 255, 0), 2)
+        else:
+            canonical = None
+            if sample.joints is not None:
+                joints = np.asarray(sample.joints, dtype=np.float32)
+                canonical = to_canonical(joints[None] if joints.ndim == 2 else joints, sample.layout)  # (M, 25, 3)
+                if self._origin is None and np.isfinite(canonical[0, NTU25.SPINE_BASE]).all():
+                    self._origin = canonical[0, NTU25.SPINE_BASE].copy()
+            image = draw_canonical_skeleton(canonical, self._origin)
         if self._labels is not None:
             event = self._labels.receive_latest(timeout_ms=0)
             if event is not None:
@@ -687,6 +701,7 @@ class _Overlay:
                 self._label_text = f"{shown} {event.score:.2f} ({event.latency_ms:.0f} ms)"
         if self.record:
             if self._writer is None:
+                height, width = image.shape[:2]
                 fourcc = cv2.VideoWriter_fourcc(*"MJPG")
                 self._writer = cv2.VideoWriter(self.record, fourcc, self.fps, (width, height))
                 if not self._writer.isOpened():
@@ -713,6 +728,47 @@ class _Overlay:
             self._cv2.destroyAllWindows()
 
 
+CANVAS_SIZE = (480, 640)  # height, width of the blank canvas for sources without images
+CANVAS_METRES = 2.4  # the canvas height spans this many metres
+
+
+def draw_canonical_skeleton(persons: np.ndarray | None, origin: np.ndarray | None = None,
+                            size: tuple[int, int] = CANVAS_SIZE) -> np.ndarray:
+    """Canonical NTU25 bodies (M, 25, 3) seen from the front, projected orthographically on a black canvas.
+
+    Kinect camera axes (x to the sensor's left, y up) map to the image as the
+    camera would show them: x to the left, y up. ``origin`` (a point in metres,
+    e.g. the first frame's spine base) is drawn a little below the centre, so a
+    person walking or sitting down moves on the canvas; None centres each
+    frame's first body. NaN joints and their bones are skipped.
+
+    Returns:
+        (H, W, 3) uint8 BGR image.
+    """
+    import cv2
+
+    height, width = size
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    if persons is None or len(persons) == 0:
+        return image
+    persons = np.asarray(persons, dtype=np.float32)
+    if origin is None or not np.isfinite(origin).all():
+        origin = np.nanmean(persons[0], axis=0) if np.isfinite(persons[0]).any() else np.zeros(3, np.float32)
+    scale = height / CANVAS_METRES  # pixels per metre
+    colours = ((0, 255, 0), (255, 200, 0), (0, 200, 255))
+    for index, person in enumerate(persons):
+        u = width / 2.0 - (person[:, 0] - origin[0]) * scale  # (25,)
+        v = height * 0.6 - (person[:, 1] - origin[1]) * scale  # (25,)
+        finite = np.isfinite(u) & np.isfinite(v)
+        colour = colours[index % len(colours)]
+        for child, parent in NTU25_BONES:
+            if finite[child] and finite[parent]:
+                cv2.line(image, (int(u[child]), int(v[child])), (int(u[parent]), int(v[parent])), colour, 2)
+        for joint in np.flatnonzero(finite):
+            cv2.circle(image, (int(u[joint]), int(v[joint])), 3, colour, -1)
+    return image
+
+
 def _check_display() -> None:
     import os
 
@@ -724,19 +780,6 @@ def _check_display() -> None:
 # Entry point
 
 
-def add_source_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
-    """The pose-source options, at most one of them; shared by this process and ``fsvae-live``."""
-    source = parser.add_mutually_exclusive_group(required=required)
-    source.add_argument("--camera", type=int, metavar="N", help="OpenCV camera index")
-    source.add_argument("--video", metavar="PATH", help="a video file, played at its own frame rate")
-    source.add_argument("--skeleton", metavar="PATH", help="an NTU RGB+D .skeleton file, replayed at 30 fps")
-    source.add_argument("--kinect", action="store_true", help="Azure Kinect body tracking (needs pyk4a)")
-    source.add_argument("--poses", metavar="ENDPOINT", help="PoseFrame messages from an external tracker")
-    parser.add_argument("--mirrored", action="store_true",
-                        help="the camera or video shows a mirror image (Kinect colour streams and many webcams do): "
-                             "flip each frame back before pose estimation, so that left stays left")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m realtime.capture",
                                      description="Turn a pose source into skeleton windows published over ZeroMQ.")
@@ -744,7 +787,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundle", metavar="DIR", help="model bundle whose manifest gives the window spec")
     parser.add_argument("--windows", metavar="ENDPOINT", default=default_endpoint("windows"),
                         help="where to bind the window publisher (default %(default)s)")
-    parser.add_argument("--stride", type=float, default=0.25, metavar="S", help="seconds between windows")
+    parser.add_argument("--stride", type=stride, default=DEFAULT_STRIDE_S, metavar="S",
+                        help="seconds between windows (default %(default)s)")
     parser.add_argument("--source-id", default="cam0", metavar="ID", help="ends every topic (default cam0)")
     parser.add_argument("--fast", action="store_true", help="files: every frame as fast as possible")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -754,21 +798,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", metavar="ENDPOINT", help="labels to draw (default: none; e.g. "
                         f"{default_endpoint('labels')})")
     parser.add_argument("--curve-keys", metavar="DIR", help="client CURVE keys for --labels (see `fsvae keys`)")
-    parser.add_argument("--settle", type=float, default=0.5, metavar="S",
-                        help="wait after binding so subscribers can connect (default %(default)s s)")
+    parser.add_argument("--settle", type=float, metavar="S",
+                        help="wait after binding so subscribers can connect (default 0.5 s for --fast; none for "
+                             "sources played in real time, whose first window comes 0.5 s after the first pose anyway)")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="let --windows bind to an address other than loopback (the windows are not encrypted)")
+    add_parent_argument(parser)
     return parser
 
 
 def _window_spec(bundle: str | None) -> WindowSpec:
+    """The window spec in a bundle's manifest, read without loading the bundle (so without torch).
+
+    The same fields as ``fsvae_core.bundle.window_from_dict``; the inference
+    process checks the rest of the bundle.
+    """
     if bundle is None:
         return WindowSpec()
-    from fsvae_core.bundle import MANIFEST, window_from_dict
-
-    path = Path(bundle) / MANIFEST
+    path = Path(bundle) / "manifest.json"
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        return window_from_dict(manifest["skeleton"])
-    except (OSError, ValueError, KeyError) as error:
+        skeleton = json.loads(path.read_text(encoding="utf-8"))["skeleton"]
+        if skeleton["layout"] != "ntu25" or skeleton["n_joints"] != 25:
+            raise ValueError(f"layout must be 'ntu25' with 25 joints, got {skeleton['layout']!r}")
+        return WindowSpec(frames=int(skeleton["window_frames"]), fps=float(skeleton["fps"]),
+                          max_persons=int(skeleton["max_persons"]),
+                          normalization=NormalizationConfig.from_dict(skeleton["normalization"]))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise SourceError(f"cannot read the window spec from {path}: {error}") from error
 
 
@@ -805,6 +860,8 @@ def _open_source(args: argparse.Namespace, stop: threading.Event) -> _Source:
 def main(argv: list[str] | None = None) -> int:
     """``python -m realtime.capture``; returns the exit status (2 for a source that cannot start)."""
     args = _parser().parse_args(argv)
+    if args.parent_pid is not None:
+        exit_with_parent(args.parent_pid)
     stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:
@@ -822,9 +879,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.show or args.record:
             overlay = _Overlay(args.show, args.record, args.labels, args.source_id,
                                float(getattr(source, "fps", 30.0)), curve)
-        with LatestWinsPublisher(args.windows) as publisher:
-            # PUB drops everything sent before a subscriber has connected (slow joiner).
-            stop.wait(max(0.0, args.settle))
+        try:
+            publisher = LatestWinsPublisher(args.windows, allow_remote=args.allow_remote)
+        except Exception as error:  # noqa: BLE001 - a bad or taken endpoint: one line, not a crash loop
+            if isinstance(error, ValueError) or "zmq" in type(error).__module__:
+                raise SourceError(f"cannot publish windows on {args.windows}: {error}") from error
+            raise
+        with publisher:
+            # PUB drops everything sent before a subscriber has connected (slow joiner). A source played in
+            # real time sends nothing for its first 0.5 s (the first window needs that much), so no wait.
+            settle = args.settle if args.settle is not None else (0.5 if args.fast else 0.0)
+            if args.duration is not None:  # also when the source has nothing to give (an idle tracker)
+                timer = threading.Timer(max(0.0, args.duration), stop.set)
+                timer.daemon = True
+                timer.start()
+            stop.wait(max(0.0, settle))
             stats = run_capture(source, builder, publisher, duration_s=args.duration, stop_event=stop,
                                 on_sample=overlay)
             stop.wait(0.2)  # publisher closes with linger 0: give the last messages time to leave

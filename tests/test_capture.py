@@ -435,7 +435,7 @@ def test_cli_publishes_windows_a_subscriber_receives(shared_data):
 def test_cli_missing_camera_exits_2_with_one_line():
     result = _run("--camera", "7")
     assert result.returncode == 2
-    assert result.stderr.strip() == "capture: no camera 7 on this machine; try --video PATH"
+    assert result.stderr.strip() == "capture: no camera 7 on this machine (try --video PATH or --skeleton PATH)"
 
 
 def test_cli_kinect_without_pyk4a_exits_2():
@@ -516,3 +516,72 @@ def test_cli_stops_cleanly_on_sigterm():
     _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
     assert '"frames": 0' in stderr
+
+
+def test_the_window_spec_is_read_without_torch_and_agrees_with_the_bundle(tmp_path):
+    from fsvae_core.text import SentenceEncoder
+    from test_inference import make_bundle
+
+    from fsvae_core.bundle import load_bundle
+    from realtime import capture
+
+    bundle = make_bundle(tmp_path / "bundle", SentenceEncoder(cache_root=tmp_path / "text"))
+    assert capture._window_spec(str(bundle)) == load_bundle(bundle).skeleton
+    code = ("import sys; from realtime.capture import _window_spec; _window_spec(sys.argv[1]); "
+            "print('torch' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, str(bundle)], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_cli_binds_windows_to_the_network_only_with_allow_remote():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused = _run("--poses", free_endpoint(), "--windows", f"tcp://0.0.0.0:{port}", "--duration", "0.5")
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--allow-remote" in lines[0], refused.stderr
+    allowed = _run("--poses", free_endpoint(), "--windows", f"tcp://0.0.0.0:{port}", "--allow-remote",
+                   "--duration", "0.5")  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_source_without_images_is_drawn_on_a_blank_canvas():
+    from calibration import NTU25
+    from realtime.capture import draw_canonical_skeleton
+
+    pose = standing_pose()
+    image = draw_canonical_skeleton(pose[None], origin=pose[NTU25.SPINE_BASE])
+    assert image.shape == (480, 640, 3) and image.dtype == np.uint8
+    rows, cols = np.nonzero(image.any(axis=2))
+    assert len(rows) > 200  # bones, not a few dots
+    # Head above feet; drawn as the camera sees a person facing it: their right hand on the image's left.
+    def column_row(joint):
+        point = pose[joint]
+        return 320 - (point[0] - pose[NTU25.SPINE_BASE][0]) * 200, 288 - (point[1] - pose[NTU25.SPINE_BASE][1]) * 200
+
+    assert column_row(NTU25.HEAD)[1] < column_row(NTU25.FOOT_LEFT)[1]
+    assert column_row(NTU25.HAND_RIGHT)[0] < 320 < column_row(NTU25.HAND_LEFT)[0]
+    assert image[int(column_row(NTU25.HEAD)[1]), int(column_row(NTU25.HEAD)[0])].any()
+    assert not draw_canonical_skeleton(None).any()
+
+
+def test_cli_records_a_skeleton_replay_on_a_blank_canvas(tmp_path, shared_data):
+    out = tmp_path / "overlay.avi"
+    result = _run("--skeleton", str(shared_data / SKELETON), "--fast", "--windows", free_endpoint(),
+                  "--record", str(out), timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-800:]
+    import cv2
+
+    video = cv2.VideoCapture(str(out))
+    frames = []
+    while True:
+        ok, frame = video.read()
+        if not ok:
+            break
+        frames.append(frame)
+    video.release()
+    replayed = len(SkeletonReplaySource(shared_data / SKELETON, realtime=False))
+    assert len(frames) == replayed and frames[0].shape == (480, 640, 3)
+    assert all(frame.any() for frame in frames[5:])  # a skeleton on every frame with a person

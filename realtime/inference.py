@@ -12,7 +12,11 @@ Two layers, so the logic is testable without sockets:
   change the classes by text, in memory and in the bundle on disk.
 * :func:`run_inference` is the loop around it: latest window per source,
   several sources batched into one forward pass, one :class:`LabelEvent` per
-  decision, control requests answered between batches.
+  decision, control requests answered between batches. Adding or removing an
+  action there never stalls the windows: :class:`ClassChanges` checks the
+  request, answers ``accepted`` at once, embeds the text and rewrites the
+  bundle in a worker thread, and the loop swaps the new classes in between
+  two batches.
 
 Axis letters: N windows, T frames, M persons, V joints, C=3 coordinates,
 K classes, Z latent size.
@@ -21,7 +25,11 @@ K classes, Z latent size.
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import math
+import os
+import queue
 import signal
 import sys
 import threading
@@ -39,6 +47,7 @@ import torch.nn.functional as F
 from fsvae_core import bundle as bundle_module
 from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_person_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
+from fsvae_core.descriptions import DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE
 from fsvae_core.settings import SettingsError, config_from_dict
 from fsvae_core.text import SentenceEncoder
@@ -55,6 +64,7 @@ from realtime.messages import (
     now_ms,
     skeleton_topics,
 )
+from realtime.options import add_parent_argument, exit_with_parent
 from realtime.transport import (
     ControlServer,
     LatestWinsPublisher,
@@ -252,7 +262,14 @@ class Recognizer:
 
     def _reload_classes(self) -> None:
         # What is scored is exactly what was persisted: the rows come back from disk.
-        fresh = load_bundle(self.path, verify=False)
+        self.use_classes_of(load_bundle(self.path, verify=False))
+
+    def reload_classes(self) -> None:
+        """Read the classes again from the bundle on disk (changed by another process meanwhile)."""
+        self._reload_classes()
+
+    def use_classes_of(self, fresh: Bundle) -> None:
+        """Score against ``fresh``'s classes and prototypes from the next window on (same network)."""
         self.bundle = fresh
         self._set_classes(fresh.classes, fresh.prototypes)
 
@@ -412,6 +429,149 @@ def _rounded(value: float | None) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Actions changed while running
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+@dataclass(frozen=True)
+class ClassChange:
+    """One accepted ``add`` or ``remove``, waiting for the worker."""
+
+    command: str
+    name: str
+    ld: str | None = None
+    gd: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.command} {self.name!r}"
+
+
+class ClassChanges:
+    """Adds and removes of actions, carried out in a worker thread so that the window loop never waits.
+
+    :meth:`submit` (in the loop's thread) checks a request against the classes
+    as they will be once every change already accepted is applied, queues it
+    and says ``accepted``: a duplicate name, the reserved ``unknown``, an empty
+    text or an unknown name to remove fail at once. The worker embeds the text
+    (loading the text model on first use, a few seconds), rewrites the bundle
+    and reads the classes back; :meth:`apply_done` (in the loop's thread,
+    between two batches) makes the recognizer score against them. Changes are
+    applied in the order they were accepted. A change that fails after it was
+    accepted (the disk, the text model) is kept in ``failed`` and returned by
+    :meth:`apply_done` so the loop can log it.
+
+    Only :meth:`submit`, :meth:`apply_done`, :meth:`pending` and :meth:`close`
+    may be called, all from the loop's thread.
+    """
+
+    MAX_FAILED = 20  # failures kept for `status`
+
+    def __init__(self, recognizer: Recognizer) -> None:
+        self.recognizer = recognizer
+        self.path = recognizer.path
+        self._waiting: list[ClassChange] = []  # accepted, not yet applied (the worker may be on the first)
+        self._todo: queue.Queue = queue.Queue()
+        self._done: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.failed: deque = deque(maxlen=self.MAX_FAILED)
+        self.applied = 0
+
+    def pending(self) -> list[str]:
+        """The accepted changes not yet applied, in order, e.g. ``["add 'juggle'"]``."""
+        return [str(change) for change in self._waiting]
+
+    def _planned(self) -> list[str]:
+        """The class names as they will be once every accepted change is applied."""
+        names = list(self.recognizer.names)
+        for change in self._waiting:
+            if change.command == "add":
+                names.append(change.name)
+            else:
+                names = [name for name in names if _name_key(name) != _name_key(change.name)]
+        return names
+
+    def submit(self, command: str, name: str, ld: str | None = None, gd: str | None = None) -> ClassChange:
+        """Check and queue one change.
+
+        Raises:
+            BundleError: the change cannot be made (the text says why, as the bundle would).
+        """
+        planned = self._planned()
+        keys = {_name_key(existing): existing for existing in planned}
+        if command == "add":
+            try:
+                description = description_from_fields({"name": name, "ld": ld, "gd": gd}, f"{self.path}: new action")
+            except DescriptionError as error:
+                raise BundleError(str(error)) from error
+            if _name_key(description.name) == UNKNOWN_LABEL:
+                raise BundleError(f"{self.path}: {UNKNOWN_LABEL!r} is reserved for undecided labels")
+            if _name_key(description.name) in keys:
+                raise BundleError(f"{self.path}: an action named {keys[_name_key(description.name)]!r} is already in "
+                                  "the bundle; remove it first or choose another name")  # fmt: skip
+            change = ClassChange("add", description.name, description.ld, description.gd)
+        elif command == "remove":
+            if _name_key(name) not in keys:
+                close = difflib.get_close_matches(_name_key(name), list(keys), n=3, cutoff=0.6)
+                hint = f"close names: {[keys[key] for key in close]}" if close else f"actions: {planned[:20]}"
+                raise BundleError(f"{self.path}: no action named {name!r}; {hint}")
+            if len(planned) == 1:
+                raise BundleError(f"{self.path}: {planned[0]!r} is the bundle's only action; a bundle needs at least one")
+            change = ClassChange("remove", keys[_name_key(name)])
+        else:
+            raise ValueError(f"not a change of classes: {command!r}")
+        self._waiting.append(change)
+        self._todo.put(change)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="class-changes", daemon=True)
+            self._thread.start()
+        return change
+
+    def _work(self) -> None:
+        while (change := self._todo.get()) is not None:
+            try:
+                if change.command == "add":
+                    bundle_module.add_action(self.path, change.name, change.ld, change.gd,
+                                             encoder=self.recognizer._text_encoder())  # fmt: skip
+                else:
+                    bundle_module.remove_action(self.path, change.name)
+                self._done.put((change, load_bundle(self.path, verify=False), None))
+            except Exception as error:  # noqa: BLE001 - reported by the loop, never fatal
+                self._done.put((change, None, error))
+
+    def apply_done(self) -> list[tuple[str, str]]:
+        """Swap in the classes of every finished change; ``(level, text)`` for the log, one per change."""
+        notes = []
+        while True:
+            try:
+                change, fresh, error = self._done.get_nowait()
+            except queue.Empty:
+                return notes
+            self._waiting.remove(change)
+            if error is None:
+                self.recognizer.use_classes_of(fresh)
+                self.applied += 1
+                notes.append(("info", f"{change.command}{'ed' if change.command == 'add' else 'd'} action {change.name!r}"))
+            else:
+                text = f"{change} failed: {type(error).__name__}: {error}"
+                self.failed.append(text)
+                notes.append(("error", text))
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Let the worker finish the change it is on (not the queued ones) and end."""
+        while True:
+            try:
+                self._todo.get_nowait()
+            except queue.Empty:
+                break
+        self._todo.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+
+# ---------------------------------------------------------------------------------------------
 # The loop
 
 
@@ -420,6 +580,7 @@ class _Loop:
 
     def __init__(self, recognizer: Recognizer, windows_sub, labels_pub, stats: InferenceStats):
         self.recognizer = recognizer
+        self.changes = ClassChanges(recognizer)
         self.windows_sub = windows_sub
         self.labels_pub = labels_pub
         self.stats = stats
@@ -551,19 +712,20 @@ class _Loop:
         try:
             if request.command == "list":
                 return ControlReply.success(request.seq, actions=recognizer.actions())
-            if request.command == "add":
-                entry = recognizer.add_action(request.name, request.ld, request.gd)
-                self.log("info", f"added action {entry.name!r}")
-                return ControlReply.success(request.seq, actions=recognizer.actions())
-            if request.command == "remove":
-                entry = recognizer.remove_action(request.name)
-                self.log("info", f"removed action {entry.name!r}")
-                return ControlReply.success(request.seq, actions=recognizer.actions())
+            if request.command in ("add", "remove"):
+                # Accepted now, applied by the worker between two batches: the windows never wait.
+                change = self.changes.submit(request.command, request.name, request.ld, request.gd)
+                return ControlReply.success(request.seq, actions=recognizer.actions(), status={
+                    "accepted": str(change), "pending": self.changes.pending(),
+                    "note": "applied in the background: `list` shows the change once it is made (an add embeds "
+                            "its text first; the first add also loads the text model, a few seconds)",
+                })  # fmt: skip
             status = {
                 "bundle": str(recognizer.path), "device": str(recognizer.device), "classes": len(recognizer.names),
                 "window_frames": recognizer.window_frames, "fps": recognizer.bundle.fps,
                 "unknown_threshold": recognizer.rule.unknown_trained, "unknown_text_threshold": recognizer.rule.unknown_text,
                 "smoothing": recognizer.config.smoothing,
+                "pending_changes": self.changes.pending(), "failed_changes": list(self.changes.failed),
                 **self.stats.to_dict(),
             }  # fmt: skip
             return ControlReply.success(request.seq, status=status)
@@ -599,9 +761,20 @@ def run_inference(
     loop = _Loop(recognizer, windows_sub, labels_pub, stats)
     deadline = None if duration_s is None else time.monotonic() + duration_s
     loop.log("info", f"inference ready on {recognizer.device} with {len(recognizer.names)} actions")
+    try:
+        _serve(loop, control_server, deadline, stop_event, max_batch)
+    finally:
+        loop.changes.close()
+    return stats
+
+
+def _serve(loop: _Loop, control_server: ControlServer | None, deadline: float | None,
+           stop_event: threading.Event | None, max_batch: int) -> None:
     while not (stop_event is not None and stop_event.is_set()):
         if deadline is not None and time.monotonic() >= deadline:
             break
+        for level, text in loop.changes.apply_done():  # between batches: the next window sees the new classes
+            loop.log(level, text)
         if control_server is not None:
             # A few requests per turn at most, so windows keep flowing under a chatty client.
             for _ in range(4):
@@ -610,7 +783,6 @@ def run_inference(
         latest = loop.collect(timeout_ms=20)
         if latest:
             loop.handle(latest, max_batch)
-    return stats
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,7 +809,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--curve-keys", type=Path, metavar="DIR",
                         help="encrypt and authenticate the labels and control sockets with the CURVE keys in DIR "
                              "(made by `fsvae keys DIR`)")  # fmt: skip
+    parser.add_argument("--standby", action="store_true",
+                        help="load the model, then wait for a line 'go' on stdin before opening the sockets "
+                             "(fsvae-live keeps such a spare to replace a dead inference process at once); "
+                             "end at end of input")  # fmt: skip
+    add_parent_argument(parser)
     args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        exit_with_parent(args.parent_pid)
+    # The text model, loaded when an action is added, would draw a progress bar on stderr.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if args.threads < 1:
         print(f"inference: --threads must be at least 1, got {args.threads}", file=sys.stderr)
         return 2
@@ -652,6 +833,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.allow_remote and curve is None:
         print("inference: warning: --allow-remote without --curve-keys: anyone who can reach these sockets "
               "can read the labels and change the actions", file=sys.stderr)  # fmt: skip
+    if args.standby:
+        print("inference: standby, model loaded", file=sys.stderr, flush=True)
+        if sys.stdin.readline().strip() != "go":
+            return 0  # end of input: whoever started us has gone, or does not need us
+        recognizer.reload_classes()  # actions may have been added or removed while we waited
     stop = threading.Event()
 
     def _stop(signum, frame):  # noqa: ARG001
@@ -672,7 +858,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"inference: cannot open sockets: {error}", file=sys.stderr)
             return 2
         raise
-    print(f"inference: {stats.to_dict()}", file=sys.stderr)
+    print(json.dumps({"inference": stats.to_dict()}), file=sys.stderr)
     return 0
 
 

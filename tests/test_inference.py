@@ -404,25 +404,126 @@ def test_several_sources_are_batched(recognizer, monkeypatch):
     assert max(harness.stats.batch_sizes) >= 2
 
 
+def _wait_for_actions(control, predicate, timeout_s=60.0):
+    """The action names once ``predicate(names)`` holds (changes are applied in the background)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        names = [a.name for a in control.call("list").actions]
+        if predicate(names) or time.monotonic() > deadline:
+            return names
+        time.sleep(0.05)
+
+
 def test_control_list_add_remove_status(fresh_bundle, encoder):
     recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder,
                                         config=RecognizerConfig(top_k=10))  # fmt: skip
-    with Harness(recognizer) as harness, ControlClient(harness.control_ep, timeout_ms=20000) as control:
+    with Harness(recognizer) as harness, ControlClient(harness.control_ep) as control:
         assert [a.name for a in control.call("list").actions] == ["wave", "sit down", "jump up"]
         reply = control.call("add", name="juggle", ld="hands toss and catch balls in turn", gd="juggling")
-        assert reply.ok and [a.name for a in reply.actions][-1] == "juggle"
+        assert reply.ok and reply.status["accepted"] == "add 'juggle'"
+        duplicate = control.call("add", name="Juggle", ld="x", gd="y")  # already accepted, maybe not yet applied
+        assert not duplicate.ok and "already" in duplicate.error
+        assert _wait_for_actions(control, lambda names: "juggle" in names)[-1] == "juggle"
         harness.send_window("cam0", random_window(3))
         (event,) = harness.events(1, source="cam0")
         assert "juggle" in {item.label for item in event.topk}
-        duplicate = control.call("add", name="Juggle", ld="x", gd="y")
-        assert not duplicate.ok and "already" in duplicate.error
         assert control.call("remove", name="sit down").ok
         missing = control.call("remove", name="no such thing")
         assert not missing.ok and "no action" in missing.error
-        assert [a.name for a in control.call("list").actions] == ["wave", "jump up", "juggle"]
+        assert _wait_for_actions(control, lambda names: "sit down" not in names) == ["wave", "jump up", "juggle"]
         status = control.call("status").status
         assert status["classes"] == 3 and status["device"] == "cpu" and status["decisions"] >= 1
+        assert status["pending_changes"] == [] and status["failed_changes"] == []
     assert [c.name for c in list_actions(fresh_bundle)] == ["wave", "jump up", "juggle"]
+
+
+class SlowEncoder(SentenceEncoder):
+    """The real encoder, taking ``delay_s`` longer per call, as a text model loading or a busy CPU would."""
+
+    def __init__(self, encoder, delay_s):
+        super().__init__(encoder.config, cache_root=encoder._cache.parent)
+        self._model = encoder._model
+        self.delay_s = delay_s
+
+    def encode(self, texts):
+        time.sleep(self.delay_s)
+        return super().encode(texts)
+
+
+def test_adding_an_action_never_stalls_the_windows_and_is_answered_at_once(fresh_bundle, encoder):
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=SlowEncoder(encoder, 3.0),
+                                        config=RecognizerConfig(top_k=10))  # fmt: skip
+    with Harness(recognizer) as harness, ControlClient(harness.control_ep) as control:  # the default timeout
+        stop = threading.Event()
+
+        def feed():
+            seed = 0
+            while not stop.is_set():
+                harness.send_window("cam0", random_window(seed % 7))
+                seed += 1
+                time.sleep(0.1)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            assert harness.events(1, source="cam0")
+            reply = control.call("add", name="juggle", ld="hands toss and catch balls in turn", gd="juggling")
+            assert reply.ok and reply.status["pending"] == ["add 'juggle'"]
+            before = []  # labels published while the text was being embedded
+            while True:
+                events = harness.events(1, source="cam0", timeout_s=30)
+                assert events, "labels stopped"
+                if "juggle" in {item.label for item in events[0].topk}:
+                    break
+                before.append(events[0])
+        finally:
+            stop.set()
+            feeder.join(5)
+    assert len(before) >= 5  # windows went on being labelled for the 3 s the add took
+    assert [c.name for c in list_actions(fresh_bundle)][-1] == "juggle"
+
+
+def test_a_burst_of_concurrent_adds_is_answered_within_the_default_timeout(fresh_bundle, encoder):
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=SlowEncoder(encoder, 0.3))
+    names = [f"action {i}" for i in range(12)]
+    with Harness(recognizer) as harness:
+        replies = {}
+
+        def add(name):
+            with ControlClient(harness.control_ep) as control:  # the default timeout
+                try:
+                    replies[name] = control.call("add", name=name, ld=f"the body does {name}", gd=name)
+                except TimeoutError as error:
+                    replies[name] = error
+
+        threads = [threading.Thread(target=add, args=(name,)) for name in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert all(getattr(reply, "ok", False) for reply in replies.values()), replies
+        with ControlClient(harness.control_ep) as control:
+            final = _wait_for_actions(control, lambda now: set(names) <= set(now), timeout_s=120)
+            assert set(names) <= set(final)
+            assert control.call("status").status["pending_changes"] == []
+    assert set(names) <= {c.name for c in list_actions(fresh_bundle)}
+
+
+def test_a_change_that_fails_after_it_was_accepted_is_logged_and_listed(fresh_bundle, encoder, monkeypatch):
+    from fsvae_core import bundle as bundle_module
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder)
+    monkeypatch.setattr(bundle_module, "add_action", broken)
+    with Harness(recognizer) as harness, ControlClient(harness.control_ep) as control:
+        assert control.call("add", name="juggle", ld="hands toss balls", gd="juggling").ok
+        logs = [log for log in harness.events(3, kind=LogEvent, timeout_s=10) if log.level == "error"]
+        assert logs and "add 'juggle' failed" in logs[0].text and "disk full" in logs[0].text
+        status = control.call("status").status
+        assert status["failed_changes"] and status["pending_changes"] == []
+        assert "juggle" not in [a.name for a in control.call("list").actions]
 
 
 def test_stale_windows_are_dropped_when_inference_is_slow(recognizer, monkeypatch):

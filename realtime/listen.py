@@ -32,12 +32,15 @@ def listen_main(
 ) -> int:
     """Print each LabelEvent (and LogEvent, if subscribed) from ``endpoint`` until ``count`` or ``timeout_s``.
 
-    Returns 0 after ``count`` events or Ctrl-C; 1 when ``timeout_s`` passed
-    before ``count`` events came (0 if no count was asked for); 2 for a bad
-    endpoint or key folder. ``curve_keys``: the folder of :func:`write_curve_key_files`
-    for a recognizer started with ``--curve-keys``.
+    Says once on stderr that it is waiting, and ends with a one-line summary
+    there (how many labels in how long, or that none came), so stdout holds
+    only the labels. Returns 0 after ``count`` events or Ctrl-C; 1 when
+    ``timeout_s`` passed before ``count`` events came (0 if no count was asked
+    for); 2 for a bad endpoint or key folder. ``curve_keys``: the folder of
+    :func:`write_curve_key_files` for a recognizer started with ``--curve-keys``.
     """
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = None if timeout_s is None else started + timeout_s
     printed = 0
     try:
         curve = None if curve_keys is None else read_curve_key_files(curve_keys, "client")
@@ -45,6 +48,8 @@ def listen_main(
     except ValueError as error:
         print(f"listen: {error}", file=sys.stderr)
         return 2
+    print(f"listen: waiting for labels on {endpoint}...", file=sys.stderr, flush=True)
+    code = 0
     try:
         with subscriber:
             while count is None or printed < count:
@@ -52,7 +57,8 @@ def listen_main(
                 if deadline is not None:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        return 1 if count is not None else 0
+                        code = 1 if count is not None else 0
+                        break
                     wait_ms = min(wait_ms, left * 1000.0)
                 message = subscriber.receive(timeout_ms=max(wait_ms, 1.0))
                 if isinstance(message, LabelEvent):
@@ -61,5 +67,14 @@ def listen_main(
                 elif isinstance(message, LogEvent):
                     print(f"{message.source} {message.level}: {message.text}", flush=True)
     except KeyboardInterrupt:
-        pass
-    return 0
+        code = 0
+    print(summary(endpoint, printed, time.monotonic() - started, curve_keys is not None), file=sys.stderr, flush=True)
+    return code
+
+
+def summary(endpoint: str, labels: int, elapsed_s: float, with_keys: bool = False) -> str:
+    """The last line of ``fsvae listen``: how many labels came in how long, or what to check when none came."""
+    if labels:
+        return f"listen: {labels} label{'' if labels == 1 else 's'} in {elapsed_s:.1f} s"
+    check = "is fsvae-live running there" + (", with the matching keys?" if with_keys else "?")
+    return f"listen: no labels from {endpoint} in {elapsed_s:.1f} s; {check}"

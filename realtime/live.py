@@ -2,18 +2,32 @@
 
     fsvae-live [--camera N | --video PATH | --skeleton PATH | --kinect | --poses ENDPOINT] [--bundle DIR]
 
-The supervisor starts ``python -m realtime.capture`` and ``python -m
-realtime.inference``, subscribes to the labels itself (for the status line on
-stderr and ``--jsonl``), restarts a child that dies unexpectedly and stops both
-cleanly on Ctrl-C or SIGTERM (terminate, wait, kill). A child that exits with
-status 2 has said in one line why it cannot run (no camera, bad bundle); the
-supervisor repeats that line and exits 2 instead of retrying.
+The supervisor checks what it can at once (the bundle, the files named), then
+starts ``python -m realtime.capture`` and ``python -m realtime.inference``,
+subscribes to the labels itself (for the status line on stderr and
+``--jsonl``), restarts a child that dies unexpectedly and stops both cleanly on
+Ctrl-C or SIGTERM (terminate, wait, kill), ending with a one-line summary.
+A child that exits with status 2 has said in one line why it cannot run (no
+camera, bad bundle); the supervisor repeats that line and exits 2 instead of
+retrying.
+
+Restarts are fast because a second inference process waits loaded
+(``--standby``) and takes over the moment the first one dies; a new spare is
+started once the system runs again (``--no-spare``: none, saving its memory).
+Children end with the supervisor however it ends, ``kill -9`` included
+(``--parent-pid``, :func:`realtime.options.exit_with_parent`), so no orphan
+keeps the ports.
+
+Only the standard library is imported at module level, so ``fsvae-live
+--help`` and the early checks answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import shutil
 import signal
 import subprocess
@@ -21,22 +35,28 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import fsvae_core
-from fsvae_core.bundle import MANIFEST, WEIGHTS
-from fsvae_core.paths import cache_dir
-from realtime.capture import add_source_arguments
-from realtime.messages import LabelEvent, LogEvent, label_topic
-from realtime.transport import LatestWinsSubscriber, default_endpoint, local_endpoint, read_curve_key_files
+from realtime.options import DEFAULT_ENDPOINTS, DEFAULT_STRIDE_S, add_source_arguments, stride
 
 DEFAULT_BUNDLE = Path(fsvae_core.__file__).resolve().parent / "default_bundle"  # shipped with the package
+MANIFEST = "manifest.json"  # fsvae_core.bundle.MANIFEST, named here so that the checks need no torch
 FAST_CRASH_S = 10.0  # a child dying sooner than this after its start counts as a fast crash
 MAX_FAST_CRASHES = 3  # in a row; then the supervisor gives up
 STOP_WAIT_S = 5.0  # how long a child gets to stop after SIGTERM before it is killed
 CONFIG_ERROR = 2  # the exit status by which a child says it cannot run as configured
+SPARE_DELAY_S = 5.0  # a spare inference starts this long after the running one started, once labels flow
+STATUS_WAIT_S = 10.0  # the status line starts with the first label, or after this long without one
+QUIET_S = 0.5  # at the end, labels are read until none came for this long...
+DRAIN_MAX_S = 3.0  # ...or this long passed
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundle
 
 
 def writable_default_bundle() -> Path:
@@ -46,6 +66,9 @@ def writable_default_bundle() -> Path:
     keeps them out of the installed package. A newer shipped bundle (other
     weights) replaces the copy.
     """
+    from fsvae_core.bundle import WEIGHTS
+    from fsvae_core.paths import cache_dir
+
     target = cache_dir() / "default_bundle"
 
     def weights_digest(folder: Path) -> str | None:
@@ -63,6 +86,33 @@ def writable_default_bundle() -> Path:
     return target
 
 
+def check_bundle(folder: Path) -> str | None:
+    """What makes ``folder`` unusable as a bundle, found without loading it (one line), or None.
+
+    The inference process checks everything else (checksums, shapes) when it loads it.
+    """
+    if not folder.is_dir():
+        return f"{folder}: no bundle directory here (train one with `fsvae train`)"
+    manifest_path = folder / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{folder}: not a model bundle (no {MANIFEST}; train one with `fsvae train`)"
+    except (OSError, ValueError) as error:
+        return f"{manifest_path}: cannot read the bundle's manifest: {error}"
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not isinstance(manifest.get("skeleton"), dict):
+        return f"{manifest_path}: not a bundle manifest (no 'files' or 'skeleton' section)"
+    missing = sorted(name for name in files if not (folder / str(name)).is_file())
+    if missing:
+        return f"{folder}: the bundle lacks {', '.join(missing)}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Children
+
+
 @dataclass
 class Child:
     """One supervised child process and its history."""
@@ -75,26 +125,33 @@ class Child:
     restarts: int = 0
     fast_crashes: int = 0
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=20))
+    reports: list = field(default_factory=list)  # the final JSON stats line of each life that printed one
+    _ended: threading.Event = field(default_factory=threading.Event, repr=False)
+    _collected: Any = field(default=None, repr=False)
 
-    def start(self) -> None:
+    def start(self, argv: list[str] | None = None, standby: bool = False) -> None:
+        """Start the process (``argv``: other arguments for this start); a ``standby`` child reads its go from stdin."""
         self.process = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, errors="replace", start_new_session=True,  # our Ctrl-C handling decides when it stops
+            self.argv if argv is None else argv, stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
+            start_new_session=True,  # our Ctrl-C handling decides when it stops
         )  # fmt: skip
         self.started = time.monotonic()
-        self.stderr_tail.clear()
-        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+        self.stderr_tail = deque(maxlen=20)
+        self._ended = threading.Event()
+        threading.Thread(target=self._pump, args=(self.process, self.stderr_tail, self._ended), daemon=True).start()
         if self.verbose:
             print(f"fsvae-live: {self.name} started (pid {self.process.pid})", file=sys.stderr, flush=True)
 
-    def _pump(self, process: subprocess.Popen) -> None:
-        # Keep the child's last words for the crash report; echo them only when asked.
+    def _pump(self, process: subprocess.Popen, tail: deque, ended: threading.Event) -> None:
+        # Keep the child's last words for the crash report and its stats; echo them only when asked.
         for line in process.stderr:
             line = line.rstrip()
             if line:
-                self.stderr_tail.append(line)
+                tail.append(line)
                 if self.verbose:
                     print(f"[{self.name}] {line}", file=sys.stderr, flush=True)
+        ended.set()
 
     def poll(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -105,6 +162,31 @@ class Child:
         while not self.stderr_tail and time.monotonic() < deadline:
             time.sleep(0.02)
         return self.stderr_tail[-1] if self.stderr_tail else ""
+
+    def collect_report(self) -> None:
+        """Keep the stats line (``{"capture": {...}}``) the ended process printed last, if it printed one."""
+        if self.process is None or self._collected is self.process:
+            return
+        self._collected = self.process
+        self._ended.wait(1.0)  # the pipe's last lines
+        for line in reversed(self.stderr_tail):
+            if line.startswith("{"):
+                try:
+                    report = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(report, dict):
+                    self.reports.append(report)
+                    return
+
+    def go(self) -> None:
+        """Tell a standby child to take over (it has been loading or waiting since its start)."""
+        try:
+            self.process.stdin.write("go\n")
+            self.process.stdin.close()
+        except (OSError, ValueError):
+            pass  # it died meanwhile: the next watch restarts it
+        self.started = time.monotonic()
 
     def stop(self) -> None:
         """SIGTERM, wait up to STOP_WAIT_S, then SIGKILL."""
@@ -119,22 +201,73 @@ class Child:
             process.wait(STOP_WAIT_S)
 
 
+class Spare:
+    """A second inference process, loaded and waiting (``--standby``), that replaces a dead one at once.
+
+    A spare that dies while waiting is not replaced (the restart then takes a
+    full start again); ``--verbose`` says so.
+    """
+
+    def __init__(self, argv: list[str], verbose: bool = False) -> None:
+        self.child = Child("inference spare", list(argv), verbose)
+        self.running = False
+        self.failed = False
+
+    def start(self) -> None:
+        self.child.start(self.child.argv + ["--standby"], standby=True)
+        self.running = True
+
+    def check(self) -> None:
+        """Notice a spare that died while waiting."""
+        if self.running and self.child.poll() is not None:
+            self.running = False
+            self.failed = True
+            if self.child.verbose:
+                print(f"fsvae-live: the spare inference process exited ({self.child.poll()}): "
+                      f"{self.child.last_line()}; restarts will take a full start", file=sys.stderr, flush=True)  # fmt: skip
+
+    def take(self) -> Child | None:
+        """The waiting process, told to go, as a plain child; None when no spare is ready."""
+        self.check()
+        if not self.running:
+            return None
+        taken, self.running = self.child, False
+        taken.go()
+        self.child = Child("inference spare", taken.argv, taken.verbose)
+        return taken
+
+    def stop(self) -> None:
+        if self.running:
+            self.child.stop()
+            self.running = False
+
+
 class StatusLine:
-    """Window rate, latency p50 and the current label of each source, from the LabelEvents seen."""
+    """Window rate, latency p50 and the current label of each source, from the LabelEvents seen;
+    totals for the summary at the end."""
 
     def __init__(self) -> None:
         self.arrivals: deque = deque(maxlen=200)  # monotonic times of ok decisions
         self.latencies: deque = deque(maxlen=200)
+        self.all_latencies: deque = deque(maxlen=100_000)
         self.current: dict[str, str] = {}
         self.events = 0
+        self.decisions = 0
+        self.unknown = 0
+        self.no_person = 0
+        self.started = time.monotonic()
 
-    def add(self, event: LabelEvent) -> None:
+    def add(self, event) -> None:
         self.events += 1
         if event.status == "ok":
+            self.decisions += 1
+            self.unknown += bool(event.unknown)
             self.arrivals.append(time.monotonic())
             self.latencies.append(event.latency_ms)
+            self.all_latencies.append(event.latency_ms)
             self.current[event.source_id] = f"{event.label} {event.score:.2f}"
         else:
+            self.no_person += event.status == "no_person"
             self.current[event.source_id] = event.status
 
     def text(self, restarts: int) -> str:
@@ -147,32 +280,101 @@ class StatusLine:
         extra = f" | restarts {restarts}" if restarts else ""
         return f"{fps:4.1f} win/s | latency p50 {p50} | {labels}{extra}"
 
+    def summary(self, restarts: int, windows: int | None = None) -> str:
+        """``ran 31.4 s: 402 windows, 118 labels (96 decisions, 16 of them unknown; 22 no person), latency p50 7 ms,
+        p99 12 ms, 0 restarts``."""
+        parts = [f"ran {time.monotonic() - self.started:.1f} s:"]
+        if windows is not None:
+            parts.append(f"{windows} windows,")
+        parts.append(f"{self.events} labels ({self.decisions} decisions, {self.unknown} of them unknown; "
+                     f"{self.no_person} no person),")  # fmt: skip
+        if self.all_latencies:
+            ordered = sorted(self.all_latencies)
+            p50, p99 = _quantile(ordered, 0.5), _quantile(ordered, 0.99)
+            parts.append(f"latency p50 {p50:.0f} ms, p99 {p99:.0f} ms,")
+        else:
+            parts.append("latency -,")
+        parts.append(f"{restarts} restart{'' if restarts == 1 else 's'}")
+        return " ".join(parts)
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear-interpolated ``q``-quantile of sorted values (numpy's default), without numpy."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fsvae-live", description="Live zero-shot skeleton action recognition.")
     add_source_arguments(parser, required=False)  # none given: --camera 0
     parser.add_argument("--bundle", type=Path, help=f"model bundle (default: {DEFAULT_BUNDLE} if it exists)")
-    parser.add_argument("--windows", default=default_endpoint("windows"), metavar="ENDPOINT")
-    parser.add_argument("--labels", default=default_endpoint("labels"), metavar="ENDPOINT")
-    parser.add_argument("--control", default=default_endpoint("control"), metavar="ENDPOINT")
+    parser.add_argument("--stride", type=stride, default=DEFAULT_STRIDE_S, metavar="S",
+                        help="seconds between windows, so between labels (default %(default)s)")
+    parser.add_argument("--windows", default=DEFAULT_ENDPOINTS["windows"], metavar="ENDPOINT",
+                        help="where capture publishes skeleton windows for inference (default %(default)s)")
+    parser.add_argument("--labels", default=DEFAULT_ENDPOINTS["labels"], metavar="ENDPOINT",
+                        help="where inference publishes the labels, for `fsvae listen` and your subscribers "
+                             "(default %(default)s)")
+    parser.add_argument("--control", default=DEFAULT_ENDPOINTS["control"], metavar="ENDPOINT",
+                        help="where inference answers list/add/remove/status requests (default %(default)s)")
     parser.add_argument("--source-id", default="cam0", help="the id in topics and labels (default cam0)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--jsonl", type=Path, metavar="FILE", help="append each LabelEvent as one JSON line")
     parser.add_argument("--fast", action="store_true", help="capture: process every frame as fast as possible, dropping none")
     parser.add_argument("--show", action="store_true", help="capture: show the camera image")
-    parser.add_argument("--record", metavar="FILE", help="capture: write the skeleton and label overlay to FILE")
+    parser.add_argument("--record", metavar="FILE",
+                        help="capture: write the skeleton and label overlay to FILE (.avi); sources without images "
+                             "draw the skeleton on a blank canvas")
     parser.add_argument("--pose-model", metavar="PATH", help="capture: your own MediaPipe pose landmarker .task file")
     parser.add_argument("--allow-remote", action="store_true",
-                        help="let --labels and --control bind to an address other than loopback, e.g. tcp://0.0.0.0:5561")
+                        help="let --labels, --control and --windows bind to an address other than loopback, "
+                             "e.g. tcp://0.0.0.0:5561; use --curve-keys too")
     parser.add_argument("--curve-keys", type=Path, metavar="DIR",
                         help="encrypt and authenticate labels and control with the CURVE keys in DIR (`fsvae keys DIR`)")
-    parser.add_argument("--quiet", action="store_true", help="no status line")
+    parser.add_argument("--no-spare", action="store_true",
+                        help="keep no second inference process loaded for fast restarts (saves its memory; "
+                             "a restart then takes a full start)")
+    parser.add_argument("--quiet", action="store_true", help="no status line and no summary")
     parser.add_argument("--verbose", action="store_true", help="announce child starts and echo their stderr")
     return parser
 
 
+def _preflight(args: argparse.Namespace) -> str | None:
+    """The first problem with the options that can be seen without starting anything, as one line, or None."""
+    bundle = args.bundle if args.bundle is not None else DEFAULT_BUNDLE
+    if args.bundle is None and not DEFAULT_BUNDLE.is_dir():
+        return (f"no model bundle given and none at {DEFAULT_BUNDLE}; train one with `fsvae train` or pass "
+                "--bundle DIR")  # fmt: skip
+    problem = check_bundle(bundle)
+    if problem:
+        return problem
+    for option, path in (("--video", args.video), ("--skeleton", args.skeleton), ("--pose-model", args.pose_model)):
+        if path is not None and not Path(path).is_file():
+            return f"{option} {path}: no such file"
+    if args.curve_keys is not None and not args.curve_keys.is_dir():
+        return f"--curve-keys {args.curve_keys}: no such folder (create the keys with `fsvae keys {args.curve_keys}`)"
+    for option, path in (("--record", args.record), ("--jsonl", args.jsonl)):
+        if path is not None:
+            folder = Path(path).resolve().parent
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                return f"{option} {path}: cannot write there (no folder {folder}, or not writable)"
+    if args.show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
+                                                               os.environ.get("WAYLAND_DISPLAY")):
+        return "--show needs a display, and there is none here (no $DISPLAY); use --record FILE instead"
+    return None
+
+
 def _child_argvs(args: argparse.Namespace, bundle: Path) -> tuple[list[str], list[str]]:
+    from realtime.transport import local_endpoint
+
+    parent = ["--parent-pid", str(os.getpid())]
     capture = [sys.executable, "-m", "realtime.capture"]
     if args.video is not None:
         capture += ["--video", args.video]
@@ -184,7 +386,8 @@ def _child_argvs(args: argparse.Namespace, bundle: Path) -> tuple[list[str], lis
         capture += ["--poses", args.poses]
     else:
         capture += ["--camera", str(0 if args.camera is None else args.camera)]
-    capture += ["--bundle", str(bundle), "--windows", args.windows, "--source-id", args.source_id]
+    capture += ["--bundle", str(bundle), "--windows", args.windows, "--source-id", args.source_id,
+                "--stride", repr(args.stride), *parent]  # fmt: skip
     if args.fast:
         capture.append("--fast")
     if args.show:
@@ -198,37 +401,73 @@ def _child_argvs(args: argparse.Namespace, bundle: Path) -> tuple[list[str], lis
     if args.mirrored:
         capture.append("--mirrored")
     inference = [
-        sys.executable, "-m", "realtime.inference", "--bundle", str(bundle), "--windows", args.windows,
-        "--labels", args.labels, "--control", args.control, "--device", args.device,
+        sys.executable, "-m", "realtime.inference", "--bundle", str(bundle), "--windows", local_endpoint(args.windows),
+        "--labels", args.labels, "--control", args.control, "--device", args.device, *parent,
     ]  # fmt: skip
     if args.allow_remote:
         inference.append("--allow-remote")
+        capture.append("--allow-remote")  # capture binds --windows
     if args.curve_keys:
         inference += ["--curve-keys", str(args.curve_keys)]
         capture += ["--curve-keys", str(args.curve_keys)]
     return capture, inference
 
 
+def _remote_warnings(args: argparse.Namespace) -> list[str]:
+    """One line per socket that --allow-remote opens to the network without encryption."""
+    if not args.allow_remote:
+        return []
+    from realtime.transport import check_endpoint
+
+    def remote(endpoint: str) -> bool:
+        try:
+            check_endpoint(endpoint, bind=True, allow_remote=False)
+            return False
+        except ValueError:
+            return True
+
+    warnings = []
+    if args.curve_keys is None:
+        warnings.append("fsvae-live: warning: --allow-remote without --curve-keys: anyone who can reach this machine's "
+                        "ports can read the labels and add or remove actions")  # fmt: skip
+    if remote(args.windows):
+        warnings.append(f"fsvae-live: warning: skeleton windows on {args.windows} are sent unencrypted to anyone who "
+                        "connects (--curve-keys covers labels and control only)")  # fmt: skip
+    return warnings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``fsvae-live``: 0 after a clean stop, 2 when a source or the bundle is unusable, 1 after crashes."""
     args = _parser().parse_args(argv)
-    bundle = args.bundle
-    if bundle is None:
-        if not DEFAULT_BUNDLE.is_dir():
-            print(f"fsvae-live: no model bundle given and none at {DEFAULT_BUNDLE}; train one with "
-                  "`fsvae train` or pass --bundle DIR", file=sys.stderr)  # fmt: skip
-            return 2
-        bundle = writable_default_bundle()
-    elif not bundle.is_dir():
-        print(f"fsvae-live: {bundle}: no bundle directory here (train one with `fsvae train`)", file=sys.stderr)
+    problem = _preflight(args)
+    if problem:
+        print(f"fsvae-live: {problem}", file=sys.stderr)
         return 2
+    from realtime.messages import LabelEvent, LogEvent, label_topic
+    from realtime.transport import LatestWinsSubscriber, check_endpoint, local_endpoint, read_curve_key_files
+
+    for option in ("windows", "labels", "control"):  # the children bind them: say what is wrong before they start
+        try:
+            check_endpoint(getattr(args, option), bind=True, allow_remote=args.allow_remote)
+        except ValueError as error:
+            print(f"fsvae-live: --{option}: {error}", file=sys.stderr)
+            return 2
+    bundle = writable_default_bundle() if args.bundle is None else args.bundle
     try:
         curve = None if args.curve_keys is None else read_curve_key_files(args.curve_keys, "client")
     except ValueError as error:
         print(f"fsvae-live: {error}", file=sys.stderr)
         return 2
+    try:
+        jsonl = open(args.jsonl, "a", encoding="utf-8") if args.jsonl else None  # noqa: SIM115 - closed below
+    except OSError as error:
+        print(f"fsvae-live: --jsonl {args.jsonl}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    for warning in _remote_warnings(args):
+        print(warning, file=sys.stderr, flush=True)
     capture_argv, inference_argv = _child_argvs(args, bundle.resolve())
     children = [Child("inference", inference_argv, args.verbose), Child("capture", capture_argv, args.verbose)]
+    spare = None if args.no_spare else Spare(inference_argv, args.verbose)
 
     stopping = threading.Event()
 
@@ -236,67 +475,106 @@ def main(argv: Sequence[str] | None = None) -> int:
         stopping.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    jsonl = open(args.jsonl, "a", encoding="utf-8") if args.jsonl else None  # noqa: SIM115 - closed below
     status = StatusLine()
     tty = sys.stderr.isatty()
     exit_code = 0
     last_status = 0.0
+    status_shown = False
     deadline = None if args.duration is None else time.monotonic() + args.duration
+
+    def take(message: Any) -> None:
+        if isinstance(message, LabelEvent):
+            status.add(message)
+            if jsonl is not None:
+                jsonl.write(json.dumps(json.loads(message.to_frames()[1]), separators=(",", ":")) + "\n")
+                jsonl.flush()
+        elif isinstance(message, LogEvent) and args.verbose:
+            print(f"[{message.source}] {message.level}: {message.text}", file=sys.stderr, flush=True)
+
     try:
         with LatestWinsSubscriber(local_endpoint(args.labels), topics=(label_topic(), "log.warning", "log.error"),
-                                  hwm=1000, curve=curve) as sub:
+                                  hwm=1000, curve=curve) as sub:  # fmt: skip
             for child in children:
                 child.start()
             while not stopping.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                message = sub.receive(timeout_ms=50)
-                while message is not None:
-                    if isinstance(message, LabelEvent):
-                        status.add(message)
-                        if jsonl is not None:
-                            jsonl.write(json.dumps(json.loads(message.to_frames()[1]), separators=(",", ":")) + "\n")
-                            jsonl.flush()
-                    elif isinstance(message, LogEvent) and args.verbose:
-                        print(f"[{message.source}] {message.level}: {message.text}", file=sys.stderr, flush=True)
-                    message = sub.receive(timeout_ms=1) if sub.socket.poll(0) else None
-                outcome = _watch(children)
+                _read_waiting(sub, take, timeout_ms=50)
+                outcome = _watch(children, spare)
                 if outcome is not None:
                     exit_code = outcome
                     break
+                if spare is not None:
+                    spare.check()
+                    inference = children[0]
+                    if (not spare.running and not spare.failed and status.events
+                            and time.monotonic() - inference.started >= SPARE_DELAY_S):
+                        spare.start()
                 now = time.monotonic()
-                if not args.quiet and now - last_status >= (0.5 if tty else 5.0):
-                    last_status = now
+                if not args.quiet and (status.events or now - status.started >= STATUS_WAIT_S) and \
+                        now - last_status >= (0.5 if tty else 5.0):
+                    last_status, status_shown = now, True
                     line = status.text(sum(child.restarts for child in children))
                     print(f"\r{line}\033[K" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+            # The labels of the last windows are still on their way: capture stops first, inference
+            # answers what it has, and everything that arrives is written before the end.
+            if exit_code != CONFIG_ERROR:
+                children[1].stop()
+                _drain(sub, take)
     finally:
         for child in reversed(children):  # capture first, so inference sees no half-sent window
             child.stop()
+        if spare is not None:
+            spare.stop()
         if jsonl is not None:
             jsonl.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if tty and not args.quiet:
+        if tty and status_shown:
             print(file=sys.stderr)
+    if exit_code != CONFIG_ERROR and not args.quiet:
+        capture = children[1]
+        capture.collect_report()
+        windows = [report["capture"].get("windows") for report in capture.reports if "capture" in report]
+        total = sum(w for w in windows if isinstance(w, int)) if windows else None
+        print(f"fsvae-live: {status.summary(sum(child.restarts for child in children), total)}", file=sys.stderr)
     return exit_code
 
 
-def _watch(children: list[Child]) -> int | None:
-    """Restart children that died; an exit status for the supervisor when it must stop, else None."""
-    for child in children:
+def _read_waiting(sub, take: Callable[[Any], None], timeout_ms: float) -> int:
+    """Hand every message waiting on ``sub`` to ``take`` (waiting up to ``timeout_ms`` for the first); how many."""
+    count = 0
+    message = sub.receive(timeout_ms=timeout_ms)
+    while message is not None:
+        take(message)
+        count += 1
+        message = sub.receive(timeout_ms=0)
+    return count
+
+
+def _drain(sub, take: Callable[[Any], None], quiet_s: float = QUIET_S, max_s: float = DRAIN_MAX_S) -> None:
+    """Read labels until none came for ``quiet_s`` or ``max_s`` passed."""
+    end = time.monotonic() + max_s
+    last = time.monotonic()
+    while time.monotonic() < end and time.monotonic() - last < quiet_s:
+        if _read_waiting(sub, take, timeout_ms=50):
+            last = time.monotonic()
+
+
+def _watch(children: list[Child], spare: Spare | None = None) -> int | None:
+    """Restart children that died (an inference from ``spare`` when one waits); an exit status for the
+    supervisor when it must stop, else None."""
+    for index, child in enumerate(children):
         code = child.poll()
         if code is None:
             continue
         if code == CONFIG_ERROR:
             message = child.last_line() or f"{child.name} cannot start (exit status 2)"
-            if child.name == "capture" and "--video" not in message:
-                message += " (try --video PATH or --skeleton PATH)"
             print(f"fsvae-live: {message}", file=sys.stderr, flush=True)
             return 2
+        child.collect_report()
         if code == 0 and child.name == "capture":
-            # The source ended (a video or a replay): a normal end, not a crash.
-            time.sleep(0.3)  # let the last labels through
-            return 0
+            return 0  # the source ended (a video or a replay): a normal end, not a crash
         lived = time.monotonic() - child.started
         child.fast_crashes = child.fast_crashes + 1 if lived < FAST_CRASH_S else 0
         if child.fast_crashes >= MAX_FAST_CRASHES:
@@ -305,9 +583,17 @@ def _watch(children: list[Child]) -> int | None:
                   f"starting (exit status {code}); giving up. Last output: {tail}", file=sys.stderr, flush=True)  # fmt: skip
             return 1
         child.restarts += 1
-        print(f"fsvae-live: {child.name} exited with status {code}; restarting (restart {child.restarts})",
+        replacement = spare.take() if spare is not None and child.name == "inference" else None
+        how = "; the spare takes over" if replacement is not None else ""
+        print(f"fsvae-live: {child.name} exited with status {code}; restarting (restart {child.restarts}){how}",
               file=sys.stderr, flush=True)  # fmt: skip
-        time.sleep(0.2 * child.fast_crashes)
+        if replacement is not None:
+            replacement.name, replacement.argv = child.name, child.argv
+            replacement.restarts, replacement.fast_crashes = child.restarts, child.fast_crashes
+            replacement.reports = child.reports
+            children[index] = replacement
+            continue
+        time.sleep(0.2 * max(0, child.fast_crashes - 1))  # back off only when it keeps crashing
         child.start()
     return None
 

@@ -1,5 +1,7 @@
-"""The `fsvae-live` supervisor and `fsvae listen`: children restarted after a crash, a missing camera
-reported in one line, labels written as JSON lines and printed one per line."""
+"""The `fsvae-live` supervisor and `fsvae listen`: children restarted after a crash (a loaded spare
+taking over), children ending with a killed supervisor, bad options and files reported in one line before
+anything starts, labels written as JSON lines to the last one, a summary at the end, and labels printed
+one per line."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import pytest
 from realtime import live
 from realtime.listen import format_event, listen_main
 from realtime.messages import LabelEvent, PoseFrame, RankedLabel, now_ms
-from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber, write_curve_key_files
+from realtime.transport import ControlServer, LatestWinsPublisher, LatestWinsSubscriber, write_curve_key_files
+from test_capture import standing_pose
 from test_inference import endpoint, free_port, make_bundle
 from fsvae_core.text import SentenceEncoder
 
@@ -47,6 +50,69 @@ def _jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+class Tracker:
+    """An external tracker: a standing, slightly moving NTU25 body as PoseFrames at 30 fps, until stopped."""
+
+    def __init__(self):
+        self.endpoint = endpoint()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        rng = np.random.default_rng(0)
+        with LatestWinsPublisher(self.endpoint, hwm=100) as pub:
+            seq = 0
+            while not self.stop.is_set():
+                now = now_ms()
+                pub.publish(PoseFrame(seq=seq, source_id="cam0", capture_timestamp_ms=now, timestamp_ms=now,
+                                      layout="ntu25", joints=standing_pose(rng)[None]))  # fmt: skip
+                seq += 1
+                time.sleep(1 / 30)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+
+
+class Stderr:
+    """Collects a process's stderr lines in a thread; ``pids`` reads the supervisor's "started (pid N)" lines."""
+
+    def __init__(self, process):
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(process.stderr), daemon=True).start()
+
+    def text(self):
+        return "".join(self.lines)
+
+    def pids(self):
+        found = {}
+        for line in list(self.lines):
+            if line.startswith("fsvae-live: ") and " started (pid " in line:
+                name = line[len("fsvae-live: "):line.index(" started (pid ")]
+                found.setdefault(name, []).append(int(line.split("(pid ")[1].rstrip(")\n")))
+        return found
+
+    def wait_for(self, predicate, process, timeout_s=90):
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            assert process.poll() is None, self.text()
+            assert time.monotonic() < deadline, self.text()
+            time.sleep(0.1)
+
+
+def _alive(pid):
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
 # ---------------------------------------------------------------------------------------------
 # The supervisor's restart rules, with stand-in children (no capture needed)
 
@@ -56,12 +122,23 @@ def _child(name, code):
 
 
 def test_child_exiting_2_stops_the_supervisor_with_its_one_line(capsys):
-    child = _child("capture", "import sys; print('capture: no camera 7 here', file=sys.stderr); sys.exit(2)")
+    child = _child("capture", "import sys; print('capture: no camera 7 on this machine (try --video PATH or "
+                              "--skeleton PATH)', file=sys.stderr); sys.exit(2)")  # fmt: skip
     child.start()
     child.process.wait(10)
     assert live._watch([child]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "fsvae-live: capture: no camera 7 here (try --video PATH or --skeleton PATH)"
+    assert err == "fsvae-live: capture: no camera 7 on this machine (try --video PATH or --skeleton PATH)"
+
+
+def test_the_camera_hint_is_given_only_where_it_applies(capsys):
+    child = _child("capture", "import sys; print('capture: cannot open video x.avi (not a video OpenCV can "
+                              "decode?)', file=sys.stderr); sys.exit(2)")  # fmt: skip
+    child.start()
+    child.process.wait(10)
+    assert live._watch([child]) == 2
+    assert capsys.readouterr().err.strip() == ("fsvae-live: capture: cannot open video x.avi "
+                                              "(not a video OpenCV can decode?)")  # fmt: skip
 
 
 def test_crashed_child_is_restarted_then_given_up(capsys):
@@ -102,6 +179,98 @@ def test_missing_bundle_is_one_line(tmp_path, capsys, monkeypatch):
     assert live.main(["--skeleton", "x.skeleton"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "fsvae train" in err and "--bundle" in err
+
+
+def test_bad_files_and_bundles_are_one_line_before_anything_starts(bundle_dir, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    def no_start(self, *args, **kwargs):
+        raise AssertionError(f"{self.name} started although the options cannot work")
+
+    monkeypatch.setattr(live.Child, "start", no_start)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle_dir, broken)
+    (broken / "weights.safetensors").unlink()
+    clip = tmp_path / "clip.skeleton"
+    clip.write_text("")
+    cases = [
+        (["--skeleton", str(tmp_path / "missing.skeleton"), "--bundle", str(bundle_dir)], "missing.skeleton: no such file"),
+        (["--video", str(tmp_path / "missing.avi"), "--bundle", str(bundle_dir)], "missing.avi: no such file"),
+        (["--skeleton", str(clip), "--bundle", str(empty)], "not a model bundle"),
+        (["--skeleton", str(clip), "--bundle", str(broken)], "lacks weights.safetensors"),
+        (["--skeleton", str(clip), "--bundle", str(bundle_dir), "--record", str(tmp_path / "no" / "x.avi")],
+         "--record"),
+        (["--skeleton", str(clip), "--bundle", str(bundle_dir), "--jsonl", str(tmp_path / "no" / "x.jsonl")],
+         "--jsonl"),
+    ]  # fmt: skip
+    for argv, expected in cases:
+        assert live.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("fsvae-live: ") and expected in err, (argv, err)
+
+
+def test_the_endpoints_named_for_help_are_the_transport_defaults():
+    from realtime.options import DEFAULT_ENDPOINTS
+    from realtime.transport import DEFAULT_PORTS, default_endpoint
+
+    assert DEFAULT_ENDPOINTS == {name: default_endpoint(name) for name in DEFAULT_PORTS}
+
+
+def test_stride_goes_to_capture_and_every_endpoint_has_help(bundle_dir, capsys):
+    args = live._parser().parse_args(["--skeleton", "x.skeleton", "--stride", "0.5", "--allow-remote"])
+    capture, inference = live._child_argvs(args, bundle_dir)
+    assert capture[capture.index("--stride") + 1] == "0.5"
+    assert "--allow-remote" in capture and "--allow-remote" in inference  # capture binds --windows
+    assert capture[capture.index("--parent-pid") + 1] == str(os.getpid())
+    assert inference[inference.index("--parent-pid") + 1] == str(os.getpid())
+    with pytest.raises(SystemExit):
+        live._parser().parse_args(["--stride", "0"])
+    with pytest.raises(SystemExit):
+        live.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--windows ENDPOINT where capture publishes", "--labels ENDPOINT where inference publishes",
+                   "--control ENDPOINT where inference answers", "--stride S seconds between windows"):
+        assert option in text, option
+
+
+def test_the_last_label_reaches_the_jsonl_file_and_a_summary_ends_the_run(tmp_path, monkeypatch, capsys):
+    """Stand-in children: "inference" publishes labels and one more just after "capture" has ended."""
+    labels, marker, jsonl = endpoint(), tmp_path / "capture-ends", tmp_path / "labels.jsonl"
+    inference = (
+        "import sys, time, pathlib\n"
+        "from realtime.messages import LabelEvent, RankedLabel, now_ms\n"
+        "from realtime.transport import LatestWinsPublisher\n"
+        "with LatestWinsPublisher(sys.argv[1], hwm=1000) as pub:\n"
+        "    def label(seq, name):\n"
+        "        pub.publish(LabelEvent(seq=seq, source_id='cam0', capture_timestamp_ms=now_ms() - 5, label=name,\n"
+        "                               score=0.9, seen=True, topk=(RankedLabel(name, 0.9, True),)))\n"
+        "    for seq in range(30):\n"
+        "        label(seq, 'wave')\n"
+        "        time.sleep(0.05)\n"
+        "    pathlib.Path(sys.argv[2]).write_text('end')\n"
+        "    time.sleep(0.25)\n"
+        "    label(30, 'last')\n"
+        "    time.sleep(60)\n"
+    )
+    capture = (
+        "import json, pathlib, sys, time\n"
+        "while not pathlib.Path(sys.argv[1]).exists():\n"
+        "    time.sleep(0.01)\n"
+        "print(json.dumps({'capture': {'windows': 31}}), file=sys.stderr)\n"
+    )
+    monkeypatch.setattr(live, "_child_argvs", lambda args, bundle: (
+        [sys.executable, "-c", capture, str(marker)], [sys.executable, "-c", inference, labels, str(marker)]))
+    monkeypatch.setattr(live, "check_bundle", lambda folder: None)
+    assert live.main(["--poses", endpoint(), "--bundle", str(tmp_path), "--labels", labels, "--no-spare",
+                      "--jsonl", str(jsonl)]) == 0  # fmt: skip
+    events = _jsonl(jsonl)
+    assert events and events[-1]["label"] == "last"
+    summary = capsys.readouterr().err.strip().splitlines()[-1]
+    assert summary.startswith("fsvae-live: ran ") and "31 windows" in summary
+    assert f"{len(events)} labels ({len(events)} decisions, 0 of them unknown; 0 no person)" in summary
+    assert "latency p50 " in summary and "p99 " in summary and "0 restarts" in summary
 
 
 def test_the_shipped_bundle_is_used_from_a_user_copy_so_added_actions_never_touch_the_package(
@@ -156,7 +325,37 @@ def test_listen_prints_one_line_per_label(capsys):
     wave = next(line for line in lines if " cam0 " in line)
     assert "wave 0.81" in wave and "ms)" in wave and "clap 0.40" in wave
     assert any(" cam1 " in line and "no_person" in line for line in lines)
-    assert listen_main(endpoint(), count=1, timeout_s=0.3) == 1
+
+
+def test_listen_says_it_is_waiting_and_sums_up_on_stderr(capsys):
+    ep = endpoint()
+    assert listen_main(ep, count=1, timeout_s=0.3) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout holds labels only
+    waiting, summary = captured.err.splitlines()
+    assert waiting == f"listen: waiting for labels on {ep}..."
+    assert summary.startswith(f"listen: no labels from {ep} in 0.") and "fsvae-live running" in summary
+    with LatestWinsPublisher(ep, hwm=100) as pub:
+        stop = threading.Event()
+
+        def feed():
+            seq = 0
+            while not stop.is_set():
+                pub.publish(LabelEvent(seq=seq, source_id="cam0", capture_timestamp_ms=now_ms(), label="wave",
+                                       score=0.8, seen=False, topk=(RankedLabel("wave", 0.8, False),)))  # fmt: skip
+                seq += 1
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=feed, daemon=True)
+        thread.start()
+        try:
+            assert listen_main(ep, count=2, timeout_s=10) == 0
+        finally:
+            stop.set()
+            thread.join()
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    assert captured.err.splitlines()[-1].startswith("listen: 2 labels in ")
 
 
 def test_format_event_top3_only():
@@ -211,63 +410,81 @@ def test_a_real_video_gives_labels_within_seconds(bundle_dir, shared_data, tmp_p
     assert all(e["source_id"] == "cam0" and e["latency_ms"] >= 0 for e in ok)
 
 
-def test_killed_inference_is_restarted_and_labels_resume(bundle_dir, shared_data, tmp_path):
-    """A tracker replays the NTU sample as pose frames in a loop, so the capture runs as long as needed."""
-    pytest.importorskip("realtime.capture")
-    from fsvae_core.skeleton_data import read_ntu_skeleton
-
-    joints = read_ntu_skeleton(shared_data / NTU_SAMPLE)  # (T, 2, V, 3)
-    bodies = [frame[np.abs(frame).sum(axis=(1, 2)) > 0] for frame in joints]  # (M, V, 3) each
-    poses = endpoint()
+def test_killed_inference_is_replaced_by_the_loaded_spare_and_labels_resume(bundle_dir, tmp_path):
     jsonl = tmp_path / "labels.jsonl"
-    stop = threading.Event()
-
-    def track():
-        with LatestWinsPublisher(poses, hwm=100) as pub:
-            seq = 0
-            while not stop.is_set():
-                now = now_ms()
-                pub.publish(PoseFrame(seq=seq, source_id="cam0", capture_timestamp_ms=now, timestamp_ms=now,
-                                      layout="ntu25", joints=bodies[seq % len(bodies)]))  # fmt: skip
-                seq += 1
-                time.sleep(1 / 30)
-
-    tracker = threading.Thread(target=track, daemon=True)
-    tracker.start()
-    process = _live("--poses", poses, "--bundle", str(bundle_dir), "--jsonl", str(jsonl), "--verbose",
-                    "--duration", "60", *_endpoints())  # fmt: skip
-    err_lines: list[str] = []
-    threading.Thread(target=lambda: err_lines.extend(process.stderr), daemon=True).start()
-    try:
-        deadline = time.monotonic() + 30
-        while not any(e["status"] == "ok" for e in _jsonl(jsonl)) and time.monotonic() < deadline:
-            assert process.poll() is None, "".join(err_lines)
-            time.sleep(0.2)
-        before = len(_jsonl(jsonl))
-        assert before, "".join(err_lines)
-        pid = next(int(line.split("pid ")[1].rstrip(")\n")) for line in err_lines if "inference started" in line)
-        os.kill(pid, signal.SIGKILL)
-        killed_at = now_ms()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if any(e["status"] == "ok" and e["publish_timestamp_ms"] > killed_at + 100 for e in _jsonl(jsonl)):
-                break
-            time.sleep(0.2)
-        after = [e for e in _jsonl(jsonl) if e["publish_timestamp_ms"] > killed_at]
-        assert any(e["status"] == "ok" for e in after), "".join(err_lines)
-        assert any("restarting" in line for line in err_lines)
-        started = [line for line in err_lines if "inference started" in line]
-        assert len(started) == 2
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with Tracker() as tracker:
+        process = _live("--poses", tracker.endpoint, "--bundle", str(bundle_dir), "--jsonl", str(jsonl), "--verbose",
+                        "--duration", "120", *_endpoints())  # fmt: skip
+        err = Stderr(process)
         try:
-            process.wait(20)
+            err.wait_for(lambda: any("inference: standby, model loaded" in line for line in err.lines), process)
+            assert any(e["status"] == "ok" for e in _jsonl(jsonl)), err.text()
+            os.kill(err.pids()["inference"][0], signal.SIGKILL)
+            killed_at = now_ms()
+            err.wait_for(lambda: any(e["status"] == "ok" and e["publish_timestamp_ms"] > killed_at + 100
+                                     for e in _jsonl(jsonl)), process, timeout_s=30)  # fmt: skip
+            restart = next(line for line in err.lines if "restarting" in line)
+            assert "inference exited with status -9" in restart and "the spare takes over" in restart
+            assert len(err.pids()["inference"]) == 1  # no fresh start: the spare took over
         finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+    assert process.returncode == 0, err.text()
+    assert "1 restart" in err.lines[-1]
+
+
+def test_children_end_with_the_supervisor_even_after_kill_9_and_free_the_ports(bundle_dir):
+    labels, control = endpoint(), endpoint()
+    with Tracker() as tracker:
+        process = _live("--poses", tracker.endpoint, "--bundle", str(bundle_dir), "--verbose", "--windows", endpoint(),
+                        "--labels", labels, "--control", control)  # fmt: skip
+        err = Stderr(process)
+        pids = []
+        try:
+            # Wait for all three children: capture, inference and the loaded spare.
+            err.wait_for(lambda: any("inference: standby, model loaded" in line for line in err.lines), process)
+            pids = [pid for found in err.pids().values() for pid in found]
+            assert len(pids) == 3 and all(_alive(pid) for pid in pids), err.text()
+            process.kill()  # SIGKILL: the supervisor cannot stop anything itself
+            process.wait(10)
+            deadline = time.monotonic() + 20
+            while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not [pid for pid in pids if _alive(pid)], "children outlived their supervisor"
+            # The next start can bind the same ports.
+            with LatestWinsPublisher(labels), ControlServer(control):
+                pass
+        finally:
+            for pid in pids:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
             if process.poll() is None:
                 process.kill()
-            stop.set()
-            tracker.join(5)
-    assert process.returncode == 0
+
+
+def test_allow_remote_warns_without_keys_and_capture_binds_the_windows_too(bundle_dir, tmp_path):
+    jsonl = tmp_path / "labels.jsonl"
+    windows, labels = f"tcp://0.0.0.0:{free_port()}", f"tcp://0.0.0.0:{free_port()}"
+    with Tracker() as tracker:
+        process = _live("--poses", tracker.endpoint, "--bundle", str(bundle_dir), "--allow-remote", "--no-spare",
+                        "--windows", windows, "--labels", labels, "--control", endpoint(), "--jsonl", str(jsonl),
+                        "--quiet")  # fmt: skip
+        err = Stderr(process)
+        try:
+            err.wait_for(lambda: any(e["status"] == "ok" for e in _jsonl(jsonl)), process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    assert process.returncode == 0, err.text()
+    warnings = [line for line in err.lines if "warning" in line]
+    assert len(warnings) == 2, err.text()
+    assert warnings[0].startswith("fsvae-live: warning: --allow-remote without --curve-keys")
+    assert windows in warnings[1] and "unencrypted" in warnings[1]
+    assert not any("restarting" in line for line in err.lines), err.text()
 
 
 def test_binding_the_labels_to_the_network_needs_allow_remote_and_says_so(bundle_dir, shared_data):

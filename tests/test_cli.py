@@ -1,12 +1,21 @@
-"""The ``fsvae`` command: a whole run from feature files to a run folder, and clear input errors."""
+"""The ``fsvae`` command: a whole run from feature files to a run folder, clear input errors, a fast
+``--help``, and a command-line layer of its own above ``fsvae_core`` and ``realtime``."""
 
+import ast
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fsvae_core.cli import main
+from fsvae_cli.main import main
 from fsvae_core.splits import standard_split
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "mediapipe", "sentence_transformers", "transformers", "cv2")
 
 SPLIT = standard_split("ntu60", "55/5")
 
@@ -147,3 +156,113 @@ def test_recognize_json_lines_and_exit_statuses(tmp_path, small_bundle, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["recognize"])  # no file
     assert stopped.value.code == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The command-line layer: its own package, light to import
+
+
+def _python(code, *args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, timeout=timeout)  # fmt: skip
+
+
+def test_help_of_both_commands_imports_no_heavy_module():
+    code = (
+        "import sys, contextlib, io\n"
+        "from fsvae_cli.main import main\n"
+        "from realtime.live import main as live_main\n"
+        "for run, argv in ((main, ['--help']), (main, ['train', '--help']), (main, ['actions', '--help']),\n"
+        "                  (main, ['recognize', '--help']), (live_main, ['--help'])):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        try:\n"
+        "            run(argv)\n"
+        "        except SystemExit as stop:\n"
+        "            assert stop.code == 0, (argv, stop.code)\n"
+        "    assert 'usage:' in out.getvalue(), argv\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_fsvae_core_never_imports_the_live_system_or_the_command_line():
+    for path in sorted((ROOT / "fsvae_core").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                # fsvae_core/cli.py, the old module path, may reach the command line when it is run.
+                allowed = path.name == "cli.py" and top == "fsvae_cli" and node.col_offset > 0
+                assert top != "realtime" and (top != "fsvae_cli" or allowed), f"{path.name} imports {name}"
+
+
+def test_the_old_module_path_still_runs_the_command():
+    done = subprocess.run([sys.executable, "-m", "fsvae_core.cli", "keys", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "usage: fsvae keys" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "fsvae_cli", "--help"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "usage: fsvae" in done.stdout
+
+
+def test_too_many_unseen_classes_is_one_line(tmp_path, capsys):
+    from test_pipeline import ACTIONS, body
+
+    from fsvae_core.skeleton_data import SkeletonDataset, save_generic_npz
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 2)
+    save_generic_npz(SkeletonDataset(
+        sequences=[body(20, int(a), rng) for a in labels], labels=labels, class_names=[a[0] for a in ACTIONS],
+        layout="ntu25", fps=30.0, sources=[f"clip{i}" for i in range(len(labels))], subjects=np.tile([1, 2], 4),
+        descriptions_ld=[a[1] for a in ACTIONS], descriptions_gd=[a[2] for a in ACTIONS],
+    ), tmp_path / "four.npz")  # fmt: skip
+    assert main(["train", "--dataset", str(tmp_path / "four.npz"), "--unseen", "99", "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fsvae: error: --unseen 99: ") and "got 99" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# fsvae actions
+
+
+def test_actions_list_says_which_were_trained_and_which_added_with_their_description(tmp_path, small_bundle, capsys):
+    import shutil
+
+    from fsvae_core.bundle import add_action
+    from fsvae_core.text import SentenceEncoder
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    add_action(bundle, "clap", "both palms meet in front of the chest " * 8, "applauding",
+               encoder=SentenceEncoder(cache_root=tmp_path / "text"))  # fmt: skip
+    assert main(["actions", "list", "--bundle", str(bundle)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split("  ")[0].strip(): line for line in lines[1:]}
+    assert list(rows) == ["wave", "sit down", "jump up", "clap"]
+    assert "trained" in rows["wave"] and "greeting someone from afar" in rows["wave"]
+    assert "unseen" in rows["jump up"]  # a training class known only by its text
+    assert "added" in rows["clap"] and "applauding" in rows["clap"]
+    assert all(len(line) <= 100 for line in lines)
+
+
+def test_actions_add_prints_one_line_and_no_progress_bar(tmp_path, small_bundle):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    # A fresh text cache, so the text model really loads.
+    done = _python("import sys; from fsvae_cli.main import main; sys.exit(main(sys.argv[1:]))",
+                   "actions", "add", "--bundle", str(bundle), "--name", "juggle", "--ld", "hands toss balls",
+                   "--gd", "juggling", env={"FSVAE_CACHE_DIR": str(tmp_path / "cache")}, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"added 'juggle' to {bundle}\n"
+    assert done.stderr == ""

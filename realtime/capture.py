@@ -803,6 +803,14 @@ def _parser() -> argparse.ArgumentParser:
                              "sources played in real time, whose first window comes 0.5 s after the first pose anyway)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="let --windows bind to an address other than loopback (the windows are not encrypted)")
+    parser.add_argument("--standby", action="store_true",
+                        help="load the pose model, then wait for a line 'go' on stdin before opening the source "
+                             "(fsvae-live keeps such a spare to replace a dead capture process at once); "
+                             "end at end of input")  # fmt: skip
+    parser.add_argument("--open-early", action="store_true",
+                        help="with --standby: open the source before waiting, so that a missing camera or an "
+                             "unreadable file is reported at once (fsvae-live's first capture does this and "
+                             "starts a file once inference is ready)")  # fmt: skip
     add_parent_argument(parser)
     return parser
 
@@ -828,21 +836,35 @@ def _window_spec(bundle: str | None) -> WindowSpec:
 
 
 def _client_keys(folder: str | None) -> CurveKeys | None:
+    """The keys of a subscriber on the recognizer's own machine (the overlay's labels)."""
     try:
-        return None if folder is None else read_curve_key_files(folder, "client")
+        return None if folder is None else read_curve_key_files(folder, "local")
     except ValueError as error:
         raise SourceError(str(error)) from error
 
 
-def _open_source(args: argparse.Namespace, stop: threading.Event) -> _Source:
+def _needs_estimator(args: argparse.Namespace) -> bool:
+    """Whether the source is images that MediaPipe turns into poses (a camera or a video)."""
+    return not (args.skeleton or args.kinect or args.poses)
+
+
+def _create_estimator(args: argparse.Namespace) -> Any:
+    from realtime.pose import PoseEstimator
+
+    try:
+        return PoseEstimator.create(args.pose_model)
+    except ValueError as error:
+        raise SourceError(str(error)) from error
+
+
+def _open_source(args: argparse.Namespace, stop: threading.Event, estimator: Any = None) -> _Source:
+    """The source the options name; ``estimator``: a pose estimator already loaded (camera and video)."""
     if args.skeleton:
         return SkeletonReplaySource(args.skeleton, realtime=not args.fast)
     if args.kinect:
         return KinectSource()
     if args.poses:
         return PoseSubscriberSource(args.poses, stop_event=stop)
-    from realtime.pose import PoseEstimator
-
     # Open the camera or file first, so a missing device fails before MediaPipe loads.
     if args.video:
         source: VideoSource | CameraSource = VideoSource(args.video, None, realtime=not args.fast,
@@ -850,11 +872,32 @@ def _open_source(args: argparse.Namespace, stop: threading.Event) -> _Source:
     else:
         source = CameraSource(args.camera, None, mirrored=args.mirrored)
     try:
-        source.estimator = PoseEstimator.create(args.pose_model)
-    except ValueError as error:
+        source.estimator = estimator if estimator is not None else _create_estimator(args)
+    except SourceError:
         source.close()
-        raise SourceError(str(error)) from error
+        raise
     return source
+
+
+def _stand_by(args: argparse.Namespace, stop: threading.Event) -> tuple[bool, Any, Any]:
+    """``--standby``: load what can be loaded (MediaPipe; with ``--open-early`` the source too), then wait for 'go'.
+
+    Returns (go, source or None, estimator or None). SIGTERM keeps its default
+    meanwhile, so a waiting process ends at once when told to.
+    """
+    source = _open_source(args, stop) if args.open_early else None
+    estimator = None
+    if source is None and _needs_estimator(args):
+        estimator = _create_estimator(args)
+    print("capture: standby, ready", file=sys.stderr, flush=True)
+    go = sys.stdin.readline().strip() == "go"
+    if not go:
+        if source is not None:
+            source.close()
+            estimator = getattr(source, "estimator", None)
+        if estimator is not None:
+            estimator.close()
+    return go, source, estimator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -863,18 +906,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.parent_pid is not None:
         exit_with_parent(args.parent_pid)
     stop = threading.Event()
-
-    def _stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    source = overlay = None
+    source = overlay = estimator = None
     try:
         if args.show:
             _check_display()
         spec = _window_spec(args.bundle)
         curve = _client_keys(args.curve_keys)
-        source = _open_source(args, stop)
+        if args.standby:
+            go, source, estimator = _stand_by(args, stop)
+            if not go:
+                return 0  # end of input: whoever started us has gone, or does not need us
+    except SourceError as error:
+        print(f"capture: {error}", file=sys.stderr)
+        return 2
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if source is None:
+            source = _open_source(args, stop, estimator)
         builder = WindowBuilder(spec, args.stride, args.source_id)
         if args.show or args.record:
             overlay = _Overlay(args.show, args.record, args.labels, args.source_id,
@@ -907,9 +959,9 @@ def main(argv: list[str] | None = None) -> int:
             overlay.close()
         if source is not None:
             source.close()
-            estimator = getattr(source, "estimator", None)
-            if estimator is not None:
-                estimator.close()
+            estimator = getattr(source, "estimator", None) or estimator
+        if estimator is not None:
+            estimator.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

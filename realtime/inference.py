@@ -74,6 +74,7 @@ from realtime.transport import (
 )
 
 SOURCE = "inference"  # the LogEvent source of this process
+READY_LINE = "inference: ready"  # on stderr once the sockets are open (fsvae-live then starts a file's capture)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -850,6 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             LatestWinsPublisher(args.labels, curve=curve, allow_remote=args.allow_remote) as labels_pub,
             ControlServer(args.control, curve=curve, allow_remote=args.allow_remote) as control,
         ):
+            print(READY_LINE, file=sys.stderr, flush=True)
             stats = run_inference(recognizer, windows_sub, labels_pub, control, args.duration, stop, args.max_batch)
     except KeyboardInterrupt:
         return 0

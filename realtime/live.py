@@ -3,7 +3,9 @@
     fsvae-live [--camera N | --video PATH | --skeleton PATH | --kinect | --poses ENDPOINT] [--bundle DIR]
 
 The supervisor checks what it can at once (the bundle, the files named), then
-starts ``python -m realtime.capture`` and ``python -m realtime.inference``,
+starts ``python -m realtime.capture`` and ``python -m realtime.inference``
+(capture opens its source at once but waits to play a file until inference
+is ready, so a clip's beginning is not lost),
 subscribes to the labels itself (for the status line on stderr and
 ``--jsonl``), restarts a child that dies unexpectedly and stops both cleanly on
 Ctrl-C or SIGTERM (terminate, wait, kill), ending with a one-line summary.
@@ -11,9 +13,10 @@ A child that exits with status 2 has said in one line why it cannot run (no
 camera, bad bundle); the supervisor repeats that line and exits 2 instead of
 retrying.
 
-Restarts are fast because a second inference process waits loaded
-(``--standby``) and takes over the moment the first one dies; a new spare is
-started once the system runs again (``--no-spare``: none, saving its memory).
+Restarts are fast because a second process of each kind waits loaded
+(``--standby``: inference with its model, capture with MediaPipe) and takes
+over the moment the first one dies; a new spare is started once the system
+runs again (``--no-spare``: none, saving their memory).
 Children end with the supervisor however it ends, ``kill -9`` included
 (``--parent-pid``, :func:`realtime.options.exit_with_parent`), so no orphan
 keeps the ports.
@@ -49,7 +52,8 @@ FAST_CRASH_S = 10.0  # a child dying sooner than this after its start counts as 
 MAX_FAST_CRASHES = 3  # in a row; then the supervisor gives up
 STOP_WAIT_S = 5.0  # how long a child gets to stop after SIGTERM before it is killed
 CONFIG_ERROR = 2  # the exit status by which a child says it cannot run as configured
-SPARE_DELAY_S = 5.0  # a spare inference starts this long after the running one started, once labels flow
+INFERENCE_READY = "inference: ready"  # realtime.inference.READY_LINE, its stderr line once its sockets are open
+SPARE_DELAY_S = 5.0  # a spare starts this long after its child started (and after another spare), once labels flow
 STATUS_WAIT_S = 10.0  # the status line starts with the first label, or after this long without one
 QUIET_S = 0.5  # at the end, labels are read until none came for this long...
 DRAIN_MAX_S = 3.0  # ...or this long passed
@@ -126,6 +130,8 @@ class Child:
     fast_crashes: int = 0
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=20))
     reports: list = field(default_factory=list)  # the final JSON stats line of each life that printed one
+    ready_line: str | None = None  # a stderr line by which the process says it is ready (sets ``ready``)
+    ready: threading.Event = field(default_factory=threading.Event, repr=False)
     _ended: threading.Event = field(default_factory=threading.Event, repr=False)
     _collected: Any = field(default=None, repr=False)
 
@@ -138,17 +144,21 @@ class Child:
         )  # fmt: skip
         self.started = time.monotonic()
         self.stderr_tail = deque(maxlen=20)
+        self.ready = threading.Event()
         self._ended = threading.Event()
-        threading.Thread(target=self._pump, args=(self.process, self.stderr_tail, self._ended), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.process, self.stderr_tail, self.ready, self._ended),
+                         daemon=True).start()  # fmt: skip
         if self.verbose:
             print(f"fsvae-live: {self.name} started (pid {self.process.pid})", file=sys.stderr, flush=True)
 
-    def _pump(self, process: subprocess.Popen, tail: deque, ended: threading.Event) -> None:
+    def _pump(self, process: subprocess.Popen, tail: deque, ready: threading.Event, ended: threading.Event) -> None:
         # Keep the child's last words for the crash report and its stats; echo them only when asked.
         for line in process.stderr:
             line = line.rstrip()
             if line:
                 tail.append(line)
+                if line == self.ready_line:
+                    ready.set()
                 if self.verbose:
                     print(f"[{self.name}] {line}", file=sys.stderr, flush=True)
         ended.set()
@@ -181,11 +191,12 @@ class Child:
 
     def go(self) -> None:
         """Tell a standby child to take over (it has been loading or waiting since its start)."""
-        try:
-            self.process.stdin.write("go\n")
-            self.process.stdin.close()
-        except (OSError, ValueError):
-            pass  # it died meanwhile: the next watch restarts it
+        if self.process is not None and self.process.stdin is not None:
+            try:
+                self.process.stdin.write("go\n")
+                self.process.stdin.close()
+            except (OSError, ValueError):
+                pass  # it died meanwhile: the next watch restarts it
         self.started = time.monotonic()
 
     def stop(self) -> None:
@@ -202,14 +213,16 @@ class Child:
 
 
 class Spare:
-    """A second inference process, loaded and waiting (``--standby``), that replaces a dead one at once.
+    """A second process of one child's kind, loaded and waiting (``--standby``), that replaces a dead one at once.
 
-    A spare that dies while waiting is not replaced (the restart then takes a
-    full start again); ``--verbose`` says so.
+    Inference waits with its model loaded, capture with MediaPipe (the camera
+    or file it opens on 'go'). A spare that dies while waiting is not replaced
+    (the restart then takes a full start again); ``--verbose`` says so.
     """
 
-    def __init__(self, argv: list[str], verbose: bool = False) -> None:
-        self.child = Child("inference spare", list(argv), verbose)
+    def __init__(self, name: str, argv: list[str], verbose: bool = False) -> None:
+        self.name = name
+        self.child = Child(f"{name} spare", list(argv), verbose)
         self.running = False
         self.failed = False
 
@@ -223,8 +236,8 @@ class Spare:
             self.running = False
             self.failed = True
             if self.child.verbose:
-                print(f"fsvae-live: the spare inference process exited ({self.child.poll()}): "
-                      f"{self.child.last_line()}; restarts will take a full start", file=sys.stderr, flush=True)  # fmt: skip
+                print(f"fsvae-live: the {self.name} spare exited ({self.child.poll()}): {self.child.last_line()}; "
+                      f"{self.name} restarts will take a full start", file=sys.stderr, flush=True)  # fmt: skip
 
     def take(self) -> Child | None:
         """The waiting process, told to go, as a plain child; None when no spare is ready."""
@@ -233,7 +246,7 @@ class Spare:
             return None
         taken, self.running = self.child, False
         taken.go()
-        self.child = Child("inference spare", taken.argv, taken.verbose)
+        self.child = Child(f"{self.name} spare", taken.argv, taken.verbose)
         return taken
 
     def stop(self) -> None:
@@ -339,8 +352,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--curve-keys", type=Path, metavar="DIR",
                         help="encrypt and authenticate labels and control with the CURVE keys in DIR (`fsvae keys DIR`)")
     parser.add_argument("--no-spare", action="store_true",
-                        help="keep no second inference process loaded for fast restarts (saves its memory; "
-                             "a restart then takes a full start)")
+                        help="keep no second inference and capture process loaded for fast restarts (saves their "
+                             "memory; a restart then takes a full start)")
     parser.add_argument("--quiet", action="store_true", help="no status line and no summary")
     parser.add_argument("--verbose", action="store_true", help="announce child starts and echo their stderr")
     return parser
@@ -454,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     bundle = writable_default_bundle() if args.bundle is None else args.bundle
     try:
-        curve = None if args.curve_keys is None else read_curve_key_files(args.curve_keys, "client")
+        curve = None if args.curve_keys is None else read_curve_key_files(args.curve_keys, "local")
     except ValueError as error:
         print(f"fsvae-live: {error}", file=sys.stderr)
         return 2
@@ -466,8 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for warning in _remote_warnings(args):
         print(warning, file=sys.stderr, flush=True)
     capture_argv, inference_argv = _child_argvs(args, bundle.resolve())
-    children = [Child("inference", inference_argv, args.verbose), Child("capture", capture_argv, args.verbose)]
-    spare = None if args.no_spare else Spare(inference_argv, args.verbose)
+    children = [Child("inference", inference_argv, args.verbose, ready_line=INFERENCE_READY),
+                Child("capture", capture_argv, args.verbose)]  # fmt: skip
+    hold_capture = args.video is not None or args.skeleton is not None  # a file plays once inference is ready
+    spares = {} if args.no_spare else {child.name: Spare(child.name, child.argv, args.verbose) for child in children}
 
     stopping = threading.Event()
 
@@ -479,6 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tty = sys.stderr.isatty()
     exit_code = 0
     last_status = 0.0
+    last_spare_start = -math.inf
     status_shown = False
     deadline = None if args.duration is None else time.monotonic() + args.duration
 
@@ -494,22 +510,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with LatestWinsSubscriber(local_endpoint(args.labels), topics=(label_topic(), "log.warning", "log.error"),
                                   hwm=1000, curve=curve) as sub:  # fmt: skip
-            for child in children:
-                child.start()
+            inference, capture = children
+            inference.start()
+            capture.start(capture.argv + ["--standby", "--open-early"], standby=True)  # bad sources fail at once
+            released = False
             while not stopping.is_set():
+                if not released and (not hold_capture or children[0].ready.is_set()):
+                    children[1].go()
+                    released = True
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 _read_waiting(sub, take, timeout_ms=50)
-                outcome = _watch(children, spare)
+                outcome = _watch(children, spares)
                 if outcome is not None:
                     exit_code = outcome
                     break
-                if spare is not None:
+                for child in children:  # a spare for each once the system runs, one loading at a time
+                    spare = spares.get(child.name)
+                    if spare is None:
+                        continue
                     spare.check()
-                    inference = children[0]
+                    now = time.monotonic()
                     if (not spare.running and not spare.failed and status.events
-                            and time.monotonic() - inference.started >= SPARE_DELAY_S):
+                            and now - child.started >= SPARE_DELAY_S and now - last_spare_start >= SPARE_DELAY_S):
                         spare.start()
+                        last_spare_start = now
                 now = time.monotonic()
                 if not args.quiet and (status.events or now - status.started >= STATUS_WAIT_S) and \
                         now - last_status >= (0.5 if tty else 5.0):
@@ -524,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for child in reversed(children):  # capture first, so inference sees no half-sent window
             child.stop()
-        if spare is not None:
+        for spare in spares.values():
             spare.stop()
         if jsonl is not None:
             jsonl.close()
@@ -561,8 +586,8 @@ def _drain(sub, take: Callable[[Any], None], quiet_s: float = QUIET_S, max_s: fl
             last = time.monotonic()
 
 
-def _watch(children: list[Child], spare: Spare | None = None) -> int | None:
-    """Restart children that died (an inference from ``spare`` when one waits); an exit status for the
+def _watch(children: list[Child], spares: dict[str, Spare] | None = None) -> int | None:
+    """Restart children that died (from their spare in ``spares`` when one waits); an exit status for the
     supervisor when it must stop, else None."""
     for index, child in enumerate(children):
         code = child.poll()
@@ -583,7 +608,8 @@ def _watch(children: list[Child], spare: Spare | None = None) -> int | None:
                   f"starting (exit status {code}); giving up. Last output: {tail}", file=sys.stderr, flush=True)  # fmt: skip
             return 1
         child.restarts += 1
-        replacement = spare.take() if spare is not None and child.name == "inference" else None
+        spare = (spares or {}).get(child.name)
+        replacement = spare.take() if spare is not None else None
         how = "; the spare takes over" if replacement is not None else ""
         print(f"fsvae-live: {child.name} exited with status {code}; restarting (restart {child.restarts}){how}",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -585,3 +585,18 @@ def test_cli_records_a_skeleton_replay_on_a_blank_canvas(tmp_path, shared_data):
     replayed = len(SkeletonReplaySource(shared_data / SKELETON, realtime=False))
     assert len(frames) == replayed and frames[0].shape == (480, 640, 3)
     assert all(frame.any() for frame in frames[5:])  # a skeleton on every frame with a person
+
+
+def test_the_overlay_subscribes_with_the_keys_of_the_recognizers_machine(tmp_path):
+    import shutil
+
+    from realtime import capture
+    from realtime.transport import write_curve_key_files
+
+    write_curve_key_files(tmp_path / "keys")
+    server_side = tmp_path / "server-side"
+    server_side.mkdir()
+    for name in ("server.key_secret", "client.key"):  # what the recognizer's machine keeps
+        shutil.copy(tmp_path / "keys" / name, server_side / name)
+    keys = capture._client_keys(str(server_side))
+    assert keys is not None and keys.client_secret is not None and keys.server_secret is None

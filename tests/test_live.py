@@ -384,7 +384,7 @@ def test_skeleton_replay_gives_labels_and_ends_cleanly(bundle_dir, shared_data, 
     pytest.importorskip("realtime.capture")
     jsonl = tmp_path / "labels.jsonl"
     process = _live("--skeleton", str(shared_data / NTU_SAMPLE), "--bundle", str(bundle_dir), "--jsonl", str(jsonl),
-                    "--quiet", *_endpoints())  # fmt: skip
+                    "--no-spare", *_endpoints())  # fmt: skip
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     events = _jsonl(jsonl)
@@ -392,6 +392,16 @@ def test_skeleton_replay_gives_labels_and_ends_cleanly(bundle_dir, shared_data, 
     assert ok, f"no labels; stderr: {err}"
     assert {"seq", "source_id", "label", "score", "topk", "latency_ms", "publish_timestamp_ms"} <= set(ok[0])
     assert ok[0]["label"] in ("wave", "sit down", "jump up", "unknown")
+    # The file played once inference was ready: every window it sent got its label, the first ones too.
+    summary = err.strip().splitlines()[-1]
+    windows = int(summary.split(" windows,")[0].rsplit(" ", 1)[1])
+    assert windows >= 5 and len(ok) >= windows - 1, summary
+
+
+def test_the_ready_line_the_supervisor_waits_for_is_the_one_inference_prints():
+    from realtime.inference import READY_LINE
+
+    assert live.INFERENCE_READY == READY_LINE
 
 
 def test_a_real_video_gives_labels_within_seconds(bundle_dir, shared_data, tmp_path):
@@ -410,22 +420,28 @@ def test_a_real_video_gives_labels_within_seconds(bundle_dir, shared_data, tmp_p
     assert all(e["source_id"] == "cam0" and e["latency_ms"] >= 0 for e in ok)
 
 
-def test_killed_inference_is_replaced_by_the_loaded_spare_and_labels_resume(bundle_dir, tmp_path):
+def _both_spares_wait(err):
+    return (any(line.startswith("[inference spare] inference: standby, model loaded") for line in err.lines)
+            and any(line.startswith("[capture spare] capture: standby, ready") for line in err.lines))  # fmt: skip
+
+
+def test_killed_children_are_replaced_by_their_loaded_spares_and_labels_resume(bundle_dir, tmp_path):
     jsonl = tmp_path / "labels.jsonl"
     with Tracker() as tracker:
         process = _live("--poses", tracker.endpoint, "--bundle", str(bundle_dir), "--jsonl", str(jsonl), "--verbose",
-                        "--duration", "120", *_endpoints())  # fmt: skip
+                        "--duration", "180", *_endpoints())  # fmt: skip
         err = Stderr(process)
         try:
-            err.wait_for(lambda: any("inference: standby, model loaded" in line for line in err.lines), process)
+            err.wait_for(lambda: _both_spares_wait(err), process)
             assert any(e["status"] == "ok" for e in _jsonl(jsonl)), err.text()
-            os.kill(err.pids()["inference"][0], signal.SIGKILL)
-            killed_at = now_ms()
-            err.wait_for(lambda: any(e["status"] == "ok" and e["publish_timestamp_ms"] > killed_at + 100
-                                     for e in _jsonl(jsonl)), process, timeout_s=30)  # fmt: skip
-            restart = next(line for line in err.lines if "restarting" in line)
-            assert "inference exited with status -9" in restart and "the spare takes over" in restart
-            assert len(err.pids()["inference"]) == 1  # no fresh start: the spare took over
+            for name in ("inference", "capture"):
+                os.kill(err.pids()[name][0], signal.SIGKILL)
+                killed_at = now_ms()
+                err.wait_for(lambda: any(e["status"] == "ok" and e["publish_timestamp_ms"] > killed_at + 100
+                                         for e in _jsonl(jsonl)), process, timeout_s=30)  # fmt: skip
+                restart = next(line for line in err.lines if "restarting" in line and name in line)
+                assert f"{name} exited with status -9" in restart and "the spare takes over" in restart
+                assert len(err.pids()[name]) == 1  # no fresh start: the spare took over
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -434,7 +450,7 @@ def test_killed_inference_is_replaced_by_the_loaded_spare_and_labels_resume(bund
                 if process.poll() is None:
                     process.kill()
     assert process.returncode == 0, err.text()
-    assert "1 restart" in err.lines[-1]
+    assert "2 restarts" in err.lines[-1]
 
 
 def test_children_end_with_the_supervisor_even_after_kill_9_and_free_the_ports(bundle_dir):
@@ -445,10 +461,10 @@ def test_children_end_with_the_supervisor_even_after_kill_9_and_free_the_ports(b
         err = Stderr(process)
         pids = []
         try:
-            # Wait for all three children: capture, inference and the loaded spare.
-            err.wait_for(lambda: any("inference: standby, model loaded" in line for line in err.lines), process)
+            # Wait for all four children: capture, inference and their loaded spares.
+            err.wait_for(lambda: _both_spares_wait(err), process)
             pids = [pid for found in err.pids().values() for pid in found]
-            assert len(pids) == 3 and all(_alive(pid) for pid in pids), err.text()
+            assert len(pids) == 4 and all(_alive(pid) for pid in pids), err.text()
             process.kill()  # SIGKILL: the supervisor cannot stop anything itself
             process.wait(10)
             deadline = time.monotonic() + 20
@@ -495,27 +511,42 @@ def test_binding_the_labels_to_the_network_needs_allow_remote_and_says_so(bundle
     assert "--allow-remote" in err
 
 
-def test_a_remote_label_stream_with_curve_keys_reaches_only_the_key_holder(bundle_dir, shared_data, tmp_path):
+def test_a_remote_label_stream_with_curve_keys_reaches_only_the_key_holder(bundle_dir, tmp_path):
+    """The documented key split: the recognizer's machine holds server.key_secret and client.key only,
+    the listener elsewhere server.key and client.key_secret."""
+    import shutil
+
     write_curve_key_files(tmp_path / "keys")
+    server, client = tmp_path / "server-side", tmp_path / "client-side"
+    for folder, names in ((server, ("server.key_secret", "client.key")), (client, ("server.key", "client.key_secret"))):
+        folder.mkdir()
+        for name in names:
+            shutil.copy(tmp_path / "keys" / name, folder / name)
     port = free_port()
     jsonl = tmp_path / "labels.jsonl"
-    process = _live("--skeleton", str(shared_data / NTU_SAMPLE), "--bundle", str(bundle_dir), "--quiet",
-                    "--windows", endpoint(), "--labels", f"tcp://0.0.0.0:{port}", "--control", endpoint(),
-                    "--allow-remote", "--curve-keys", str(tmp_path / "keys"), "--jsonl", str(jsonl))  # fmt: skip
-    outsider_got = []
+    with Tracker() as tracker:
+        process = _live("--poses", tracker.endpoint, "--bundle", str(bundle_dir), "--quiet", "--no-spare",
+                        "--windows", endpoint(), "--labels", f"tcp://0.0.0.0:{port}", "--control", endpoint(),
+                        "--allow-remote", "--curve-keys", str(server), "--jsonl", str(jsonl))  # fmt: skip
+        err = Stderr(process)
+        outsider_got = []
 
-    def outsider():  # a plain subscriber without the keys
-        with LatestWinsSubscriber(f"tcp://127.0.0.1:{port}", topics=("action.label",)) as sub:
-            deadline = time.monotonic() + 8
-            while time.monotonic() < deadline:
-                if (message := sub.receive(timeout_ms=100)) is not None:
-                    outsider_got.append(message)
+        def outsider():  # a plain subscriber without the keys
+            with LatestWinsSubscriber(f"tcp://127.0.0.1:{port}", topics=("action.label",)) as sub:
+                deadline = time.monotonic() + 8
+                while time.monotonic() < deadline:
+                    if (message := sub.receive(timeout_ms=100)) is not None:
+                        outsider_got.append(message)
 
-    thread = threading.Thread(target=outsider)
-    thread.start()
-    code = listen_main(f"tcp://127.0.0.1:{port}", count=1, timeout_s=30, curve_keys=str(tmp_path / "keys"))
-    thread.join()
-    _, err = process.communicate(timeout=60)
-    assert code == 0, err  # the key holder got a label
+        try:
+            thread = threading.Thread(target=outsider)
+            thread.start()
+            code = listen_main(f"tcp://127.0.0.1:{port}", count=1, timeout_s=60, curve_keys=str(client))
+            thread.join()
+            err.wait_for(lambda: any(e["status"] == "ok" for e in _jsonl(jsonl)), process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    assert code == 0, err.text()  # the key holder got a label
     assert outsider_got == []
-    assert [e for e in _jsonl(jsonl) if e["status"] == "ok"], err  # fsvae-live's own status subscriber has the keys
+    assert process.returncode == 0, err.text()  # fsvae-live's own status subscriber needs no client secret

@@ -1,18 +1,29 @@
-"""``fsvae actions list|add|remove --bundle B``: a bundle's actions, changed by text alone (no retraining)."""
+"""``fsvae actions list|add|remove``: the actions of a bundle (``--bundle B``) or of a running ``fsvae-live``
+(``--control ENDPOINT``), changed by text alone (no retraining)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import sys
+import time
 
 KINDS = {"trained": "trained", "unseen": "unseen", "user": "added"}  # what `list` prints for each kind of class
+APPLY_TIMEOUT_S = 120.0  # how long --control waits for a change to be made (the first add loads the text model)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("actions", help="list, add or remove a bundle's actions without retraining")
     p.add_argument("action", choices=("list", "add", "remove"))
-    p.add_argument("--bundle", required=True, help="bundle folder")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bundle", help="bundle folder")
+    where.add_argument("--control", metavar="ENDPOINT",
+                       help="the control socket of a running fsvae-live, e.g. tcp://127.0.0.1:5562: the change is "
+                            "made there (and in its bundle), waiting until it is")  # fmt: skip
+    p.add_argument("--curve-keys", metavar="DIR",
+                   help="with --control: the CURVE keys of a recognizer started with --curve-keys (server.key and "
+                        "client.key_secret)")  # fmt: skip
     p.add_argument("--name", help="action name (add, remove)")
     p.add_argument("--ld", help="local description: what the body parts do (add)")
     p.add_argument("--gd", help="global description: what the action is (add)")
@@ -23,7 +34,11 @@ def check(args: argparse.Namespace) -> str | None:
     """The options ``args.action`` needs but lacks, as a parser error; None when all are there."""
     needed = {"list": (), "add": ("name", "ld", "gd"), "remove": ("name",)}[args.action]
     missing = [f"--{name}" for name in needed if not getattr(args, name)]
-    return f"actions {args.action} needs {' '.join(missing)}" if missing else None
+    if missing:
+        return f"actions {args.action} needs {' '.join(missing)}"
+    if args.curve_keys is not None and args.control is None:
+        return "--curve-keys goes with --control (a bundle folder needs no keys)"
+    return None
 
 
 def kind(entry) -> str:
@@ -46,6 +61,8 @@ def format_actions(entries, width: int = 100) -> list[str]:
 
 def actions(args: argparse.Namespace) -> int:
     """List, add or remove a bundle's actions by text alone."""
+    if args.control is not None:
+        return live_actions(args)
     from fsvae_core.bundle import add_action, list_actions, remove_action
 
     if args.action == "list":
@@ -60,4 +77,58 @@ def actions(args: argparse.Namespace) -> int:
     else:
         entry = remove_action(args.bundle, args.name)
         print(f"removed {entry.name!r} from {args.bundle}")
+    return 0
+
+
+def live_actions(args: argparse.Namespace) -> int:
+    """``--control``: the same on a running recognizer; add and remove wait until the change is made.
+
+    The recognizer answers an add or remove at once ('accepted') and makes it in
+    the background; this polls ``status`` until the change has left the pending
+    list, then says whether it was made. 0 when it was, 1 when it failed or did
+    not finish within APPLY_TIMEOUT_S, 2 for a refused request or no answer.
+    """
+    from realtime.transport import ControlClient, read_curve_key_files
+
+    try:
+        curve = None if args.curve_keys is None else read_curve_key_files(args.curve_keys, "client")
+        client = ControlClient(args.control, curve=curve)
+    except ValueError as error:
+        print(f"fsvae: error: {error}", file=sys.stderr)
+        return 2
+    with client:
+        try:
+            if args.action == "list":
+                reply = client.call("list")
+            elif args.action == "add":
+                reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd)
+            else:
+                reply = client.call("remove", name=args.name)
+            if not reply.ok:
+                print(f"fsvae: error: {reply.error}", file=sys.stderr)
+                return 2
+            if args.action == "list":
+                for info in reply.actions:
+                    print(f"{info.name}  {'trained' if info.seen else 'text only'}")
+                return 0
+            change = reply.status["accepted"]
+            deadline = time.monotonic() + APPLY_TIMEOUT_S
+            while True:
+                status = client.call("status").status
+                if change not in status.get("pending_changes", []):
+                    break
+                if time.monotonic() > deadline:
+                    print(f"fsvae: {change} is still pending after {APPLY_TIMEOUT_S:g} s", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+            names = {" ".join(info.name.split()).casefold() for info in client.call("list").actions}
+        except TimeoutError as error:
+            print(f"fsvae: error: {error}", file=sys.stderr)
+            return 2
+    made = (" ".join(args.name.split()).casefold() in names) == (args.action == "add")
+    if not made:
+        failed = [text for text in status.get("failed_changes", []) if text.startswith(f"{change} failed")]
+        print(f"fsvae: error: {failed[-1] if failed else f'{change} was not made'}", file=sys.stderr)
+        return 1
+    print(f"{'added' if args.action == 'add' else 'removed'} {args.name!r} on {args.control}")
     return 0

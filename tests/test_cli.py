@@ -266,3 +266,29 @@ def test_actions_add_prints_one_line_and_no_progress_bar(tmp_path, small_bundle)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"added 'juggle' to {bundle}\n"
     assert done.stderr == ""
+
+
+def test_actions_on_a_running_recognizer_wait_until_the_change_is_made(tmp_path, small_bundle, capsys):
+    import shutil
+
+    from fsvae_core.bundle import list_actions, load_bundle
+    from fsvae_core.text import SentenceEncoder
+    from realtime.inference import Recognizer
+    from test_inference import Harness, SlowEncoder
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    encoder = SlowEncoder(SentenceEncoder(cache_root=tmp_path / "text"), 1.0)  # the change takes a while
+    recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu", encoder=encoder)
+    with Harness(recognizer) as harness:
+        control = ["--control", harness.control_ep]
+        assert main(["actions", "add", *control, "--name", "juggle", "--ld", "hands toss balls", "--gd", "juggling"]) == 0
+        assert capsys.readouterr().out == f"added 'juggle' on {harness.control_ep}\n"
+        assert "juggle" in recognizer.names  # made, not only accepted
+        assert main(["actions", "add", *control, "--name", "Juggle", "--ld", "x", "--gd", "y"]) == 2
+        assert "already" in capsys.readouterr().err
+        assert main(["actions", "remove", *control, "--name", "wave"]) == 0
+        assert main(["actions", "list", *control]) == 0
+        listed = capsys.readouterr().out.splitlines()
+        assert listed[-3:] == ["sit down  trained", "jump up  text only", "juggle  text only"]
+    assert [entry.name for entry in list_actions(bundle)] == ["sit down", "jump up", "juggle"]

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from fsvae_core import bundle as bundle_module
-from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_person_encoder
+from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_joint_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
 from fsvae_core.descriptions import DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE
@@ -162,7 +162,10 @@ class Recognizer:
         self.rule = bundle.decision_rule
         self._encoder = encoder  # the MiniLM model loads only when an action is added
         # On CPU a frozen trace of the backbone's person path gives the same features, about a fifth faster.
-        self._person_encoder = frozen_person_encoder(backbone) if device.type == "cpu" else None
+        self._joint_encoder = frozen_joint_encoder(backbone) if device.type == "cpu" else None
+        # The part-aware rule (fsvae_core.parts), when the bundle has one: part scores weighted into the cosines.
+        self._part_aligner = bundle.part_aligner()
+        self._part_weight = bundle.part_weight
         # source -> (class names the vector is about, smoothed scores (K,), last update in ms)
         self._smoothed: dict[str, tuple[tuple[str, ...], np.ndarray, float]] = {}
         self._set_classes(bundle.classes, bundle.prototypes)
@@ -223,6 +226,8 @@ class Recognizer:
         self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
         self.thresholds = self.rule.thresholds(self.seen)  # (K,): trained classes and text-only ones differ
         self._prototypes = F.normalize(prototypes.float(), dim=1).to(self.device)  # (K, Z)
+        self._part_text = None if self.bundle.part_text is None else self.bundle.part_text.numpy()  # (K, B, D)
+        self._has_parts = self.bundle.has_parts  # (K,)
         self._penalty = torch.as_tensor(self.seen * self.rule.gamma, dtype=torch.float32, device=self.device)  # (K,)
 
     def actions(self) -> list[ActionInfo]:
@@ -310,7 +315,9 @@ class Recognizer:
 
         Returns:
             (N, K) float32: cos(skeleton latent, prototype) minus the rule's ``gamma`` on
-            seen classes, columns in the order of :meth:`actions`.
+            seen classes, plus, for a bundle with the part-aware rule, its weight
+            times the part scores (:mod:`fsvae_core.parts`); columns in the
+            order of :meth:`actions`.
         """
         return self.scores_prepared(np.stack([self.prepare(window) for window in windows]))
 
@@ -318,10 +325,14 @@ class Recognizer:
     def scores_prepared(self, batch: np.ndarray) -> np.ndarray:
         """:meth:`scores` of windows already through :meth:`prepare`: (N, M', T', V, 3) -> (N, K)."""
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-        features = self.backbone.features(x, self._person_encoder)  # (N, Cs)
+        features, parts = self.backbone.features_and_parts(x, self._joint_encoder)  # (N, Cs), (N, B, C_last)
         latents = self.vae.embed_skeleton(features)  # (N, Z)
         cosine = F.normalize(latents.float(), dim=1) @ self._prototypes.T  # (N, K)
-        return (cosine - self._penalty).cpu().numpy()
+        scores = (cosine - self._penalty).cpu().numpy()
+        if self._part_aligner is not None:
+            scores += self._part_weight * self._part_aligner.scores(parts.float().cpu().numpy(), self._part_text,
+                                                                    self._has_parts)
+        return scores
 
     def warm_up(self) -> None:
         """Run one window through the models so the first real window is not slowed by lazy setup."""

@@ -43,7 +43,8 @@ def setting_bundles(bundle: Path, work: Path, actions: list[ActionDescription],
         own = [entry.name for entry in list_actions(copy)]
         for action in actions:
             try:
-                add_action(copy, action.name, action.ld, action.gd, encoder=encoder)
+                add_action(copy, action.name, action.ld, action.gd, encoder=encoder,
+                           parts=None if action.parts is None else dict(action.parts))
             except BundleError as error:
                 if "already in the bundle" not in str(error):
                     raise
@@ -56,7 +57,8 @@ def setting_bundles(bundle: Path, work: Path, actions: list[ActionDescription],
                 if name.casefold() in names:  # a trained namesake: replace it by the text-only action
                     remove_action(copy, name)
                     action = next(a for a in actions if a.name.casefold() == name.casefold())
-                    add_action(copy, action.name, action.ld, action.gd, encoder=encoder)
+                    add_action(copy, action.name, action.ld, action.gd, encoder=encoder,
+                           parts=None if action.parts is None else dict(action.parts))
                 else:
                     remove_action(copy, name)
         made[setting] = copy

@@ -15,7 +15,8 @@ Variants (the ablation): ``full`` (FS-VAE, feature-axis DCT), ``temporal``
 (DCT over time on the backbone input instead), ``no-frequency``,
 ``label-only`` (text = action label only), ``no-alignment`` (CADA-VAE:
 cross-reconstruction and distribution alignment instead of the calibrated
-alignment). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
+alignment), ``parts`` (the part-aware rule, ``fsvae_core/parts.py``, its
+weight chosen on validation classes among 0, 0.5, 1 and 2). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
 2-core CPU) and writes ``RUNS/<dataset>-u<K>-<variant>-s<seed>/``; a finished
 run is skipped, an interrupted one resumes. Variants whose backbone settings
 equal ``full``'s (``no-frequency``, ``label-only``, ``no-alignment``) start
@@ -50,8 +51,9 @@ VARIANTS = {
     "label-only": {"experiment": {"text_parts": ["name"]}},
     "no-alignment": {"experiment": {"train": {"loss": {"alpha": 0.0, "cross_reconstruction": 1.0,
                                                         "distribution_alignment": 1.0}}}},
+    "parts": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0]}},
 }
-SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-alignment")
+SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-alignment", "parts")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 

@@ -93,6 +93,21 @@ NTU25_BONES: Bones = (
 )
 
 
+# The canonical skeleton's body parts, named as the body-part sentences of the class
+# descriptions (fsvae_core.descriptions.PART_NAMES). Shoulders and hips belong both
+# to the torso and to their limb: they move with either.
+NTU25_BODY_PARTS: dict[str, tuple[NTU25, ...]] = {
+    "head": (NTU25.HEAD, NTU25.NECK),
+    "torso": (NTU25.SPINE_BASE, NTU25.SPINE_MID, NTU25.SPINE_SHOULDER, NTU25.SHOULDER_LEFT, NTU25.SHOULDER_RIGHT,
+              NTU25.HIP_LEFT, NTU25.HIP_RIGHT),
+    **{f"{side.lower()}_arm": tuple(NTU25[f"{joint}_{side}"] for joint in
+                                    ("SHOULDER", "ELBOW", "WRIST", "HAND", "HAND_TIP", "THUMB"))
+       for side in ("LEFT", "RIGHT")},
+    **{f"{side.lower()}_leg": tuple(NTU25[f"{joint}_{side}"] for joint in ("HIP", "KNEE", "ANKLE", "FOOT"))
+       for side in ("LEFT", "RIGHT")},
+}
+
+
 class KinectV1(IntEnum):
     """Kinect v1 SDK ``NUI_SKELETON_POSITION_INDEX`` order, as NW-UCLA stores it."""
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -27,7 +28,40 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="action name (add, remove)")
     p.add_argument("--ld", help="local description: what the body parts do (add)")
     p.add_argument("--gd", help="global description: what the action is (add)")
+    p.add_argument("--part", action="append", metavar="PART=TEXT", default=[],
+                   help="one sentence for one body part (add; repeat for each of head, torso, left_arm, right_arm, "
+                        "left_leg, right_leg: all six or none); without them a bundle's part-aware rule scores the "
+                        "action by its descriptions alone")  # fmt: skip
+    p.add_argument("--parts-file", metavar="JSON",
+                   help="the six part sentences as a JSON object {\"head\": \"...\", ...} (add; instead of --part)")
     p.set_defaults(handler=actions, check=check)
+
+
+def part_sentences(args: argparse.Namespace) -> dict[str, str] | None:
+    """The body-part sentences of ``--part``/``--parts-file``, or None when none were given.
+
+    Raises:
+        ValueError: a --part without '=', a part named twice, or a file that is not a JSON object of strings.
+    """
+    if args.parts_file is not None:
+        try:
+            parts = json.loads(open(args.parts_file, encoding="utf-8").read())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{args.parts_file}: cannot read the part sentences: {error}") from error
+        if not isinstance(parts, dict) or not all(isinstance(v, str) for v in parts.values()):
+            raise ValueError(f"{args.parts_file}: must hold a JSON object of part name -> sentence")
+        return parts
+    if not args.part:
+        return None
+    parts = {}
+    for given in args.part:
+        name, equals, text = given.partition("=")
+        if not equals:
+            raise ValueError(f"--part {given!r}: write PART=TEXT, e.g. --part right_arm='the right hand waves'")
+        if name.strip() in parts:
+            raise ValueError(f"--part names {name.strip()!r} twice")
+        parts[name.strip()] = text
+    return parts
 
 
 def check(args: argparse.Namespace) -> str | None:
@@ -36,6 +70,10 @@ def check(args: argparse.Namespace) -> str | None:
     missing = [f"--{name}" for name in needed if not getattr(args, name)]
     if missing:
         return f"actions {args.action} needs {' '.join(missing)}"
+    if (args.part or args.parts_file) and args.action != "add":
+        return "--part and --parts-file go with actions add"
+    if args.part and args.parts_file:
+        return "give the part sentences by --part or by --parts-file, not both"
     if args.curve_keys is not None and args.control is None:
         return "--curve-keys goes with --control (a bundle folder needs no keys)"
     return None
@@ -61,9 +99,14 @@ def format_actions(entries, width: int = 100) -> list[str]:
 
 def actions(args: argparse.Namespace) -> int:
     """List, add or remove a bundle's actions by text alone."""
+    try:
+        parts = part_sentences(args)
+    except ValueError as error:
+        print(f"fsvae: error: {error}", file=sys.stderr)
+        return 2
     if args.control is not None:
-        return live_actions(args)
-    from fsvae_core.bundle import add_action, list_actions, remove_action
+        return live_actions(args, parts)
+    from fsvae_core.bundle import add_action, list_actions, load_bundle, remove_action
 
     if args.action == "list":
         entries = list_actions(args.bundle)
@@ -72,15 +115,18 @@ def actions(args: argparse.Namespace) -> int:
     elif args.action == "add":
         # The text model prints a bar while its weights load; one line of result is enough here.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        entry = add_action(args.bundle, args.name, args.ld, args.gd)
+        entry = add_action(args.bundle, args.name, args.ld, args.gd, parts=parts)
         print(f"added {entry.name!r} to {args.bundle}")
+        if parts is None and load_bundle(args.bundle, verify=False).part_weight > 0:
+            print(f"note: {entry.name!r} has no part sentences (--part); this bundle's part-aware rule scores it by "
+                  "its descriptions alone", file=sys.stderr)  # fmt: skip
     else:
         entry = remove_action(args.bundle, args.name)
         print(f"removed {entry.name!r} from {args.bundle}")
     return 0
 
 
-def live_actions(args: argparse.Namespace) -> int:
+def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
     """``--control``: the same on a running recognizer; add and remove wait until the change is made.
 
     The recognizer answers an add or remove at once ('accepted') and makes it in
@@ -101,7 +147,7 @@ def live_actions(args: argparse.Namespace) -> int:
             if args.action == "list":
                 reply = client.call("list")
             elif args.action == "add":
-                reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd)
+                reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd, parts=parts)
             else:
                 reply = client.call("remove", name=args.name)
             if not reply.ok:

@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from calibration.layouts import NTU25, NTU25_BONES, Bones
+from calibration.layouts import NTU25, NTU25_BODY_PARTS, NTU25_BONES, Bones
 from fsvae_core.checkpoint import load_checkpoint, load_weights, read_checkpoint_info, save_checkpoint
 from fsvae_core.frequency import FrequencyConfig, FrequencyEnhancer
 from fsvae_core.settings import config_from_dict, config_to_dict
@@ -250,6 +250,9 @@ class BackboneTrainConfig:
 
 # ----------------------------------------------------------------------------- graph
 
+# Joint indices of each body part, in NTU25_BODY_PARTS order (the order of the part axis B).
+_PART_JOINTS = tuple([int(j) for j in joints] for joints in NTU25_BODY_PARTS.values())
+
 
 def spatial_partitions(n_joints: int = len(NTU25), bones: Bones = NTU25_BONES, centre: int = NTU25.SPINE_SHOULDER) -> torch.Tensor:
     """ST-GCN's spatial-configuration partition of a skeleton tree: (3, V, V) float32.
@@ -388,8 +391,41 @@ class SkeletonGCN(nn.Module):
         pooled = pooled_persons.view(N, M, width).sum(dim=1) / counts[:, None]  # (N, C_last)
         return pooled if self.project is None else F.relu(self.project(pooled))  # (N, feature_dim)
 
+    def features_and_parts(self, x: torch.Tensor,
+                           joint_encoder: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`features` (N, feature_dim) and the activations pooled per body part (N, B, C_last).
+
+        B = len(:data:`NTU25_BODY_PARTS`): each part's activations are averaged
+        over time, over the part's joints and over the window's present persons.
+        ``joint_encoder`` replaces :meth:`encode_joints` (e.g. the frozen trace of
+        :func:`frozen_joint_encoder`); it must compute the same thing.
+        """
+        self._check_window(x)
+        N, M, T, V, C = x.shape
+        width = self.config.channels[-1]
+        persons = x.reshape(N * M, T, V, C)  # (N*M, T, V, C)
+        present = persons.flatten(1).ne(0).any(dim=1)  # (N*M,)
+        per_joint = persons.new_zeros(N * M, width, V)  # (N*M, C_last, V)
+        if bool(present.any()):
+            encoded = (joint_encoder or self.encode_joints)(persons[present])  # (P, C_last, V)
+            per_joint = per_joint.index_put((present,), encoded.to(per_joint.dtype))
+        counts = present.view(N, M).sum(dim=1).clamp_min(1)  # (N,)
+        per_joint = per_joint.view(N, M, width, V).sum(dim=1) / counts[:, None, None]  # (N, C_last, V)
+        pooled = per_joint.mean(dim=2)  # (N, C_last)
+        parts = torch.stack([per_joint[:, :, joints].mean(dim=2) for joints in _PART_JOINTS], dim=1)  # (N, B, C_last)
+        return (pooled if self.project is None else F.relu(self.project(pooled))), parts
+
     def encode_persons(self, h: torch.Tensor) -> torch.Tensor:
         """Present persons (P, T, V, C) -> their activations pooled over time and joints (P, C_last)."""
+        return self._activations(h).mean(dim=(2, 3))
+
+    def encode_joints(self, h: torch.Tensor) -> torch.Tensor:
+        """Present persons (P, T, V, C) -> their activations pooled over time, per joint (P, C_last, V)."""
+        return self._activations(h).mean(dim=2)
+
+    def _activations(self, h: torch.Tensor) -> torch.Tensor:
+        """Present persons (P, T, V, C) -> the last block's activations (P, C_last, T', V)."""
         P, T, V, C = h.shape
         if self.frequency is not None:
             h = self.frequency(h, dim=1)  # (P, T, V, C)
@@ -397,7 +433,7 @@ class SkeletonGCN(nn.Module):
         h = h.view(P, V, C, T).permute(0, 2, 3, 1).contiguous()  # (P, C, T, V)
         for block in self.blocks:
             h = block(h)  # (P, C_i, T_i, V)
-        return h.mean(dim=(2, 3))
+        return h
 
     def _check_window(self, x: torch.Tensor) -> None:
         cfg = self.config
@@ -417,18 +453,18 @@ def build_backbone(config: BackboneConfig, n_classes: int) -> SkeletonGCN:
     return SkeletonGCN(config, n_classes)
 
 
-class _PersonPath(nn.Module):
+class _JointPath(nn.Module):
     def __init__(self, model: SkeletonGCN):
         super().__init__()
         self.model = model
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_persons(h)
+        return self.model.encode_joints(h)
 
 
 @torch.no_grad()
-def frozen_person_encoder(model: SkeletonGCN) -> torch.jit.ScriptModule:
-    """:meth:`SkeletonGCN.encode_persons` of an eval-mode model as a frozen TorchScript trace.
+def frozen_joint_encoder(model: SkeletonGCN) -> torch.jit.ScriptModule:
+    """:meth:`SkeletonGCN.encode_joints` of an eval-mode model as a frozen TorchScript trace.
 
     Freezing inlines the weights and folds each BatchNorm into the convolution
     before it, which takes about a fifth off the CPU time of one window (see
@@ -437,7 +473,7 @@ def frozen_person_encoder(model: SkeletonGCN) -> torch.jit.ScriptModule:
     nothing of later changes to the model's weights.
     """
     if model.training:
-        raise ValueError("frozen_person_encoder needs a model in eval mode (BatchNorm statistics are folded in)")
+        raise ValueError("frozen_joint_encoder needs a model in eval mode (BatchNorm statistics are folded in)")
     cfg = model.config
     device = next(model.parameters()).device
     example = torch.randn(2, cfg.window_frames, cfg.n_joints, cfg.in_channels, device=device)
@@ -445,7 +481,7 @@ def frozen_person_encoder(model: SkeletonGCN) -> torch.jit.ScriptModule:
         # torch 2.13 marks TorchScript deprecated in favour of torch.compile, which needs a C++
         # toolchain and a minute of compiling at start-up; TorchScript still does the job here.
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.jit.freeze(torch.jit.trace(_PersonPath(model).eval(), example, check_trace=False))
+        return torch.jit.freeze(torch.jit.trace(_JointPath(model).eval(), example, check_trace=False))
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -833,15 +869,30 @@ def extract_features(
 
     ``device`` defaults to the model's; the model's train/eval mode is restored afterwards.
     """
+    return _extract(model, windows, batch_size, device, lambda chunk: model.features(chunk).float().cpu(),
+                    (model.config.feature_dim,))
+
+
+@torch.no_grad()
+def extract_part_features(
+    model: SkeletonGCN, windows: np.ndarray, batch_size: int = 256, device: str | torch.device | None = None
+) -> np.ndarray:
+    """The activations pooled per body part of every window: float32 (N, B, C_last) (see
+    :meth:`SkeletonGCN.features_and_parts`), eval mode, no gradients."""
+    return _extract(model, windows, batch_size, device, lambda chunk: model.features_and_parts(chunk)[1].float().cpu(),
+                    (len(_PART_JOINTS), model.config.channels[-1]))
+
+
+def _extract(model: SkeletonGCN, windows: np.ndarray, batch_size: int, device, compute, shape: tuple[int, ...]) -> np.ndarray:
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model_device = next(model.parameters()).device
     was_training = model.training
     model.to(device).eval()
     try:
         x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
-        out = [model.features(chunk.to(device)).float().cpu() for chunk in x.split(batch_size)]
+        out = [compute(chunk.to(device)) for chunk in x.split(batch_size)]
     finally:
         model.to(model_device).train(was_training)
     if not out:
-        return np.zeros((0, model.config.feature_dim), dtype=np.float32)
+        return np.zeros((0, *shape), dtype=np.float32)
     return torch.cat(out).numpy()

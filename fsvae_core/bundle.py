@@ -51,7 +51,7 @@ import shutil
 import socket
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence
@@ -65,9 +65,10 @@ import fsvae_core
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
 from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text
-from fsvae_core.decision import DecisionRule
-from fsvae_core.descriptions import ActionDescription, DescriptionError, description_from_fields
+from fsvae_core.decision import TEXT_BY, DecisionRule
+from fsvae_core.descriptions import PART_NAMES, ActionDescription, DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE, VAEConfig
+from fsvae_core.parts import PartAligner, part_text_embeddings
 from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
 from fsvae_core.text import DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, TextEncoderConfig, class_embeddings
 
@@ -83,7 +84,7 @@ N_JOINTS = 25
 Origin = Literal["trained", "user"]
 _ORIGINS = ("trained", "user")
 _METADATA = {"format": FORMAT}
-_GROUPS = ("vae", "backbone")
+_GROUPS = ("vae", "backbone", "parts")
 DIGEST = "digest"  # the manifest key holding the digest of the rest
 # A staging or retired folder of an interrupted write is removed by the next write once its
 # writer is gone (same host, process not running) or, whoever wrote it, once it is this old.
@@ -113,6 +114,7 @@ class ClassEntry:
     gd: str
     seen: bool
     origin: Origin
+    parts: tuple[tuple[str, str], ...] | None = None  # body-part sentences, as ActionDescription.parts
 
     def __post_init__(self) -> None:
         # No control, invisible or direction-changing characters; at most 200 / 4000 characters.
@@ -123,13 +125,22 @@ class ClassEntry:
             raise ValueError(f"ClassEntry.seen must be True or False, got {self.seen!r}")
         if self.origin not in _ORIGINS:
             raise ValueError(f"ClassEntry.origin must be one of {list(_ORIGINS)}, got {self.origin!r}")
+        if self.parts is not None:
+            # The same checks and order as a description's body-part sentences.
+            checked = ActionDescription(self.name, self.ld, self.gd, dict(self.parts)).parts
+            for part, sentence in checked:
+                check_action_text(f"ClassEntry.parts.{part}", sentence, MAX_DESCRIPTION_CHARS)
+            object.__setattr__(self, "parts", checked)
 
     @property
     def description(self) -> ActionDescription:
-        return ActionDescription(self.name, self.ld, self.gd)
+        return ActionDescription(self.name, self.ld, self.gd, None if self.parts is None else dict(self.parts))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {"name": self.name, "ld": self.ld, "gd": self.gd, "seen": self.seen, "origin": self.origin}
+        if self.parts is not None:
+            data["parts"] = dict(self.parts)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClassEntry:
@@ -137,9 +148,12 @@ class ClassEntry:
         if not isinstance(data, Mapping):
             raise ValueError(f"expected an object with name, ld, gd, seen, origin, got {data!r}")
         keys = {"name", "ld", "gd", "seen", "origin"}
-        if set(data) != keys:
-            raise ValueError(f"keys must be {sorted(keys)}, got {sorted(data)}")
-        return cls(**data)
+        if not keys <= set(data) <= keys | {"parts"}:
+            raise ValueError(f"keys must be {sorted(keys)} and optionally 'parts', got {sorted(data)}")
+        parts = data.get("parts")
+        if parts is not None and not isinstance(parts, Mapping):
+            raise ValueError(f"parts must be an object of body-part sentences, got {parts!r}")
+        return cls(**{**data, "parts": None if parts is None else tuple(parts.items())})
 
 
 def window_to_dict(spec: WindowSpec) -> dict[str, Any]:
@@ -186,13 +200,19 @@ class Thresholds:
     ``gzsl_gamma``: calibrated-stacking constant subtracted from seen classes' cosine scores.
     ``unknown_text``: the same for classes known only by their text (unseen and user-added);
     bundles written before it existed hold none and use ``unknown`` for every class.
+    ``text_by``: ``"score"`` (``unknown_text`` bounds the best score) or ``"margin"``
+    (it bounds the best score's lead over the second best).
     """
 
     unknown: float
     gzsl_gamma: float
     unknown_text: float | None = None
+    text_by: str = "score"
 
     def __post_init__(self) -> None:
+        if self.text_by not in TEXT_BY or (self.text_by != "score" and self.unknown_text is None):
+            raise ValueError(f"Thresholds.text_by must be one of {TEXT_BY} (not 'margin' without unknown_text), "
+                             f"got {self.text_by!r}")  # fmt: skip
         for name in ("unknown", "gzsl_gamma", "unknown_text"):
             value = getattr(self, name)
             if name == "unknown_text" and value is None:
@@ -204,19 +224,52 @@ class Thresholds:
         values = {"unknown": float(self.unknown), "gzsl_gamma": float(self.gzsl_gamma)}
         if self.unknown_text is not None:
             values["unknown_text"] = float(self.unknown_text)
+        if self.text_by != "score":  # bundles of the score rule stay as they were written
+            values["text_by"] = self.text_by
         return values
 
     @property
     def rule(self) -> DecisionRule:
         """The live decision rule these constants make."""
         text = self.unknown if self.unknown_text is None else self.unknown_text
-        return DecisionRule(float(self.gzsl_gamma), float(self.unknown), float(text))
+        return DecisionRule(float(self.gzsl_gamma), float(self.unknown), float(text), self.text_by)
+
+
+@dataclass(frozen=True)
+class ClassTables:
+    """The per-class tensors of ``prototypes.safetensors``, rows in ``classes`` order.
+
+    ``prototypes`` (K, Z), ``class_text`` (K, Ct) and, for a bundle with the
+    part-aware rule, ``part_text`` (K, B, D): each class's body-part sentence
+    embeddings, zero rows for a class without them.
+    """
+
+    prototypes: torch.Tensor
+    class_text: torch.Tensor
+    part_text: torch.Tensor | None = None
+
+    def rows(self, index: Sequence[int]) -> ClassTables:
+        index = list(index)
+        return ClassTables(self.prototypes[index], self.class_text[index],
+                           None if self.part_text is None else self.part_text[index])
+
+    def appended(self, other: ClassTables) -> ClassTables:
+        part_text = None if self.part_text is None else torch.cat([self.part_text, other.part_text])
+        return ClassTables(torch.cat([self.prototypes, other.prototypes]), torch.cat([self.class_text, other.class_text]),
+                           part_text)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {"prototypes": _cpu(self.prototypes), "class_text": _cpu(self.class_text)}
+        if self.part_text is not None:
+            tensors["part_text"] = _cpu(self.part_text)
+        return tensors
 
 
 @dataclass
 class Bundle:
-    """A loaded bundle. Tensors are on the CPU; ``prototypes`` (K, Z) and ``class_text`` (K, Ct)
-    have one row per entry of ``classes``, in that order."""
+    """A loaded bundle. Tensors are on the CPU; ``prototypes`` (K, Z), ``class_text`` (K, Ct)
+    and, with the part-aware rule, ``part_text`` (K, B, D) have one row per entry of
+    ``classes``, in that order."""
 
     path: Path
     manifest: dict
@@ -227,6 +280,28 @@ class Bundle:
     classes: list[ClassEntry]
     prototypes: torch.Tensor
     class_text: torch.Tensor
+    part_state: dict[str, torch.Tensor] | None = None
+    part_text: torch.Tensor | None = None
+
+    @property
+    def part_weight(self) -> float:
+        """The weight of the part scores (:mod:`fsvae_core.parts`); 0 when the bundle decides by FS-VAE alone."""
+        section = self.manifest.get("parts")
+        return 0.0 if not section else float(section["weight"])
+
+    def part_aligner(self) -> PartAligner | None:
+        """The part-aware rule's ridge maps, or None without one."""
+        return None if self.part_state is None else PartAligner.from_tensors(
+            {name: tensor.numpy() for name, tensor in self.part_state.items()})
+
+    @property
+    def has_parts(self) -> np.ndarray:
+        """(K,) bool: the classes described per body part."""
+        return np.array([entry.parts is not None for entry in self.classes], dtype=bool)
+
+    @property
+    def tables(self) -> ClassTables:
+        return ClassTables(self.prototypes, self.class_text, self.part_text)
 
     @property
     def skeleton(self) -> WindowSpec:
@@ -318,6 +393,9 @@ def save_bundle(
     backbone_state: Mapping[str, torch.Tensor] | None = None,
     metrics: dict | None = None,
     provenance: dict | None = None,
+    part_aligner: PartAligner | None = None,
+    part_weight: float = 0.0,
+    part_text: torch.Tensor | np.ndarray | None = None,
 ) -> Path:
     """Write a complete bundle to ``path``, atomically replacing any bundle already there.
 
@@ -333,6 +411,10 @@ def save_bundle(
             (training on feature files). The config must be JSON; it is stored as is.
         metrics, provenance: free JSON (numpy scalars become numbers, NaN and
             infinities become null so that the manifest stays strict JSON).
+        part_aligner, part_weight, part_text: the part-aware rule
+            (:mod:`fsvae_core.parts`), all three or none: its ridge maps, the
+            weight of its scores (> 0) and every class's body-part sentence
+            embeddings (K, B, D), zero rows for classes without them.
 
     Returns:
         ``path`` as a Path.
@@ -344,10 +426,16 @@ def save_bundle(
     path = Path(path)
     if (backbone_config is None) != (backbone_state is None):
         raise BundleError(f"{path}: give backbone_config and backbone_state together, or neither")
+    if (part_aligner is None) != (part_text is None) or (part_aligner is not None and not part_weight > 0):
+        raise BundleError(f"{path}: give part_aligner, part_text and a part_weight > 0 together, or none of them")
     rows = _as_matrix(class_text)  # (K, Ct)
-    prototypes = _embed_text(vae, rows)  # (K, Z)
+    tables = ClassTables(_embed_text(vae, rows), rows,  # prototypes (K, Z)
+                         None if part_text is None else torch.as_tensor(np.asarray(part_text, dtype=np.float32)))
     weights = {f"vae.{name}": _cpu(t) for name, t in vae.state_dict().items()}
     weights.update({f"backbone.{name}": _cpu(t) for name, t in (backbone_state or {}).items()})
+    if part_aligner is not None:
+        weights.update({f"parts.{name}": torch.from_numpy(np.ascontiguousarray(array))
+                        for name, array in part_aligner.to_tensors().items()})
     try:
         backbone_json = None if backbone_config is None else json.loads(json.dumps(backbone_config, allow_nan=False))
     except (TypeError, ValueError) as error:
@@ -363,12 +451,14 @@ def save_bundle(
         "text": {"model": text.model, "parts": list(text.parts), "dim": int(rows.shape[1])},
         "classes": [entry.to_dict() for entry in classes],
         "thresholds": thresholds.to_dict(),
+        "parts": None if part_aligner is None else {
+            "weight": float(part_weight), "names": list(PART_NAMES), "dim": int(tables.part_text.shape[2])},
         "metrics": _plain_json(metrics or {}, path, "metrics"),
         "provenance": _plain_json(provenance or {}, path, "provenance"),
         "files": {},  # filled with checksums once the files exist
     }
-    _check_contents(path, manifest, weights, prototypes, rows)
-    _write_bundle(path, manifest, weights, prototypes, rows)
+    _check_contents(path, manifest, weights, tables)
+    _write_bundle(path, manifest, weights, tables)
     return path
 
 
@@ -401,14 +491,16 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
     missing = sorted({"prototypes", "class_text"} - set(tables))
     if missing:
         raise BundleError(f"{path}: {PROTOTYPES} lacks tensor(s) {missing}")
-    vae_config, classes = _check_contents(path, manifest, weights, tables["prototypes"], tables["class_text"])
+    class_tables = ClassTables(tables["prototypes"], tables["class_text"], tables.get("part_text"))
+    vae_config, classes = _check_contents(path, manifest, weights, class_tables)
     if verify and manifest["format_version"] >= 2:
         _check_digest(path, manifest)
-    vae_state, backbone_state = _split_weights(weights)
+    groups = _split_weights(weights)
     return Bundle(
-        path=path, manifest=manifest, vae_config=vae_config, vae_state=vae_state,
-        backbone_config=manifest["backbone"]["config"], backbone_state=backbone_state,
-        classes=classes, prototypes=tables["prototypes"], class_text=tables["class_text"],
+        path=path, manifest=manifest, vae_config=vae_config, vae_state=groups["vae"],
+        backbone_config=manifest["backbone"]["config"], backbone_state=groups.get("backbone"),
+        classes=classes, prototypes=class_tables.prototypes, class_text=class_tables.class_text,
+        part_state=groups.get("parts"), part_text=class_tables.part_text,
     )
 
 
@@ -422,14 +514,18 @@ def list_actions(path: str | Path) -> list[ClassEntry]:
 
 
 def add_action(
-    path: str | Path, name: str, ld: str, gd: str, encoder: SentenceEncoder | None = None
+    path: str | Path, name: str, ld: str, gd: str, encoder: SentenceEncoder | None = None,
+    parts: Mapping[str, str] | None = None,
 ) -> ClassEntry:
     """Add an action described by text; no retraining.
 
     The three texts are embedded with the bundle's text model and parts
     (:func:`class_embeddings`), the bundle's text VAE encoder turns that class
     vector into the prototype, and the class is appended with ``seen=False``,
-    ``origin="user"``. Whitespace in the texts is collapsed.
+    ``origin="user"``. Whitespace in the texts is collapsed. ``parts`` gives
+    one sentence per body part (all of ``descriptions.PART_NAMES``); a bundle
+    with the part-aware rule scores an action without them by FS-VAE alone,
+    its part term being the mean of the other classes' (:mod:`fsvae_core.parts`).
 
     Args:
         encoder: a sentence encoder for the bundle's text model (to share its
@@ -452,7 +548,10 @@ def add_action(
         check_action_text(f"{path}: new action.name", name, MAX_NAME_CHARS)
         check_action_text(f"{path}: new action.ld", ld, MAX_DESCRIPTION_CHARS)
         check_action_text(f"{path}: new action.gd", gd, MAX_DESCRIPTION_CHARS)
-        description = description_from_fields({"name": name, "ld": ld, "gd": gd}, f"{path}: new action")
+        fields = {"name": name, "ld": ld, "gd": gd, **({} if parts is None else {"parts": dict(parts)})}
+        description = description_from_fields(fields, f"{path}: new action")
+        for part, sentence in description.parts or ():
+            check_action_text(f"{path}: new action.parts.{part}", sentence, MAX_DESCRIPTION_CHARS)
     except (DescriptionError, ValueError) as error:
         raise BundleError(str(error)) from error
     index = _find(bundle.classes, description.name)
@@ -470,11 +569,15 @@ def add_action(
         raise BundleError(f"{path}: text model {text.model!r} gives {row.shape[1]}-d class vectors "
                           f"but the bundle's are {bundle.class_text.shape[1]}-d")
     prototype = prototype_for(bundle.build_vae(), row[0])  # (Z,)
-    entry = ClassEntry(description.name, description.ld, description.gd, seen=False, origin="user")
-    _rewrite_classes(
-        bundle, bundle.classes + [entry],
-        torch.cat([bundle.prototypes, prototype[None]]), torch.cat([bundle.class_text, row]),
-    )
+    part_row = None
+    if bundle.part_text is not None:
+        part_row = torch.from_numpy(part_text_embeddings([description], encoder)[0])  # (1, B, D)
+        if part_row.shape[1:] != bundle.part_text.shape[1:]:
+            raise BundleError(f"{path}: text model {text.model!r} gives body-part embeddings of shape "
+                              f"{tuple(part_row.shape[1:])} but the bundle's are {tuple(bundle.part_text.shape[1:])}")
+    entry = ClassEntry(description.name, description.ld, description.gd, seen=False, origin="user",
+                       parts=description.parts)
+    _rewrite_classes(bundle, bundle.classes + [entry], bundle.tables.appended(ClassTables(prototype[None], row, part_row)))
     return entry
 
 
@@ -498,15 +601,14 @@ def remove_action(path: str | Path, name: str) -> ClassEntry:
         raise BundleError(f"{path}: {bundle.classes[index].name!r} is the bundle's only action; "
                           "a bundle needs at least one")
     keep = [i for i in range(len(bundle.classes)) if i != index]
-    _rewrite_classes(bundle, [bundle.classes[i] for i in keep], bundle.prototypes[keep], bundle.class_text[keep])
+    _rewrite_classes(bundle, [bundle.classes[i] for i in keep], bundle.tables.rows(keep))
     return bundle.classes[index]
 
 
-def _rewrite_classes(bundle: Bundle, classes: list[ClassEntry], prototypes: torch.Tensor,
-                     class_text: torch.Tensor) -> None:
+def _rewrite_classes(bundle: Bundle, classes: list[ClassEntry], tables: ClassTables) -> None:
     manifest = _current_format({**bundle.manifest, "classes": [entry.to_dict() for entry in classes]})
-    _check_contents(bundle.path, manifest, None, prototypes, class_text)
-    _write_bundle(bundle.path, manifest, bundle.path / WEIGHTS, prototypes, class_text)
+    _check_contents(bundle.path, manifest, None, tables)
+    _write_bundle(bundle.path, manifest, bundle.path / WEIGHTS, tables)
 
 
 def upgrade_bundle(path: str | Path) -> Path:
@@ -525,7 +627,7 @@ def upgrade_bundle(path: str | Path) -> Path:
     path = Path(path)
     bundle = load_bundle(path, verify=True)
     manifest = _current_format(bundle.manifest)
-    _check_contents(path, manifest, None, bundle.prototypes, bundle.class_text)
+    _check_contents(path, manifest, None, bundle.tables)
     _write_bundle(path, manifest, path / WEIGHTS, path / PROTOTYPES)
     return path
 
@@ -632,13 +734,13 @@ def _check_contents(
     path: Path,
     manifest: dict,
     weights: Mapping[str, torch.Tensor] | None,
-    prototypes: torch.Tensor,
-    class_text: torch.Tensor,
+    tables: ClassTables,
 ) -> tuple[VAEConfig, list[ClassEntry]]:
     """Everything that must agree inside a bundle; ``weights`` None skips the weight groups.
 
     Returns the parsed VAE config and class entries.
     """
+    prototypes, class_text = tables.prototypes, tables.class_text
     _check_manifest(path, manifest, with_files=False)  # load_bundle has checked the files already
     try:
         vae_config = config_from_dict(VAEConfig, manifest["vae"]["config"], "vae.config")
@@ -674,6 +776,17 @@ def _check_contents(
             raise BundleError(f"{path}: {WEIGHTS} holds backbone.* tensors but {MANIFEST} has no backbone config")
         if not has_backbone and manifest["backbone"]["config"] is not None:
             raise BundleError(f"{path}: {MANIFEST} has a backbone config but {WEIGHTS} holds no backbone.* tensors")
+        has_part_maps = any(k.startswith("parts.") for k in weights)
+        if has_part_maps != bool(manifest.get("parts")):
+            raise BundleError(f"{path}: {WEIGHTS} {'holds' if has_part_maps else 'lacks'} parts.* tensors but "
+                              f"{MANIFEST} {'has no' if has_part_maps else 'has a'} parts section")
+        if has_part_maps:
+            try:
+                PartAligner.from_tensors({k.partition(".")[2]: v.numpy() for k, v in weights.items()
+                                          if k.startswith("parts.")})
+            except (KeyError, ValueError) as error:
+                raise BundleError(f"{path}: {WEIGHTS} parts.*: {error}") from error
+    _check_part_text(path, manifest, tables.part_text, len(manifest["classes"]))
 
     dim, k = manifest["text"]["dim"], len(classes)
     for name, table in (("prototypes", prototypes), ("class_text", class_text)):
@@ -694,6 +807,28 @@ def _check_contents(
         raise BundleError(f"{path}: text dim {dim} must equal vae.config.text_dim ({vae_config.text_dim}) "
                           f"and divide into {len(text.parts)} parts")
     return vae_config, classes
+
+
+def _check_part_text(path: Path, manifest: dict, part_text: torch.Tensor | None, k: int) -> None:
+    """The parts section and the body-part sentence table agree (both present, or neither)."""
+    section = manifest.get("parts")
+    if not section:
+        if part_text is not None:
+            raise BundleError(f"{path}: {PROTOTYPES} holds part_text but {MANIFEST} has no parts section")
+        return
+    try:
+        _require_keys(section, {"weight": float, "names": list, "dim": int}, "parts")
+    except ValueError as error:
+        raise BundleError(f"{path}: {MANIFEST} {error}") from error
+    if not section["weight"] > 0 or tuple(section["names"]) != PART_NAMES:
+        raise BundleError(f"{path}: {MANIFEST} parts needs a weight > 0 and names {list(PART_NAMES)}, "
+                          f"got {section['weight']!r} and {section['names']!r}")
+    expected = (k, len(PART_NAMES), section["dim"])
+    if part_text is None or tuple(part_text.shape) != expected or part_text.dtype != torch.float32:
+        found = None if part_text is None else f"{part_text.dtype} {tuple(part_text.shape)}"
+        raise BundleError(f"{path}: {PROTOTYPES} part_text must be float32 {expected}, got {found}")
+    if not torch.isfinite(part_text).all():
+        raise BundleError(f"{path}: {PROTOTYPES} part_text contains NaN or infinite values")
 
 
 def _require_keys(data: Any, fields: Mapping[str, Any], where: str) -> None:
@@ -750,31 +885,30 @@ def _read_tensors(path: Path, name: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _split_weights(weights: Mapping[str, torch.Tensor]) -> tuple[dict, dict | None]:
+def _split_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """The weights by group (``vae``, ``backbone``, ``parts``), each without its prefix."""
     groups: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in weights.items():
         group, _, name = key.partition(".")
         groups.setdefault(group, {})[name] = tensor
-    return groups["vae"], groups.get("backbone")
+    return groups
 
 
 def _write_bundle(path: Path, manifest: dict, weights: Mapping[str, torch.Tensor] | Path,
-                  prototypes: torch.Tensor | Path, class_text: torch.Tensor | None = None) -> None:
+                  tables: ClassTables | Path) -> None:
     """Write all three files into a staging directory, then swap it in. ``weights`` may be an
     existing weights file to carry over (hard-linked where possible, else copied), and
-    ``prototypes`` an existing prototypes file (``class_text`` None); the manifest gets the
-    files' checksums and its digest."""
+    ``tables`` an existing prototypes file; the manifest gets the files' checksums and its digest."""
 
     def fill(staging: Path) -> None:
         if isinstance(weights, Path):
             _link_or_copy(weights, staging / WEIGHTS)
         else:
             save_file(dict(weights), str(staging / WEIGHTS), metadata=_METADATA)
-        if isinstance(prototypes, Path):
-            _link_or_copy(prototypes, staging / PROTOTYPES)
+        if isinstance(tables, Path):
+            _link_or_copy(tables, staging / PROTOTYPES)
         else:
-            save_file({"prototypes": _cpu(prototypes), "class_text": _cpu(class_text)},
-                      str(staging / PROTOTYPES), metadata=_METADATA)
+            save_file(tables.tensors(), str(staging / PROTOTYPES), metadata=_METADATA)
         files = {name: _sha256(staging / name) for name in (WEIGHTS, PROTOTYPES)}
         sealed = {**_current_format(manifest), "files": files}
         _write_json(staging / MANIFEST, {**sealed, DIGEST: _manifest_digest(sealed)})

@@ -7,11 +7,19 @@ user adds by text), so one rule with three constants decides:
 
     calibrated_k = score_k - gamma * trained_k              (calibrated stacking)
     best         = argmax_k calibrated_k
-    decided      = calibrated_best >= (unknown_trained if trained_best else unknown_text)
+    decided      = calibrated_best >= unknown_trained            if best is trained
+                   text_value      >= unknown_text               otherwise
 
 and the answer is ``unknown`` when not decided. A single threshold fitted on
 trained classes (the first version of this product) is far above what a class
 known by text ever scores, so text-added actions were almost never decided.
+
+``text_value`` is either the best calibrated score itself (``text_by="score"``)
+or its lead over the runner-up, ``calibrated_best - calibrated_second``
+(``text_by="margin"``): "the clear best match". Every score drops together on
+recordings unlike the training data (a webcam, a new sensor), which moves
+them below a threshold fitted on held-out windows of the training sensors,
+while the lead of the right class over the others moves far less.
 
 :func:`fit_decision_rule` fits the constants on held-out classes, never on test
 data: the validation classes of the training protocol play actions added by
@@ -43,6 +51,11 @@ class DecisionRule:
     gamma: float
     unknown_trained: float
     unknown_text: float
+    text_by: str = "score"  # "score" or "margin": what unknown_text is compared with
+
+    def __post_init__(self) -> None:
+        if self.text_by not in TEXT_BY:
+            raise ValueError(f"DecisionRule.text_by must be one of {TEXT_BY}, got {self.text_by!r}")
 
     def calibrated(self, scores: np.ndarray, trained: np.ndarray) -> np.ndarray:
         """Scores (N, K) or (K,) minus ``gamma`` on the ``trained`` (K,) classes."""
@@ -55,9 +68,28 @@ class DecisionRule:
     def decide(self, scores: np.ndarray, trained: np.ndarray) -> np.ndarray:
         """The decided class index (N,) of each row of scores (N, K), -1 for unknown."""
         calibrated = self.calibrated(np.atleast_2d(scores), trained)  # (N, K)
+        return self.decide_calibrated(calibrated, trained)
+
+    def decide_calibrated(self, calibrated: np.ndarray, trained: np.ndarray) -> np.ndarray:
+        """:meth:`decide` on scores (N, K) that already went through :meth:`calibrated`."""
+        trained = np.asarray(trained, dtype=bool)
         best = calibrated.argmax(axis=1)  # (N,)
-        reached = calibrated[np.arange(len(best)), best] >= self.thresholds(trained)[best]
+        best_score, lead = best_and_lead(calibrated)
+        value = np.where(trained[best], best_score, lead if self.text_by == "margin" else best_score)
+        reached = value >= self.thresholds(trained)[best]
         return np.where(reached, best, -1)
+
+
+TEXT_BY = ("score", "margin")
+
+
+def best_and_lead(calibrated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best score (N,) of each row of (N, K) and its lead over the second best (N,); +inf with one class."""
+    calibrated = np.atleast_2d(np.asarray(calibrated, dtype=np.float64))
+    if calibrated.shape[1] == 1:
+        return calibrated[:, 0], np.full(len(calibrated), np.inf)
+    top2 = -np.partition(-calibrated, 1, axis=1)[:, :2]  # (N, 2)
+    return top2[:, 0], top2[:, 0] - top2[:, 1]
 
 
 @dataclass(frozen=True)
@@ -83,19 +115,22 @@ class _Draw:
     """One halving, reduced to what a threshold pair needs: per window its best class's origin and score."""
 
     best_score: np.ndarray  # (N,)
+    text_value: np.ndarray  # (N,) what unknown_text is compared with: best_score or its lead
     best_trained: np.ndarray  # (N,) bool
     best_right: np.ndarray  # (N,) bool: the best class is the window's own
     group: np.ndarray  # (N,) 0 trained-class window, 1 present text class, 2 absent class
 
 
-def _halving(scores, target, classes, trained, gamma, absent_classes) -> _Draw:
+def _halving(scores, target, classes, trained, gamma, absent_classes, text_by) -> _Draw:
     listed = ~np.isin(classes, absent_classes)  # (K,)
     calibrated = scores[:, listed] - gamma * trained[listed][None, :]  # (N, K')
     best = calibrated.argmax(axis=1)
+    best_score, lead = best_and_lead(calibrated)
     listed_classes, listed_trained = classes[listed], trained[listed]
     window_trained = np.isin(target, classes[trained])
     group = np.where(window_trained, 0, np.where(np.isin(target, absent_classes), 2, 1))
-    return _Draw(calibrated[np.arange(len(best)), best], listed_trained[best], listed_classes[best] == target, group)
+    return _Draw(best_score, lead if text_by == "margin" else best_score, listed_trained[best],
+                 listed_classes[best] == target, group)
 
 
 def _rates(draws: list[_Draw], unknown_trained: np.ndarray, unknown_text: np.ndarray) -> np.ndarray:
@@ -103,9 +138,8 @@ def _rates(draws: list[_Draw], unknown_trained: np.ndarray, unknown_text: np.nda
     total = np.zeros((3, len(unknown_trained), len(unknown_text)))
     counted = np.zeros(3)
     for d in draws:
-        threshold = np.where(d.best_trained[:, None, None], unknown_trained[None, :, None],
-                             unknown_text[None, None, :])  # (N, A, B)
-        decided = d.best_score[:, None, None] >= threshold
+        decided = np.where(d.best_trained[:, None, None], d.best_score[:, None, None] >= unknown_trained[None, :, None],
+                           d.text_value[:, None, None] >= unknown_text[None, None, :])  # (N, A, B)
         for g in range(3):
             members = d.group == g
             if not members.any():
@@ -121,6 +155,7 @@ def _rates(draws: list[_Draw], unknown_trained: np.ndarray, unknown_text: np.nda
 
 def _grid(best: np.ndarray) -> np.ndarray:
     """Evenly spaced candidate thresholds over the range of ``best`` scores, plus one above it all."""
+    best = best[np.isfinite(best)]
     if best.size == 0:
         return np.array([np.inf])
     low, high = float(best.min()), float(best.max())
@@ -128,7 +163,7 @@ def _grid(best: np.ndarray) -> np.ndarray:
 
 
 def fit_decision_rule(scores: np.ndarray, target: np.ndarray, classes: np.ndarray, trained: np.ndarray,
-                      gamma: float, seed: int = 0) -> tuple[DecisionRule, OpenSetRates]:
+                      gamma: float, seed: int = 0, text_by: str = "score") -> tuple[DecisionRule, OpenSetRates]:
     """Fit both unknown thresholds on held-out windows (see the module docstring).
 
     Args:
@@ -137,6 +172,7 @@ def fit_decision_rule(scores: np.ndarray, target: np.ndarray, classes: np.ndarra
         classes: (K,) class ids; ``trained`` (K,) marks the classes the model trained on.
             The others (at least two) play actions added by text.
         gamma: the calibrated-stacking constant, fitted beforehand.
+        text_by: what the text threshold applies to, ``"score"`` or ``"margin"`` (see the module docstring).
 
     Returns:
         The rule and its rates on the same windows, averaged over the halvings.
@@ -150,11 +186,10 @@ def fit_decision_rule(scores: np.ndarray, target: np.ndarray, classes: np.ndarra
     draws = []
     for _ in range(_HALVINGS):
         absent = rng.permutation(text_classes)[: len(text_classes) // 2]
-        draws.append(_halving(scores, target, classes, trained, gamma, absent))
-    best = np.concatenate([d.best_score for d in draws])
+        draws.append(_halving(scores, target, classes, trained, gamma, absent, text_by))
     from_trained = np.concatenate([d.best_trained for d in draws])
-    unknown_trained = _grid(best[from_trained])
-    unknown_text = _grid(best[~from_trained])
+    unknown_trained = _grid(np.concatenate([d.best_score for d in draws])[from_trained])
+    unknown_text = _grid(np.concatenate([d.text_value for d in draws])[~from_trained])
     rates = _rates(draws, unknown_trained, unknown_text)  # (3, A, B)
     objective = np.nanmean(rates, axis=0)  # (A, B)
     # Many pairs tie where the classes separate cleanly: take the middle of the best ones, the widest margins.
@@ -162,7 +197,7 @@ def fit_decision_rule(scores: np.ndarray, target: np.ndarray, classes: np.ndarra
     a, b = int(np.median(np.unique(best_a)).round()), int(np.median(np.unique(best_b)).round())
     if objective[a, b] < objective.max() - 1e-9:  # the middle fell outside a non-rectangular optimum
         a, b = best_a[len(best_a) // 2], best_b[len(best_b) // 2]
-    rule = DecisionRule(float(gamma), float(unknown_trained[a]), float(unknown_text[b]))
+    rule = DecisionRule(float(gamma), float(unknown_trained[a]), float(unknown_text[b]), text_by)
     return rule, OpenSetRates(*(float(r) for r in rates[:, a, b]))
 
 
@@ -171,6 +206,6 @@ def open_set_rates(rule: DecisionRule, scores: np.ndarray, target: np.ndarray, c
     """The rates of ``rule`` when the classes in ``absent_classes`` are left out of the list."""
     classes, trained = np.asarray(classes), np.asarray(trained, dtype=bool)
     draw = _halving(np.asarray(scores, dtype=np.float64), np.asarray(target), classes, trained, rule.gamma,
-                    np.asarray(absent_classes))
+                    np.asarray(absent_classes), rule.text_by)
     rates = _rates([draw], np.array([rule.unknown_trained]), np.array([rule.unknown_text]))
     return OpenSetRates(*(float(r) for r in rates[:, 0, 0]))

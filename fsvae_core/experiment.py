@@ -7,6 +7,10 @@
    and the live decision rule: the scores below which the live system says
    "unknown", one for trained classes and one for classes known by text
    (:mod:`fsvae_core.decision`; the validation classes play text-added actions).
+   When classes carry body-part sentences and ``part_weights`` offers more than
+   0, the part-aware rule (:mod:`fsvae_core.parts`) is fitted on the same
+   training windows and its weight chosen here by validation ZSL; 0 keeps
+   plain FS-VAE.
 2. Final stage: all seen classes train the VAEs for the chosen number of
    cycles; ZSL is measured on the unseen test set and GZSL on the full test
    set with the calibration from stage 1. Test data decide nothing.
@@ -23,10 +27,11 @@ import numpy as np
 import torch
 
 from fsvae_core.classifiers import PrototypeClassifier, fit_latent_softmax, fit_linear_softmax
-from fsvae_core.decision import DecisionRule, fit_decision_rule
+from fsvae_core.decision import TEXT_BY, DecisionRule, fit_decision_rule
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.gzsl import CalibratedStacking, LogisticGate, accuracy, gzsl_result, per_class_accuracy, softmax
 from fsvae_core.model import FSVAE, VAEConfig
+from fsvae_core.parts import PartAligner
 from fsvae_core.splits import ClassSplit
 from fsvae_core.text import TEXT_PARTS, TextEncoderConfig
 from fsvae_core.train import TrainConfig, train_vaes
@@ -53,14 +58,23 @@ class ExperimentConfig:
     prototype_scale: float = 10.0
     holdout_fraction: float = 0.2
     unknown_quantile: float = 0.05
+    text_by: str = "score"  # what the text-class threshold bounds: the best score or its lead (fsvae_core.decision)
+    part_weights: tuple[float, ...] = (0.0,)
+    part_penalty: float = 100.0
 
     def __post_init__(self) -> None:
         if self.zsl_classifier not in ("prototype", "softmax"):
             raise ValueError(f"zsl_classifier must be 'prototype' or 'softmax', got {self.zsl_classifier!r}")
         if not 0 < self.holdout_fraction < 1:
             raise ValueError(f"holdout_fraction must lie in (0, 1), got {self.holdout_fraction}")
+        if self.text_by not in TEXT_BY:
+            raise ValueError(f"text_by must be one of {TEXT_BY}, got {self.text_by!r}")
         if not 0 <= self.unknown_quantile < 1:
             raise ValueError(f"unknown_quantile must lie in [0, 1), got {self.unknown_quantile}")
+        if not self.part_weights or any(w < 0 for w in self.part_weights):
+            raise ValueError(f"part_weights must be a non-empty list of weights >= 0, got {self.part_weights}")
+        if self.part_penalty <= 0:
+            raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
 
 
 @dataclass
@@ -146,7 +160,8 @@ def _fit_decision(scores: np.ndarray, target: np.ndarray, classes: np.ndarray, t
     calibrated scores of correctly recognised held-out windows.
     """
     if (~trained).sum() >= 2:
-        rule, rates = fit_decision_rule(scores, target, classes, trained, gamma, seed=config.train.seed)
+        rule, rates = fit_decision_rule(scores, target, classes, trained, gamma, seed=config.train.seed,
+                                        text_by=config.text_by)
         return rule, rates.as_dict()
     calibrated = scores - gamma * trained[None, :]
     correct = classes[calibrated.argmax(1)] == target
@@ -155,13 +170,35 @@ def _fit_decision(scores: np.ndarray, target: np.ndarray, classes: np.ndarray, t
     return DecisionRule(gamma, unknown, unknown), None
 
 
+@dataclass(frozen=True)
+class PartText:
+    """Every class's body-part sentence embeddings (K, B, D) and which classes have them (K,)."""
+
+    table: np.ndarray
+    has: np.ndarray
+
+    def of(self, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.table[classes], self.has[classes]
+
+
+def _with_parts(scores: np.ndarray, aligner: PartAligner | None, weight: float, data: LabelledFeatures,
+                part_text: PartText | None, classes: np.ndarray) -> np.ndarray:
+    """FS-VAE scores (N, K) of ``classes`` plus ``weight`` times the part scores, when the part rule is on."""
+    if aligner is None or weight == 0:
+        return scores
+    return scores + weight * aligner.scores(data.parts, *part_text.of(classes))
+
+
 @dataclass
 class ProtocolResult:
-    """What a protocol run produced: the metrics (JSON-able) and the final trained model."""
+    """What a protocol run produced: the metrics (JSON-able), the final trained model and, when the
+    part-aware rule is on (``part_weight`` > 0), its aligner."""
 
     metrics: dict
     zero_shot: ZeroShotModel
     predictions: dict[str, np.ndarray]  # zsl / zsl_target / gzsl / gzsl_target, class ids
+    part_aligner: PartAligner | None = None
+    part_weight: float = 0.0
 
 
 def run_zero_shot_protocol(
@@ -172,6 +209,7 @@ def run_zero_shot_protocol(
     out_dir: Path | None = None,
     progress: bool = True,
     validation_train: LabelledFeatures | None = None,
+    part_text: PartText | None = None,
 ) -> ProtocolResult:
     """Run both stages on ``data`` (see module docstring).
 
@@ -180,6 +218,8 @@ def run_zero_shot_protocol(
     ``validation_train`` replaces ``data.train`` in the validation stage: the
     seen-class samples as seen by a backbone that never trained on the
     validation classes (when features come from our own backbone).
+    ``part_text`` (every class's body-part sentences) and part features in the
+    data let the part-aware rule take part.
     """
     started = time.perf_counter()
     text = torch.as_tensor(class_text, dtype=torch.float32)
@@ -200,12 +240,23 @@ def run_zero_shot_protocol(
                     out_dir / "validation_stage.ckpt.safetensors" if out_dir else None, progress)
     log.info("validation stage: best cycle %d, validation ZSL %.3f", stage1.best_cycle, stage1.best_score)
 
-    calibration = LabelledFeatures(np.concatenate([seen_holdout.x, pseudo_unseen.x]), np.concatenate([seen_holdout.y, pseudo_unseen.y]))
+    parts_on = (part_text is not None and bool(part_text.has.all()) and max(config.part_weights) > 0
+                and data.train.parts is not None and seen_data.parts is not None)
+    aligner1 = PartAligner.fit(stage_train.parts, part_text.table[stage_train.y], config.part_penalty) if parts_on else None
+    part_choice = _choose_part_weight(stage1.model, text, aligner1, part_text, pseudo_unseen, validation, config)
+    part_weight = part_choice["weight"]
+
+    calibration = LabelledFeatures(np.concatenate([seen_holdout.x, pseudo_unseen.x]), np.concatenate([seen_holdout.y, pseudo_unseen.y]),
+                                   None if not parts_on else np.concatenate([seen_holdout.parts, pseudo_unseen.parts]))
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
-    calibration_scores = joint_scores(stage1.model, text, joint_classes, calibration.x)
+    calibration_scores = _with_parts(joint_scores(stage1.model, text, joint_classes, calibration.x), aligner1,
+                                     part_weight, calibration, part_text, joint_classes)
     trained = np.isin(joint_classes, train_classes)
     stacking = CalibratedStacking.fit(calibration_scores, calibration.y, joint_classes, trained)
     decision, open_set = _fit_decision(calibration_scores, calibration.y, joint_classes, trained, stacking.gamma, config)
+    if out_dir is not None:  # what the rule was fitted on, to study other rules without retraining
+        np.savez_compressed(out_dir / "decision_windows.npz", scores=calibration_scores, target=calibration.y,
+                            classes=joint_classes, trained=trained, gamma=stacking.gamma)
     seen_expert = fit_linear_softmax(torch.as_tensor(stage_train.x), torch.as_tensor(np.searchsorted(train_classes, stage_train.y)), len(train_classes), seed=seed)
     stage1_zero_shot = fit_zero_shot(stage1.model, text, validation, config)
     gate = LogisticGate.fit(
@@ -217,22 +268,28 @@ def run_zero_shot_protocol(
     final_train = replace(config.train, cycles=max(stage1.best_cycle, 1))
     stage2 = _train(data.train, text, config, final_train, None,
                     out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
+    aligner = (PartAligner.fit(data.train.parts, part_text.table[data.train.y], config.part_penalty)
+               if part_weight > 0 else None)
     all_classes = np.arange(split.n_classes)
     common = {
+        "parts": part_choice,
         "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold,
                         "unknown_threshold": decision.unknown_trained, "unknown_text_threshold": decision.unknown_text,
+                        "text_by": decision.text_by,
                         "open_set": open_set},
         "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
         "final_history": stage2.history,
     }
     if len(unseen) == 0:  # deployment: every class trained, so only seen-class accuracy can be measured
         zero_shot = fit_zero_shot(stage2.model, text, seen, config)
-        predicted = zero_shot.predict(data.gtest.x, "prototype")
+        scores = _with_parts(joint_scores(stage2.model, text, seen, data.gtest.x), aligner, part_weight,
+                             data.gtest, part_text, seen)
+        predicted = seen[scores.argmax(1)]
         metrics = {"zsl": None, "gzsl": None,
                    "seen": {"top1": accuracy(predicted, data.gtest.y),
                             "per_class": per_class_accuracy(predicted, data.gtest.y, all_classes)},
                    **common, "seconds": time.perf_counter() - started}
-        return ProtocolResult(metrics, zero_shot, {"gzsl": predicted, "gzsl_target": data.gtest.y})
+        return ProtocolResult(metrics, zero_shot, {"gzsl": predicted, "gzsl_target": data.gtest.y}, aligner, part_weight)
 
     zero_shot = fit_zero_shot(stage2.model, text, unseen, config)
     zsl = {}
@@ -240,9 +297,17 @@ def run_zero_shot_protocol(
         predicted = zero_shot.predict(data.ztest.x, rule)
         zsl[rule] = {"top1": accuracy(predicted, data.ztest.y), "per_class": per_class_accuracy(predicted, data.ztest.y, unseen)}
     zsl_predicted = zero_shot.predict(data.ztest.x)
+    if part_weight > 0 and config.zsl_classifier == "prototype":
+        scores = _with_parts(joint_scores(stage2.model, text, unseen, data.ztest.x), aligner, part_weight,
+                             data.ztest, part_text, unseen)
+        zsl_predicted = unseen[scores.argmax(1)]
+        zsl["parts"] = {"top1": accuracy(zsl_predicted, data.ztest.y), "weight": part_weight,
+                        "per_class": per_class_accuracy(zsl_predicted, data.ztest.y, unseen)}
 
     final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
-    stacked = stacking.predict(joint_scores(stage2.model, text, all_classes, data.gtest.x), all_classes, np.isin(all_classes, seen))
+    gtest_scores = _with_parts(joint_scores(stage2.model, text, all_classes, data.gtest.x), aligner, part_weight,
+                               data.gtest, part_text, all_classes)
+    stacked = stacking.predict(gtest_scores, all_classes, np.isin(all_classes, seen))
     gated = gate.predict(_seen_logits(final_expert, data.gtest.x), zero_shot.probabilities(data.gtest.x), seen, unseen)
 
     metrics = {
@@ -257,4 +322,18 @@ def run_zero_shot_protocol(
         "seconds": time.perf_counter() - started,
     }
     predictions = {"zsl": zsl_predicted, "zsl_target": data.ztest.y, "gzsl": stacked, "gzsl_target": data.gtest.y}
-    return ProtocolResult(metrics, zero_shot, predictions)
+    return ProtocolResult(metrics, zero_shot, predictions, aligner, part_weight)
+
+
+def _choose_part_weight(model: FSVAE, text: torch.Tensor, aligner: PartAligner | None, part_text: PartText | None,
+                        pseudo_unseen: LabelledFeatures, validation: np.ndarray, config: ExperimentConfig) -> dict:
+    """The part weight with the best validation ZSL among ``config.part_weights`` (ties: the smaller), and each one's."""
+    if aligner is None:
+        return {"weight": 0.0, "validation_zsl": None}
+    plain = joint_scores(model, text, validation, pseudo_unseen.x)
+    part = aligner.scores(pseudo_unseen.parts, *part_text.of(validation))
+    by_weight = {float(w): accuracy(validation[(plain + w * part).argmax(1)], pseudo_unseen.y)
+                 for w in sorted(set(config.part_weights))}
+    best = max(by_weight, key=lambda w: (by_weight[w], -w))
+    log.info("part weights on validation classes: %s -> %g", by_weight, best)
+    return {"weight": best, "validation_zsl": {str(w): a for w, a in by_weight.items()}}

@@ -28,16 +28,18 @@ class FeatureFileError(ValueError):
 
 @dataclass(frozen=True)
 class LabelledFeatures:
-    """Features (N, C) float32 with their class labels (N,) int64."""
+    """Features (N, C) float32 with their class labels (N,) int64, and optionally
+    the backbone's activations pooled per body part (N, B, C_last) (``fsvae_core.parts``)."""
 
     x: np.ndarray
     y: np.ndarray
+    parts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, mask: np.ndarray) -> "LabelledFeatures":
-        return LabelledFeatures(self.x[mask], self.y[mask])
+        return LabelledFeatures(self.x[mask], self.y[mask], None if self.parts is None else self.parts[mask])
 
     def of_classes(self, classes) -> "LabelledFeatures":
         return self.subset(np.isin(self.y, np.asarray(classes)))

@@ -37,15 +37,16 @@ import torch
 
 from calibration import resample, to_canonical
 from calibration.windows import WindowSpec, clip_windows
-from fsvae_core.backbone import BackboneConfig, BackboneTrainConfig, extract_features, train_backbone
+from fsvae_core.backbone import BackboneConfig, BackboneTrainConfig, extract_features, extract_part_features, train_backbone
 from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
 from fsvae_core.descriptions import ActionDescription, DescriptionError, known_datasets, load_descriptions, synonym_groups
-from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
+from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.report import write_run_report
 from fsvae_core.settings import config_to_dict
 from fsvae_core.skeleton_data import SkeletonDataset
 from fsvae_core.splits import ClassSplit
+from fsvae_core.parts import part_text_embeddings
 from fsvae_core.text import SentenceEncoder, class_embeddings
 
 log = logging.getLogger(__name__)
@@ -315,21 +316,29 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     timings["peak_rss_mb_after_backbones"] = _peak_rss_mb()
 
     t0 = time.perf_counter()
-    features = extract_features(backbone, train_windows)
-    test_features = extract_features(backbone, test_windows)
-    data = FeatureSplit(
-        train=LabelledFeatures(features, train_labels),
-        ztest=LabelledFeatures(test_features, test_labels).of_classes(unseen),
-        gtest=LabelledFeatures(test_features, test_labels),
-    )
-    validation_train = LabelledFeatures(extract_features(backbone_validation, train_windows), train_labels)
+    # Body-part features only when the part-aware rule may be chosen (and every class has part sentences).
+    with_parts = max(config.experiment.part_weights) > 0 and all(d.parts is not None for d in descriptions)
+    if max(config.experiment.part_weights) > 0 and not with_parts:
+        bare = [d.name for d in descriptions if d.parts is None]
+        log.warning("part-aware rule off: %d classes have no body-part sentences (%s); deciding by FS-VAE alone",
+                    len(bare), ", ".join(bare[:5]) + (" ..." if len(bare) > 5 else ""))
+
+    def labelled(model, windows, labels) -> LabelledFeatures:
+        part_features = extract_part_features(model, windows) if with_parts else None
+        return LabelledFeatures(extract_features(model, windows), labels, part_features)
+
+    test = labelled(backbone, test_windows, test_labels)
+    data = FeatureSplit(train=labelled(backbone, train_windows, train_labels), ztest=test.of_classes(unseen), gtest=test)
+    validation_train = labelled(backbone_validation, train_windows, train_labels)
     timings["features_s"] = time.perf_counter() - t0
     timings["peak_rss_mb_after_features"] = _peak_rss_mb()
 
     t0 = time.perf_counter()
     encoder = SentenceEncoder(config.experiment.text)
     class_text = class_embeddings(descriptions, encoder, config.experiment.text_parts)
-    result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train)
+    part_text = PartText(*part_text_embeddings(descriptions, encoder)) if with_parts else None
+    result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train,
+                                    part_text)
     timings["vaes_s"] = time.perf_counter() - t0
     timings["peak_rss_mb_after_vaes"] = _peak_rss_mb()
 
@@ -356,14 +365,17 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
         vae=zero_shot.model,
         backbone_config=config_to_dict(config.backbone),
         backbone_state=backbone.state_dict(),
-        classes=[ClassEntry(d.name, d.ld, d.gd, seen=bool(c in set(split.seen)), origin="trained")
+        classes=[ClassEntry(d.name, d.ld, d.gd, seen=bool(c in set(split.seen)), origin="trained", parts=d.parts)
                  for c, d in enumerate(descriptions)],
         class_text=torch.as_tensor(class_text),
         skeleton=config.window,
         text=TextSpec(config.experiment.text.model, tuple(config.experiment.text_parts)),
         thresholds=Thresholds(unknown=calibration["unknown_threshold"], gzsl_gamma=calibration["gzsl_gamma"],
-                              unknown_text=calibration["unknown_text_threshold"]),
-        metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "calibration") if metrics.get(k) is not None},
+                              unknown_text=calibration["unknown_text_threshold"],
+                              text_by=calibration.get("text_by", "score")),
+        metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "calibration", "parts") if metrics.get(k) is not None},
         provenance={"datasets": name, "samples": len(dataset), "seed": seed, "split": split.name},
+        part_aligner=result.part_aligner, part_weight=result.part_weight,
+        part_text=None if result.part_aligner is None else part_text.table,
     )
     return PipelineResult(metrics, bundle_path)

@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from fsvae_core import bundle as bundle_module
-from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_person_encoder
+from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_joint_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
 from fsvae_core.descriptions import DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE
@@ -163,7 +163,10 @@ class Recognizer:
         self.rule = bundle.decision_rule
         self._encoder = encoder  # the MiniLM model loads only when an action is added
         # On CPU a frozen trace of the backbone's person path gives the same features, about a fifth faster.
-        self._person_encoder = frozen_person_encoder(backbone) if device.type == "cpu" else None
+        self._joint_encoder = frozen_joint_encoder(backbone) if device.type == "cpu" else None
+        # The part-aware rule (fsvae_core.parts), when the bundle has one: part scores weighted into the cosines.
+        self._part_aligner = bundle.part_aligner()
+        self._part_weight = bundle.part_weight
         # source -> (class names the vector is about, smoothed scores (K,), last update in ms)
         self._smoothed: dict[str, tuple[tuple[str, ...], np.ndarray, float]] = {}
         self._set_classes(bundle.classes, bundle.prototypes)
@@ -224,6 +227,8 @@ class Recognizer:
         self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
         self.thresholds = self.rule.thresholds(self.seen)  # (K,): trained classes and text-only ones differ
         self._prototypes = F.normalize(prototypes.float(), dim=1).to(self.device)  # (K, Z)
+        self._part_text = None if self.bundle.part_text is None else self.bundle.part_text.numpy()  # (K, B, D)
+        self._has_parts = self.bundle.has_parts  # (K,)
         self._penalty = torch.as_tensor(self.seen * self.rule.gamma, dtype=torch.float32, device=self.device)  # (K,)
 
     def actions(self) -> list[ActionInfo]:
@@ -235,11 +240,12 @@ class Recognizer:
             self._encoder = SentenceEncoder(self.bundle.text_config)
         return self._encoder
 
-    def add_action(self, name: str, ld: str, gd: str) -> ClassEntry:
+    def add_action(self, name: str, ld: str, gd: str, parts: Mapping[str, str] | None = None) -> ClassEntry:
         """Add an action described by text (no retraining), to memory and to the bundle on disk.
 
-        ``ld`` says what the body parts do, ``gd`` what the action is. The text
-        model loads on the first call (a few seconds); later calls reuse it.
+        ``ld`` says what the body parts do, ``gd`` what the action is, ``parts``
+        one sentence per body part (see :func:`fsvae_core.bundle.add_action`). The
+        text model loads on the first call (a few seconds); later calls reuse it.
 
         Raises:
             BundleError: empty text, a name already present (ignoring case), or
@@ -247,7 +253,7 @@ class Recognizer:
         """
         if name.strip().casefold() == UNKNOWN_LABEL:
             raise BundleError(f"{self.path}: {UNKNOWN_LABEL!r} is reserved for undecided labels")
-        entry = bundle_module.add_action(self.path, name, ld, gd, encoder=self._text_encoder())
+        entry = bundle_module.add_action(self.path, name, ld, gd, encoder=self._text_encoder(), parts=parts)
         self._reload_classes()
         return entry
 
@@ -311,7 +317,9 @@ class Recognizer:
 
         Returns:
             (N, K) float32: cos(skeleton latent, prototype) minus the rule's ``gamma`` on
-            seen classes, columns in the order of :meth:`actions`.
+            seen classes, plus, for a bundle with the part-aware rule, its weight
+            times the part scores (:mod:`fsvae_core.parts`); columns in the
+            order of :meth:`actions`.
         """
         return self.scores_prepared(np.stack([self.prepare(window) for window in windows]))
 
@@ -319,10 +327,14 @@ class Recognizer:
     def scores_prepared(self, batch: np.ndarray) -> np.ndarray:
         """:meth:`scores` of windows already through :meth:`prepare`: (N, M', T', V, 3) -> (N, K)."""
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-        features = self.backbone.features(x, self._person_encoder)  # (N, Cs)
+        features, parts = self.backbone.features_and_parts(x, self._joint_encoder)  # (N, Cs), (N, B, C_last)
         latents = self.vae.embed_skeleton(features)  # (N, Z)
         cosine = F.normalize(latents.float(), dim=1) @ self._prototypes.T  # (N, K)
-        return (cosine - self._penalty).cpu().numpy()
+        scores = (cosine - self._penalty).cpu().numpy()
+        if self._part_aligner is not None:
+            scores += self._part_weight * self._part_aligner.scores(parts.float().cpu().numpy(), self._part_text,
+                                                                    self._has_parts)
+        return scores
 
     def warm_up(self) -> None:
         """Run one window through the models so the first real window is not slowed by lazy setup."""
@@ -342,7 +354,8 @@ class Recognizer:
         previous window enters with its fresh score, a removed one leaves.
         The label is ``unknown`` when the best smoothed score is below the
         threshold of that class's origin (:class:`fsvae_core.decision.DecisionRule`:
-        one for trained classes, a lower one for classes known only by text).
+        one for trained classes, another for classes known only by text, which
+        bounds the best score or, with ``text_by="margin"``, its lead over the second).
         """
         now = now_ms() if timestamp_ms is None else float(timestamp_ms)
         fresh = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -364,7 +377,7 @@ class Recognizer:
         topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
         best = int(order[0])
         score = float(smoothed[best])
-        if score < self.thresholds[best]:
+        if self.rule.decide_calibrated(smoothed[None, :], self.seen)[0] < 0:
             return Decision(UNKNOWN_LABEL, score, True, None, topk)
         return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
 
@@ -445,6 +458,7 @@ class ClassChange:
     name: str
     ld: str | None = None
     gd: str | None = None
+    parts: tuple[tuple[str, str], ...] | None = None  # (part name, sentence), checked by the descriptions
 
     def __str__(self) -> str:
         return f"{self.command} {self.name!r}"
@@ -494,7 +508,8 @@ class ClassChanges:
                 names = [name for name in names if _name_key(name) != _name_key(change.name)]
         return names
 
-    def submit(self, command: str, name: str, ld: str | None = None, gd: str | None = None) -> ClassChange:
+    def submit(self, command: str, name: str, ld: str | None = None, gd: str | None = None,
+               parts: Mapping[str, str] | None = None) -> ClassChange:
         """Check and queue one change.
 
         Raises:
@@ -504,7 +519,8 @@ class ClassChanges:
         keys = {_name_key(existing): existing for existing in planned}
         if command == "add":
             try:
-                description = description_from_fields({"name": name, "ld": ld, "gd": gd}, f"{self.path}: new action")
+                fields = {"name": name, "ld": ld, "gd": gd} | ({} if parts is None else {"parts": parts})
+                description = description_from_fields(fields, f"{self.path}: new action")
             except DescriptionError as error:
                 raise BundleError(str(error)) from error
             if _name_key(description.name) == UNKNOWN_LABEL:
@@ -512,7 +528,7 @@ class ClassChanges:
             if _name_key(description.name) in keys:
                 raise BundleError(f"{self.path}: an action named {keys[_name_key(description.name)]!r} is already in "
                                   "the bundle; remove it first or choose another name")  # fmt: skip
-            change = ClassChange("add", description.name, description.ld, description.gd)
+            change = ClassChange("add", description.name, description.ld, description.gd, description.parts)
         elif command == "remove":
             if _name_key(name) not in keys:
                 close = difflib.get_close_matches(_name_key(name), list(keys), n=3, cutoff=0.6)
@@ -535,7 +551,8 @@ class ClassChanges:
             try:
                 if change.command == "add":
                     bundle_module.add_action(self.path, change.name, change.ld, change.gd,
-                                             encoder=self.recognizer._text_encoder())  # fmt: skip
+                                             encoder=self.recognizer._text_encoder(),
+                                             parts=None if change.parts is None else dict(change.parts))  # fmt: skip
                 else:
                     bundle_module.remove_action(self.path, change.name)
                 self._done.put((change, load_bundle(self.path, verify=False), None))
@@ -715,7 +732,7 @@ class _Loop:
                 return ControlReply.success(request.seq, actions=recognizer.actions())
             if request.command in ("add", "remove"):
                 # Accepted now, applied by the worker between two batches: the windows never wait.
-                change = self.changes.submit(request.command, request.name, request.ld, request.gd)
+                change = self.changes.submit(request.command, request.name, request.ld, request.gd, request.parts)
                 return ControlReply.success(request.seq, actions=recognizer.actions(), status={
                     "accepted": str(change), "pending": self.changes.pending(),
                     "note": "applied in the background: `list` shows the change once it is made (an add embeds "
@@ -725,6 +742,7 @@ class _Loop:
                 "bundle": str(recognizer.path), "device": str(recognizer.device), "classes": len(recognizer.names),
                 "window_frames": recognizer.window_frames, "fps": recognizer.bundle.fps,
                 "unknown_threshold": recognizer.rule.unknown_trained, "unknown_text_threshold": recognizer.rule.unknown_text,
+                "unknown_text_by": recognizer.rule.text_by,
                 "smoothing": recognizer.config.smoothing,
                 "pending_changes": self.changes.pending(), "failed_changes": list(self.changes.failed),
                 **self.stats.to_dict(),

@@ -51,6 +51,7 @@ MAX_POSE_PERSONS = 16  # M of a PoseFrame: a tracker may see a crowd; the captur
 MAX_JOINTS = max(layout.num_joints for layout in LAYOUTS.values())  # 33 (mediapipe33)
 MAX_FPS = 240.0
 MAX_TOPK = 100
+MAX_PARTS = 16  # body-part sentences of one added action (the bundles' grouping has 6)
 # MAX_NAME_CHARS (200): action names and labels; shared with bundles (fsvae_core.action_text).
 MAX_TEXT_CHARS = MAX_DESCRIPTION_CHARS  # 4000: descriptions, log texts, error texts
 MAX_SEQ = 2**53 - 1  # largest integer a JavaScript subscriber reads exactly
@@ -674,17 +675,20 @@ class ControlRequest(_Message):
 
     ``list`` and ``status`` take no arguments; ``add`` needs ``name`` plus its
     local (``ld``) and global (``gd``) description, as in
-    ``fsvae_core/descriptions/*.json``; ``remove`` needs ``name``.
+    ``fsvae_core/descriptions/*.json``, and may give ``parts``, one sentence
+    per body part (an object; which parts it must name is the bundle's to
+    check); ``remove`` needs ``name``.
     """
 
     TOPIC: ClassVar[str] = "control.request"
     _KEYS: ClassVar[tuple[str, ...]] = ("seq", "timestamp_ms", "command")
-    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("name", "ld", "gd")
+    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("name", "ld", "gd", "parts")
 
     command: str
     name: str | None = None
     ld: str | None = None
     gd: str | None = None
+    parts: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -698,6 +702,10 @@ class ControlRequest(_Message):
                 self._set(name, _text(topic, name, value, limit))
             elif value is not None:
                 raise MessageError(topic, name, f"is not an argument of {command!r} (it takes {', '.join(needs) or 'none'})")
+        if self.parts is not None:
+            if command != "add":
+                raise MessageError(topic, "parts", f"is not an argument of {command!r}")
+            self._set("parts", _part_texts(topic, self.parts))
         if command == "add" and self.name == UNKNOWN_LABEL:
             raise MessageError(topic, "name", f"{UNKNOWN_LABEL!r} is reserved for undecided labels")
 
@@ -706,7 +714,18 @@ class ControlRequest(_Message):
         for name in ("name", "ld", "gd"):
             if getattr(self, name) is not None:
                 header[name] = getattr(self, name)
+        if self.parts is not None:
+            header["parts"] = dict(self.parts)
         return header
+
+
+def _part_texts(topic: str, value: Any) -> dict[str, str]:
+    """A copy of ``value`` checked as at most MAX_PARTS part names, each with one sentence."""
+    if not isinstance(value, Mapping):
+        raise MessageError(topic, "parts", f"must be an object of part name -> sentence, got {_show(value)}")
+    if not 0 < len(value) <= MAX_PARTS:
+        raise MessageError(topic, "parts", f"must name 1 to {MAX_PARTS} parts, got {len(value)}")
+    return {_text(topic, "parts", key): _text(topic, f"parts.{key}", text, MAX_TEXT_CHARS) for key, text in value.items()}
 
 
 @dataclass(frozen=True)

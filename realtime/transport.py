@@ -997,8 +997,8 @@ class ControlClient(_Socket):
             raise
         return reply
 
-    def call(self, command: str, **arguments: str) -> ControlReply:
-        """Build a request numbered by this client (``name=``, ``ld=``, ``gd=``) and send it."""
+    def call(self, command: str, **arguments: Any) -> ControlReply:
+        """Build a request numbered by this client (``name=``, ``ld=``, ``gd=``, ``parts=``) and send it."""
         return self.request(ControlRequest(seq=next(self._seq), command=command, **arguments))
 
     def _reset(self) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from calibration.layouts import NTU25, NTU25_BONES
+from calibration.layouts import NTU25, NTU25_BODY_PARTS, NTU25_BONES
 from fsvae_core.backbone import (
     AugmentConfig,
     BackboneConfig,
@@ -16,7 +16,8 @@ from fsvae_core.backbone import (
     augment,
     build_backbone,
     extract_features,
-    frozen_person_encoder,
+    extract_part_features,
+    frozen_joint_encoder,
     init_distributed_from_env,
     load_backbone,
     spatial_partitions,
@@ -158,17 +159,34 @@ def test_default_backbone_gives_256_d_features_of_48_frame_two_person_windows():
     assert model(x).shape == (2, 3) and model.features(x).shape == (2, 256)
 
 
-def test_the_frozen_person_encoder_gives_the_same_features_for_any_number_of_persons():
+def test_the_frozen_joint_encoder_gives_the_same_features_and_parts_for_any_number_of_persons():
     torch.manual_seed(0)
     model = build_backbone(BackboneConfig(window_frames=T, channels=(8, 16), feature_dim=16), n_classes=3).eval()
-    frozen = frozen_person_encoder(model)
+    frozen = frozen_joint_encoder(model)
     for n in (1, 3):
         windows = torch.randn(n, 2, T, 25, 3)
         windows[0, 1] = 0  # one absent person
         with torch.no_grad():
-            assert torch.allclose(model.features(windows, frozen), model.features(windows), atol=1e-5)
+            features, parts = model.features_and_parts(windows, frozen)
+            expected_features, expected_parts = model.features_and_parts(windows)
+        assert torch.allclose(features, expected_features, atol=1e-5) and torch.allclose(parts, expected_parts, atol=1e-5)
     with pytest.raises(ValueError, match="eval mode"):
-        frozen_person_encoder(model.train())
+        frozen_joint_encoder(model.train())
+
+
+def test_part_features_pool_each_body_part_over_its_joints_and_the_present_persons():
+    torch.manual_seed(0)
+    model = build_backbone(BackboneConfig(window_frames=T, channels=(8, 16), feature_dim=16), n_classes=3).eval()
+    windows = torch.randn(2, 2, T, 25, 3)
+    windows[1, 1] = 0  # the second window has one person
+    with torch.no_grad():
+        features, parts = model.features_and_parts(windows)
+        assert torch.allclose(features, model.features(windows), atol=1e-5)
+        assert parts.shape == (2, len(NTU25_BODY_PARTS), 16)
+        per_joint = model.encode_joints(windows[1, :1].reshape(1, T, 25, 3))[0]  # (C, V) of the one person
+        head = [int(j) for j in NTU25_BODY_PARTS["head"]]
+        assert torch.allclose(parts[1, 0], per_joint[:, head].mean(dim=1), atol=1e-5)
+        assert np.allclose(extract_part_features(model, windows.numpy(), batch_size=1), parts.numpy(), atol=1e-5)
 
 
 def test_windows_of_the_wrong_shape_are_refused():

@@ -25,7 +25,8 @@ from fsvae_core.bundle import (
     FORMAT_VERSION, STALE_WRITE_AGE_S, BundleError, ClassEntry, TextSpec, Thresholds, add_action, list_actions,
     load_bundle, prototype_for, remove_action, save_bundle, upgrade_bundle,
 )
-from fsvae_core.descriptions import ActionDescription
+from fsvae_core.descriptions import PART_NAMES, ActionDescription
+from fsvae_core.parts import PartAligner, part_text_embeddings
 from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.model import FSVAE, VAEConfig
 from fsvae_core.text import SentenceEncoder, TextEncoderConfig, class_embeddings
@@ -136,6 +137,11 @@ def test_a_text_threshold_round_trips_and_old_bundles_decide_every_class_by_one(
     bundle = load_bundle(_save(tmp_path / "b", vae, class_text, thresholds=two))
     assert bundle.thresholds == two and bundle.decision_rule == DecisionRule(0.1, 0.5, 0.2)
     assert "unknown_text" not in THRESHOLDS.to_dict() and THRESHOLDS.rule.unknown_text == THRESHOLDS.unknown
+    by_margin = Thresholds(unknown=0.5, gzsl_gamma=0.1, unknown_text=0.05, text_by="margin")
+    bundle = load_bundle(_save(tmp_path / "m", vae, class_text, thresholds=by_margin))
+    assert bundle.decision_rule == DecisionRule(0.1, 0.5, 0.05, "margin") and "text_by" not in two.to_dict()
+    with pytest.raises(ValueError, match="text_by"):
+        Thresholds(unknown=0.5, gzsl_gamma=0.1, text_by="margin")  # a margin needs its own threshold
 
 
 def test_bundle_is_readable_by_other_accounts(bundle_path):
@@ -528,3 +534,62 @@ def test_a_hand_edited_name_with_an_override_is_refused_on_load(bundle_path):
     _edit_manifest(bundle_path, _first_class(lambda c: c.update(name="\u202eevaw")))
     with pytest.raises(BundleError, match=r"classes\[0\].*U\+202E"):
         load_bundle(bundle_path, verify=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The part-aware rule
+
+
+def _parts_of(i):
+    return {part: f"the {part.replace('_', ' ')} does step {i}" for part in PART_NAMES}
+
+
+@pytest.fixture
+def parts_bundle_path(tmp_path, vae, class_text, encoder):
+    descriptions = [ActionDescription(a.name, a.ld, a.gd, _parts_of(i)) for i, a in enumerate(ACTIONS)]
+    part_text, _ = part_text_embeddings(descriptions, encoder)  # (3, B, 384)
+    rng = np.random.default_rng(0)
+    aligner = PartAligner(rng.normal(size=(len(PART_NAMES), 16)).astype(np.float32),
+                          np.ones((len(PART_NAMES), 16), np.float32),
+                          rng.normal(size=(len(PART_NAMES), 16, 384)).astype(np.float32))
+    classes = [ClassEntry(d.name, d.ld, d.gd, seen=i < 2, origin="trained", parts=d.parts) for i, d in enumerate(descriptions)]
+    return _save(tmp_path / "parts", vae, class_text, classes=classes, part_aligner=aligner, part_weight=0.5,
+                 part_text=part_text)
+
+
+def test_a_bundle_with_the_part_rule_round_trips_its_maps_sentences_and_weight(parts_bundle_path):
+    bundle = load_bundle(parts_bundle_path)
+    assert bundle.part_weight == 0.5 and bundle.has_parts.tolist() == [True, True, True]
+    assert bundle.part_text.shape == (3, len(PART_NAMES), 384)
+    assert bundle.part_aligner().weights.shape == (len(PART_NAMES), 16, 384)
+    assert dict(bundle.classes[1].parts)["right_arm"] == "the right arm does step 1"
+    plain = load_bundle(_save(parts_bundle_path.parent / "plain", bundle.build_vae(), bundle.class_text))
+    assert plain.part_weight == 0.0 and plain.part_aligner() is None and plain.part_text is None
+
+
+def test_actions_added_to_a_part_bundle_carry_their_part_sentences_or_a_zero_row(parts_bundle_path, encoder):
+    with_parts = add_action(parts_bundle_path, "clap", "palms meet", "applauding", encoder=encoder, parts=_parts_of(9))
+    add_action(parts_bundle_path, "bow", "the torso tips forward", "bowing politely", encoder=encoder)
+    bundle = load_bundle(parts_bundle_path)
+    assert bundle.has_parts.tolist() == [True, True, True, True, False] and bundle.classes[3] == with_parts
+    expected, _ = part_text_embeddings([with_parts.description], encoder)
+    np.testing.assert_allclose(bundle.part_text[3].numpy(), expected[0], atol=1e-6)
+    assert not bundle.part_text[4].any()
+    remove_action(parts_bundle_path, "wave")
+    bundle = load_bundle(parts_bundle_path)
+    assert bundle.class_names == ["sit down", "jump up", "clap", "bow"]
+    np.testing.assert_allclose(bundle.part_text[2].numpy(), expected[0], atol=1e-6)
+    with pytest.raises(BundleError, match="left_leg"):
+        add_action(parts_bundle_path, "kick", "a leg swings", "kicking", encoder=encoder,
+                   parts={k: v for k, v in _parts_of(1).items() if k != "left_leg"})
+
+
+def test_a_part_bundle_whose_parts_disagree_is_refused(parts_bundle_path, vae, class_text):
+    shutil.copytree(parts_bundle_path, parts_bundle_path.parent / "copy")
+    copy = parts_bundle_path.parent / "copy"
+    _rewrite_tables(copy, part_text=torch.zeros(2, len(PART_NAMES), 384))
+    with pytest.raises(BundleError, match="part_text"):
+        load_bundle(copy, verify=False)
+    with pytest.raises(BundleError, match="together"):
+        _save(parts_bundle_path.parent / "half", vae, class_text, part_weight=0.5,
+              part_text=np.zeros((3, len(PART_NAMES), 384), np.float32))

@@ -268,6 +268,30 @@ def test_actions_add_prints_one_line_and_no_progress_bar(tmp_path, small_bundle)
     assert done.stderr == ""
 
 
+def test_actions_add_takes_part_sentences_by_option_or_file(tmp_path, small_bundle, capsys):
+    import json
+    import shutil
+
+    from fsvae_core.bundle import list_actions
+    from fsvae_core.descriptions import PART_NAMES
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    given = {part: f"the {part.replace('_', ' ')} stays still" for part in PART_NAMES}
+    add = ["actions", "add", "--bundle", str(bundle), "--ld", "hands toss balls", "--gd", "juggling"]
+    assert main([*add, "--name", "juggle", *[f"--part={p}={t}" for p, t in given.items()]]) == 0
+    (tmp_path / "parts.json").write_text(json.dumps(given))
+    assert main([*add, "--name", "toss", "--parts-file", str(tmp_path / "parts.json")]) == 0
+    added = {entry.name: entry.parts for entry in list_actions(bundle)}
+    assert dict(added["juggle"]) == given and dict(added["toss"]) == given
+    capsys.readouterr()
+    assert main([*add, "--name", "catch", "--part", "head"]) == 2
+    assert "write PART=TEXT" in capsys.readouterr().err
+    assert main([*add, "--name", "catch", "--part", "head=nods"]) == 2
+    assert "lacks" in capsys.readouterr().err  # all six parts or none
+    assert "catch" not in {entry.name for entry in list_actions(bundle)}
+
+
 def test_actions_on_a_running_recognizer_wait_until_the_change_is_made(tmp_path, small_bundle, capsys):
     import shutil
 

@@ -7,12 +7,15 @@ skeleton sides were really aligned.
 """
 
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from fsvae_core.descriptions import load_descriptions
-from fsvae_core.experiment import ExperimentConfig, run_zero_shot_protocol
-from fsvae_core.features import FeatureSplit, text_structured_features
+from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
+from fsvae_core.features import FeatureSplit, LabelledFeatures, text_structured_features
+from fsvae_core.parts import part_text_embeddings
 from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.losses import LossWeights
 from fsvae_core.model import VAEConfig
@@ -84,3 +87,32 @@ def test_the_live_decision_rule_is_fitted_on_validation_classes_playing_text_add
     assert rates["mean"] > 0.5 and rates["text_right"] > 0.2 and rates["absent_unknown"] > 0.2
     # Text-only classes score lower than trained ones, so they get the lower threshold.
     assert calibration["unknown_text_threshold"] < calibration["unknown_threshold"]
+
+
+def with_part_features(data: FeatureSplit, part_table: np.ndarray, width: int = 24, noise: float = 0.3, seed: int = 0):
+    """The same split with part features (N, B, width) that are a linear image of each class's part sentences."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(part_table.shape[1], part_table.shape[2], width))  # (B, D, width)
+
+    def attach(part):
+        parts = np.einsum("nbd,bdw->nbw", part_table[part.y], mixing) + noise * rng.normal(size=(len(part.y), part_table.shape[1], width))
+        return LabelledFeatures(part.x, part.y, parts.astype(np.float32))
+
+    return FeatureSplit(train=attach(data.train), ztest=attach(data.ztest), gtest=attach(data.gtest))
+
+
+def test_the_part_rule_is_chosen_on_validation_classes_when_the_parts_carry_the_signal(tmp_path_factory, class_text):
+    encoder = SentenceEncoder(cache_root=tmp_path_factory.mktemp("part-cache"))
+    table, has = part_text_embeddings(load_descriptions("ntu60"), encoder)
+    weak_global = text_structured_features(class_text, SPLIT, dim=FEATURE_DIM, noise=2.0)  # a poor global match
+    data = with_part_features(weak_global, table)
+    config = dataclasses.replace(small_config(), part_weights=(0.0, 1.0, 4.0))
+    result = run_zero_shot_protocol(data, SPLIT, class_text, config, progress=False, part_text=PartText(table, has))
+    choice = result.metrics["parts"]
+    assert choice["weight"] > 0 and result.part_weight == choice["weight"] and result.part_aligner is not None
+    assert set(choice["validation_zsl"]) == {"0.0", "1.0", "4.0"}
+    zsl = result.metrics["zsl"]
+    assert zsl["parts"]["top1"] > zsl["prototype"]["top1"] + 0.1 and zsl["top1"] == zsl["parts"]["top1"]
+    # Off by default: the same data without part weights to choose from decides by FS-VAE alone.
+    plain = run_zero_shot_protocol(data, SPLIT, class_text, small_config(), progress=False, part_text=PartText(table, has))
+    assert plain.part_aligner is None and plain.metrics["parts"]["weight"] == 0.0 and "parts" not in plain.metrics["zsl"]

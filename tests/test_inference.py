@@ -143,6 +143,37 @@ def test_seen_classes_pay_gzsl_gamma(recognizer):
     np.testing.assert_allclose(without - with_gamma, recognizer.seen * recognizer.rule.gamma, atol=1e-6)
 
 
+def test_a_bundle_with_the_part_rule_adds_its_weighted_part_scores(encoder, tmp_path):
+    from fsvae_core.descriptions import PART_NAMES
+    from fsvae_core.parts import PartAligner, part_text_embeddings
+
+    plain_path = make_bundle(tmp_path / "plain", encoder, gamma=0.05)
+    plain = load_bundle(plain_path)
+    described = [ActionDescription(a.name, a.ld, a.gd, {p: f"the {p} moves like {a.name}" for p in PART_NAMES})
+                 for a in ACTIONS]
+    part_text, _ = part_text_embeddings(described, encoder)
+    rng = np.random.default_rng(0)
+    width = BACKBONE.channels[-1]
+    aligner = PartAligner(rng.normal(size=(len(PART_NAMES), width)).astype(np.float32),
+                          np.ones((len(PART_NAMES), width), np.float32),
+                          rng.normal(size=(len(PART_NAMES), width, 384)).astype(np.float32))
+    classes = [ClassEntry(a.name, a.ld, a.gd, seen=c.seen, origin="trained", parts=a.parts)
+               for a, c in zip(described, plain.classes)]
+    parts_path = save_bundle(
+        tmp_path / "parts", vae=plain.build_vae(), classes=classes, class_text=plain.class_text, skeleton=plain.skeleton,
+        text=plain.text, thresholds=plain.thresholds, backbone_config=plain.backbone_config,
+        backbone_state=plain.backbone_state, part_aligner=aligner, part_weight=0.7, part_text=part_text,
+    )  # fmt: skip
+    with_parts = Recognizer.from_bundle(load_bundle(parts_path), device="cpu", encoder=encoder)
+    without = Recognizer.from_bundle(plain, device="cpu", encoder=encoder)
+    window = random_window(4)
+    batch = np.stack([with_parts.prepare(window)])
+    with torch.no_grad():
+        _, parts = with_parts.backbone.features_and_parts(torch.from_numpy(batch))
+    expected = without.scores_prepared(batch) + 0.7 * aligner.scores(parts.numpy(), part_text, np.ones(3, bool))
+    np.testing.assert_allclose(with_parts.scores_prepared(batch), expected, atol=1e-4)
+
+
 def test_windows_of_other_lengths_and_person_counts(recognizer):
     long_two = random_window(1, frames=WINDOW_FRAMES + 9, persons=2)
     three = random_window(2, persons=3)
@@ -176,6 +207,23 @@ def test_text_only_classes_are_decided_at_their_own_lower_threshold(encoder, tmp
     assert added.seen is False
     clap = recognizer.decide("c", np.array([0.1, 0.1, 0.1, 0.35]))
     assert clap.label == "clap" and not clap.unknown
+
+
+def test_a_margin_bundle_decides_text_classes_by_their_lead(encoder, tmp_path):
+    path = save_bundle_with(make_bundle(tmp_path / "plain", encoder, unknown=0.6, gamma=0.0, unknown_text=0.3),
+                            tmp_path / "margin", Thresholds(unknown=0.6, gzsl_gamma=0.0, unknown_text=0.1, text_by="margin"))
+    recognizer = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
+    assert recognizer.decide("a", np.array([0.0, 0.05, 0.2])).label == "jump up"  # low, but 0.15 ahead
+    assert recognizer.decide("b", np.array([0.0, 0.55, 0.6])).unknown  # high, but only 0.05 ahead
+    assert recognizer.decide("c", np.array([0.65, 0.1, 0.6])).label == "wave"  # trained: its own threshold
+
+
+def save_bundle_with(source: Path, path: Path, thresholds: Thresholds) -> Path:
+    """A copy of the bundle at ``source`` with other decision constants."""
+    bundle = load_bundle(source)
+    return save_bundle(path, vae=bundle.build_vae(), classes=bundle.classes, class_text=bundle.class_text,
+                       skeleton=bundle.skeleton, text=bundle.text, thresholds=thresholds,
+                       backbone_config=bundle.backbone_config, backbone_state=bundle.backbone_state)
 
 
 def test_smoothing_damps_a_one_window_flip(recognizer):
@@ -435,6 +483,19 @@ def test_control_list_add_remove_status(fresh_bundle, encoder):
         assert status["classes"] == 3 and status["device"] == "cpu" and status["decisions"] >= 1
         assert status["pending_changes"] == [] and status["failed_changes"] == []
     assert [c.name for c in list_actions(fresh_bundle)] == ["wave", "jump up", "juggle"]
+
+
+def test_control_add_carries_the_part_sentences_into_the_bundle(fresh_bundle, encoder):
+    from fsvae_core.descriptions import PART_NAMES
+
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder)
+    parts = {part: f"the {part} keeps time" for part in PART_NAMES}
+    with Harness(recognizer) as harness, ControlClient(harness.control_ep) as control:
+        assert control.call("add", name="march", ld="knees lift in turn", gd="marching", parts=parts).ok
+        refused = control.call("add", name="stomp", ld="a foot stamps", gd="stomping", parts={"head": "still"})
+        assert not refused.ok and "lacks" in refused.error  # all six or none, said at once
+        _wait_for_actions(control, lambda names: "march" in names)
+    assert dict(list_actions(fresh_bundle)[-1].parts) == parts
 
 
 class SlowEncoder(SentenceEncoder):

@@ -224,3 +224,26 @@ def test_class_windows_count_crops_per_class_so_small_classes_are_not_drowned():
     assert crops[labels == 0].tolist() == [10 if 10 <= MAX_CROPS else MAX_CROPS] * 4
     assert crops[labels == 1].tolist() == [1] * 40 and crops[labels == 2].tolist() == [MAX_CROPS]
     assert PipelineConfig(train_crops=3).crops(labels).tolist() == [3] * len(labels)
+
+
+def test_a_bundle_trained_on_described_body_parts_carries_the_part_rule_to_the_recognizer(
+        tmp_path, tiny_settings, shared_data):
+    from realtime.inference import Recognizer
+
+    if not (shared_data / "hdm05").is_dir():
+        pytest.skip(f"{shared_data / 'hdm05'} not found (see ../shared/data/README.md)")
+    settings = json.loads(tiny_settings.read_text())
+    settings["experiment"]["part_weights"] = [0.5, 1.0]  # no 0: the part rule is sure to be on
+    tiny_settings.write_text(json.dumps(settings))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "hdm05", "--unseen", "3", "--seed", "0", "--out", str(out),
+                 "--config", str(tiny_settings), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    choice = metrics["parts"]
+    assert set(choice["validation_zsl"]) == {"0.5", "1.0"} and choice["weight"] in (0.5, 1.0)
+    bundle = load_bundle(out / "bundle")
+    assert all(entry.parts is not None for entry in bundle.classes)
+    assert bundle.part_weight == choice["weight"] and bundle.part_aligner() is not None
+    recognizer = Recognizer.from_bundle(bundle, device="cpu")
+    window = np.random.default_rng(0).normal(size=(bundle.window_frames, 1, 25, 3)).astype(np.float32)
+    assert recognizer.scores([window]).shape == (1, len(bundle.classes))

@@ -15,11 +15,15 @@ trained classes (the first version of this product) is far above what a class
 known by text ever scores, so text-added actions were almost never decided.
 
 ``text_value`` is either the best calibrated score itself (``text_by="score"``)
-or its lead over the runner-up, ``calibrated_best - calibrated_second``
-(``text_by="margin"``): "the clear best match". Every score drops together on
-recordings unlike the training data (a webcam, a new sensor), which moves
-them below a threshold fitted on held-out windows of the training sensors,
-while the lead of the right class over the others moves far less.
+or its standardised lead over the runner-up (``text_by="lead"``)::
+
+    lead = (calibrated_best - calibrated_second) / std_k calibrated_k
+
+"the clear best match", in units of how far apart the window's scores lie.
+Every score drops together on recordings unlike the training data (a webcam,
+a new sensor) and they crowd closer: a threshold on the score itself, fitted
+on held-out windows of the training sensors, then leaves nearly everything
+``unknown``, while the lead in those units moves less.
 
 :func:`fit_decision_rule` fits the constants on held-out classes, never on test
 data: the validation classes of the training protocol play actions added by
@@ -51,7 +55,7 @@ class DecisionRule:
     gamma: float
     unknown_trained: float
     unknown_text: float
-    text_by: str = "score"  # "score" or "margin": what unknown_text is compared with
+    text_by: str = "score"  # "score" or "lead": what unknown_text is compared with
 
     def __post_init__(self) -> None:
         if self.text_by not in TEXT_BY:
@@ -75,21 +79,26 @@ class DecisionRule:
         trained = np.asarray(trained, dtype=bool)
         best = calibrated.argmax(axis=1)  # (N,)
         best_score, lead = best_and_lead(calibrated)
-        value = np.where(trained[best], best_score, lead if self.text_by == "margin" else best_score)
+        value = np.where(trained[best], best_score, lead if self.text_by == "lead" else best_score)
         reached = value >= self.thresholds(trained)[best]
         return np.where(reached, best, -1)
 
 
-TEXT_BY = ("score", "margin")
+TEXT_BY = ("score", "lead")
 
 
 def best_and_lead(calibrated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The best score (N,) of each row of (N, K) and its lead over the second best (N,); +inf with one class."""
+    """The best score (N,) of each row of (N, K) and its standardised lead over the second best (N,).
+
+    The lead is divided by the row's standard deviation; +inf with one class, 0 when all K scores are equal.
+    """
     calibrated = np.atleast_2d(np.asarray(calibrated, dtype=np.float64))
     if calibrated.shape[1] == 1:
         return calibrated[:, 0], np.full(len(calibrated), np.inf)
     top2 = -np.partition(-calibrated, 1, axis=1)[:, :2]  # (N, 2)
-    return top2[:, 0], top2[:, 0] - top2[:, 1]
+    spread = calibrated.std(axis=1)
+    lead = np.divide(top2[:, 0] - top2[:, 1], spread, out=np.zeros(len(spread)), where=spread > 0)
+    return top2[:, 0], lead
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,7 @@ def _halving(scores, target, classes, trained, gamma, absent_classes, text_by) -
     listed_classes, listed_trained = classes[listed], trained[listed]
     window_trained = np.isin(target, classes[trained])
     group = np.where(window_trained, 0, np.where(np.isin(target, absent_classes), 2, 1))
-    return _Draw(best_score, lead if text_by == "margin" else best_score, listed_trained[best],
+    return _Draw(best_score, lead if text_by == "lead" else best_score, listed_trained[best],
                  listed_classes[best] == target, group)
 
 
@@ -172,7 +181,7 @@ def fit_decision_rule(scores: np.ndarray, target: np.ndarray, classes: np.ndarra
         classes: (K,) class ids; ``trained`` (K,) marks the classes the model trained on.
             The others (at least two) play actions added by text.
         gamma: the calibrated-stacking constant, fitted beforehand.
-        text_by: what the text threshold applies to, ``"score"`` or ``"margin"`` (see the module docstring).
+        text_by: what the text threshold applies to, ``"score"`` or ``"lead"`` (see the module docstring).
 
     Returns:
         The rule and its rates on the same windows, averaged over the halvings.

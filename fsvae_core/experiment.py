@@ -210,6 +210,7 @@ def run_zero_shot_protocol(
     progress: bool = True,
     validation_train: LabelledFeatures | None = None,
     part_text: PartText | None = None,
+    validation_shifted: LabelledFeatures | None = None,
 ) -> ProtocolResult:
     """Run both stages on ``data`` (see module docstring).
 
@@ -219,7 +220,9 @@ def run_zero_shot_protocol(
     seen-class samples as seen by a backbone that never trained on the
     validation classes (when features come from our own backbone).
     ``part_text`` (every class's body-part sentences) and part features in the
-    data let the part-aware rule take part.
+    data let the part-aware rule take part. ``validation_shifted``, the same
+    samples row for row as the validation stage's (windows through the sensor
+    augmentation), is what the decision rule's thresholds are fitted on.
     """
     started = time.perf_counter()
     text = torch.as_tensor(class_text, dtype=torch.float32)
@@ -246,16 +249,27 @@ def run_zero_shot_protocol(
     part_choice = _choose_part_weight(stage1.model, text, aligner1, part_text, pseudo_unseen, validation, config)
     part_weight = part_choice["weight"]
 
-    calibration = LabelledFeatures(np.concatenate([seen_holdout.x, pseudo_unseen.x]), np.concatenate([seen_holdout.y, pseudo_unseen.y]),
-                                   None if not parts_on else np.concatenate([seen_holdout.parts, pseudo_unseen.parts]))
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
-    calibration_scores = _with_parts(joint_scores(stage1.model, text, joint_classes, calibration.x), aligner1,
-                                     part_weight, calibration, part_text, joint_classes)
     trained = np.isin(joint_classes, train_classes)
+
+    def held_out_scores(samples: LabelledFeatures) -> tuple[LabelledFeatures, np.ndarray]:
+        """The held-out seen and validation-class samples of ``samples`` (rows as in seen_data), and their scores."""
+        _, holdout = _hold_out(samples.of_classes(train_classes), config.holdout_fraction, seed)
+        held = LabelledFeatures.concatenate([holdout, samples.of_classes(validation)])
+        scores = _with_parts(joint_scores(stage1.model, text, joint_classes, held.x), aligner1, part_weight, held,
+                             part_text, joint_classes)
+        return held, scores
+
+    calibration, calibration_scores = held_out_scores(seen_data)
     stacking = CalibratedStacking.fit(calibration_scores, calibration.y, joint_classes, trained)
-    decision, open_set = _fit_decision(calibration_scores, calibration.y, joint_classes, trained, stacking.gamma, config)
+    # A new sensor lowers every score; thresholds are fitted on windows that went through the sensor changes.
+    decision_samples, decision_scores = ((calibration, calibration_scores) if validation_shifted is None
+                                         else held_out_scores(validation_shifted))
+    decision, open_set = _fit_decision(decision_scores, decision_samples.y, joint_classes, trained, stacking.gamma,
+                                       config)
     if out_dir is not None:  # what the rule was fitted on, to study other rules without retraining
-        np.savez_compressed(out_dir / "decision_windows.npz", scores=calibration_scores, target=calibration.y,
+        np.savez_compressed(out_dir / "decision_windows.npz", scores=decision_scores, target=decision_samples.y,
+                            clean_scores=calibration_scores, clean_target=calibration.y,
                             classes=joint_classes, trained=trained, gamma=stacking.gamma)
     seen_expert = fit_linear_softmax(torch.as_tensor(stage_train.x), torch.as_tensor(np.searchsorted(train_classes, stage_train.y)), len(train_classes), seed=seed)
     stage1_zero_shot = fit_zero_shot(stage1.model, text, validation, config)

@@ -44,6 +44,12 @@ class LabelledFeatures:
     def of_classes(self, classes) -> "LabelledFeatures":
         return self.subset(np.isin(self.y, np.asarray(classes)))
 
+    @staticmethod
+    def concatenate(pieces: list["LabelledFeatures"]) -> "LabelledFeatures":
+        """The samples of every piece, in order (part features kept when every piece has them)."""
+        parts = None if any(p.parts is None for p in pieces) else np.concatenate([p.parts for p in pieces])
+        return LabelledFeatures(np.concatenate([p.x for p in pieces]), np.concatenate([p.y for p in pieces]), parts)
+
 
 @dataclass(frozen=True)
 class FeatureSplit:

@@ -37,7 +37,9 @@ import torch
 
 from calibration import resample, to_canonical
 from calibration.windows import WindowSpec, clip_windows
-from fsvae_core.backbone import BackboneConfig, BackboneTrainConfig, extract_features, extract_part_features, train_backbone
+from fsvae_core.backbone import (
+    BackboneConfig, BackboneTrainConfig, augment, extract_features, extract_part_features, train_backbone,
+)
 from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
 from fsvae_core.descriptions import ActionDescription, DescriptionError, known_datasets, load_descriptions, synonym_groups
 from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
@@ -74,6 +76,13 @@ class PipelineConfig:
     every class gets about that many windows (from 1 to ``MAX_CROPS`` per
     recording): merged datasets hold 10 to 100 recordings a class, and a class
     with few should not be drowned by one with many.
+
+    With ``decision_shift`` the decision rule's thresholds are fitted on the
+    held-out windows passed once more through the backbone's training
+    augmentation (``backbone_train.augment``: viewpoint, body proportions,
+    squashed depth, speed, jitter), a stand-in for a sensor the model never saw:
+    such a sensor lowers every score, and thresholds fitted on clean windows of
+    the training sensors then leave almost everything ``unknown``.
     """
 
     window: WindowSpec = field(default_factory=WindowSpec)
@@ -83,6 +92,7 @@ class PipelineConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     backbone_train: BackboneTrainConfig = field(default_factory=BackboneTrainConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    decision_shift: bool = False
 
     def __post_init__(self) -> None:
         if self.frequency not in ("feature", "temporal", "none"):
@@ -330,6 +340,11 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     test = labelled(backbone, test_windows, test_labels)
     data = FeatureSplit(train=labelled(backbone, train_windows, train_labels), ztest=test.of_classes(unseen), gtest=test)
     validation_train = labelled(backbone_validation, train_windows, train_labels)
+    validation_shifted = None
+    if config.decision_shift:
+        generator = torch.Generator().manual_seed(seed)
+        shifted = augment(torch.from_numpy(train_windows), config.backbone_train.augment, generator).numpy()
+        validation_shifted = labelled(backbone_validation, shifted, train_labels)
     timings["features_s"] = time.perf_counter() - t0
     timings["peak_rss_mb_after_features"] = _peak_rss_mb()
 
@@ -338,7 +353,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     class_text = class_embeddings(descriptions, encoder, config.experiment.text_parts)
     part_text = PartText(*part_text_embeddings(descriptions, encoder)) if with_parts else None
     result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train,
-                                    part_text)
+                                    part_text, validation_shifted)
     timings["vaes_s"] = time.perf_counter() - t0
     timings["peak_rss_mb_after_vaes"] = _peak_rss_mb()
 

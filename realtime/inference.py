@@ -52,6 +52,7 @@ from fsvae_core.model import FSVAE
 from fsvae_core.settings import SettingsError, config_from_dict
 from fsvae_core.text import SentenceEncoder
 from realtime.messages import (
+    MAX_CLOCK_SKEW_MS,
     UNKNOWN_LABEL,
     ActionInfo,
     ControlReply,
@@ -355,7 +356,7 @@ class Recognizer:
         The label is ``unknown`` when the best smoothed score is below the
         threshold of that class's origin (:class:`fsvae_core.decision.DecisionRule`:
         one for trained classes, another for classes known only by text, which
-        bounds the best score or, with ``text_by="margin"``, its lead over the second).
+        bounds the best score or, with ``text_by="lead"``, its standardised lead over the second).
         """
         now = now_ms() if timestamp_ms is None else float(timestamp_ms)
         fresh = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -406,6 +407,7 @@ class InferenceStats:
     rejected: int = 0  # well-formed windows the model cannot take (wrong layout or too short)
     errors: int = 0  # exceptions while scoring
     lost: int = 0  # seq gaps: dropped by ZeroMQ before they reached us
+    implausible: int = 0  # windows whose capture time lies over MAX_CLOCK_SKEW_MS from our clock
     control_requests: int = 0
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2000))
     batch_sizes: deque = field(default_factory=lambda: deque(maxlen=2000))
@@ -430,7 +432,7 @@ class InferenceStats:
         return {
             "windows": self.windows, "no_person": self.no_person, "decisions": self.decisions,
             "warming_up": self.warming_up, "stale_dropped": self.stale_dropped, "malformed": self.malformed,
-            "rejected": self.rejected, "errors": self.errors, "lost": self.lost,
+            "rejected": self.rejected, "errors": self.errors, "lost": self.lost, "implausible": self.implausible,
             "control_requests": self.control_requests,
             "latency_p50_ms": _rounded(self.latency_p50_ms), "latency_p99_ms": _rounded(self.latency_p99_ms),
             "batches": len(sizes), "batch_mean": _rounded(sum(sizes) / len(sizes)) if sizes else None,
@@ -607,6 +609,7 @@ class _Loop:
         self.warned: set[str] = set()
         self.last_log_ms: dict[str, float] = {}
         self.seen_malformed = windows_sub.malformed
+        self.seen_implausible = windows_sub.implausible
         self.seen_lost = windows_sub.lost
         self.seen_stale = windows_sub.stale
 
@@ -661,6 +664,12 @@ class _Loop:
             self.seen_malformed = sub.malformed
             self.log("warning", f"dropped {new} malformed message(s) on the windows socket: {sub.last_error}",
                      key="malformed", every_ms=1000.0)  # fmt: skip
+        if sub.implausible > self.seen_implausible:
+            new = sub.implausible - self.seen_implausible
+            self.stats.implausible += new
+            self.seen_implausible = sub.implausible
+            self.log("warning", f"dropped {new} window(s) stamped over {MAX_CLOCK_SKEW_MS / 1000:g} s from this "
+                                "machine's clock (a wrong clock or a forged time)", key="implausible", every_ms=1000.0)
         if sub.lost > self.seen_lost:
             self.stats.lost += sub.lost - self.seen_lost
             self.seen_lost = sub.lost
@@ -769,7 +778,10 @@ def run_inference(
     one forward pass and publishes one :class:`LabelEvent` per source. A
     malformed message, a window the model cannot take or a failing batch is
     counted and reported as a :class:`LogEvent` on ``labels_pub``; the loop
-    goes on. Pass ``stats`` to watch the counters while it runs.
+    goes on. Windows stamped further than MAX_CLOCK_SKEW_MS from this
+    machine's clock are dropped and counted (``windows_sub`` is set to check
+    that), so no forged time reaches the latency figures. Pass ``stats`` to
+    watch the counters while it runs.
 
     Returns:
         The counters, also when stopped.
@@ -777,6 +789,8 @@ def run_inference(
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
     stats = InferenceStats() if stats is None else stats
+    if windows_sub.max_clock_skew_ms is None:
+        windows_sub.max_clock_skew_ms = MAX_CLOCK_SKEW_MS
     loop = _Loop(recognizer, windows_sub, labels_pub, stats)
     deadline = None if duration_s is None else time.monotonic() + duration_s
     loop.log("info", f"inference ready on {recognizer.device} with {len(recognizer.names)} actions")

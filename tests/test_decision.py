@@ -70,29 +70,30 @@ def test_fitting_needs_two_text_classes_to_halve():
         fit_decision_rule(scores, target, classes, np.arange(10) < 9, gamma=0.0)
 
 
-def test_the_margin_rule_decides_a_text_class_by_its_lead_over_the_runner_up():
-    rule = DecisionRule(gamma=0.0, unknown_trained=0.6, unknown_text=0.1, text_by="margin")
+def test_the_lead_rule_decides_a_text_class_by_its_standardised_lead_over_the_runner_up():
+    rule = DecisionRule(gamma=0.0, unknown_trained=0.6, unknown_text=1.0, text_by="lead")
     trained = np.array([True, False, False])
     scores = np.array([
-        [0.10, 0.05, 0.20],  # text class 2 leads by 0.10 although it scores low: decided
-        [0.10, 0.75, 0.70],  # text class 1 scores high but leads by 0.05: unknown
+        [0.10, 0.05, 0.20],  # text class 2 scores low but leads by 0.10, 1.6 standard deviations: decided
+        [0.10, 0.75, 0.70],  # text class 1 scores high but leads by 0.05, 0.17 deviations: unknown
         [0.70, 0.65, 0.10],  # a trained best still needs its own threshold
     ])
     assert rule.decide(scores, trained).tolist() == [2, -1, 0]
-    assert DecisionRule(0.0, 0.6, 0.1, "margin").decide(np.array([[0.2]]), np.array([False])).tolist() == [0]
+    assert rule.decide(np.array([[0.2]]), np.array([False])).tolist() == [0]  # one class: nothing to lead
+    assert rule.decide(np.array([[0.2, 0.2]]), np.array([False, False])).tolist() == [-1]  # a tie leads by 0
     with pytest.raises(ValueError, match="text_by"):
         DecisionRule(0.0, 0.6, 0.1, "ratio")
 
 
-def test_a_margin_fitted_on_held_out_windows_survives_scores_that_all_drop():
+def test_a_lead_fitted_on_held_out_windows_survives_scores_that_drop_and_crowd():
     scores, target, classes, trained = synthetic_held_out()
-    by_margin, rates = fit_decision_rule(scores, target, classes, trained, gamma=0.0, text_by="margin")
+    by_lead, rates = fit_decision_rule(scores, target, classes, trained, gamma=0.0, text_by="lead")
     by_score, _ = fit_decision_rule(scores, target, classes, trained, gamma=0.0)
-    assert by_margin.text_by == "margin" and rates.text_right > 0.9 and rates.absent_unknown > 0.9
-    # A new sensor: every score of the text classes' windows 0.2 lower, their ranking kept.
+    assert by_lead.text_by == "lead" and rates.text_right > 0.9 and rates.absent_unknown > 0.85
+    # A new sensor: the text classes' windows score half as far apart and 0.2 lower, their ranking kept.
     text_windows = ~np.isin(target, classes[trained])
-    shifted, text_classes = scores[text_windows][:, ~trained] - 0.2, classes[~trained]
+    shifted, text_classes = 0.5 * scores[text_windows][:, ~trained] - 0.2, classes[~trained]
     untrained = np.zeros(len(text_classes), bool)
-    by_lead = by_margin.decide(shifted, untrained)
-    assert ((by_lead >= 0) & (text_classes[by_lead] == target[text_windows])).mean() > 0.9
+    decided = by_lead.decide(shifted, untrained)
+    assert ((decided >= 0) & (text_classes[decided] == target[text_windows])).mean() > 0.9
     assert (by_score.decide(shifted, untrained) == -1).mean() > 0.9

@@ -209,12 +209,12 @@ def test_text_only_classes_are_decided_at_their_own_lower_threshold(encoder, tmp
     assert clap.label == "clap" and not clap.unknown
 
 
-def test_a_margin_bundle_decides_text_classes_by_their_lead(encoder, tmp_path):
+def test_a_lead_bundle_decides_text_classes_by_their_lead(encoder, tmp_path):
     path = save_bundle_with(make_bundle(tmp_path / "plain", encoder, unknown=0.6, gamma=0.0, unknown_text=0.3),
-                            tmp_path / "margin", Thresholds(unknown=0.6, gzsl_gamma=0.0, unknown_text=0.1, text_by="margin"))
+                            tmp_path / "lead", Thresholds(unknown=0.6, gzsl_gamma=0.0, unknown_text=1.0, text_by="lead"))
     recognizer = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
-    assert recognizer.decide("a", np.array([0.0, 0.05, 0.2])).label == "jump up"  # low, but 0.15 ahead
-    assert recognizer.decide("b", np.array([0.0, 0.55, 0.6])).unknown  # high, but only 0.05 ahead
+    assert recognizer.decide("a", np.array([0.0, 0.05, 0.2])).label == "jump up"  # low, but 1.7 deviations ahead
+    assert recognizer.decide("b", np.array([0.0, 0.55, 0.6])).unknown  # high, but 0.18 deviations ahead
     assert recognizer.decide("c", np.array([0.65, 0.1, 0.6])).label == "wave"  # trained: its own threshold
 
 
@@ -496,6 +496,16 @@ def test_control_add_carries_the_part_sentences_into_the_bundle(fresh_bundle, en
         assert not refused.ok and "lacks" in refused.error  # all six or none, said at once
         _wait_for_actions(control, lambda names: "march" in names)
     assert dict(list_actions(fresh_bundle)[-1].parts) == parts
+
+
+def test_windows_with_a_forged_capture_time_are_dropped_and_kept_out_of_the_latency(recognizer):
+    with Harness(recognizer) as harness:
+        harness.send_window("cam0", random_window(1), capture_ms=now_ms() - 1e12)  # 1970
+        harness.send_window("cam0", random_window(2), capture_ms=now_ms() + 1e9)  # weeks ahead
+        harness.send_window("cam0", random_window(3))
+        (event,) = harness.events(1, source="cam0")
+        assert event.status == "ok" and event.latency_ms < 60_000
+        assert harness.stats.implausible == 2 and harness.stats.latency_p99_ms < 60_000
 
 
 class SlowEncoder(SentenceEncoder):

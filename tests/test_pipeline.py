@@ -90,6 +90,26 @@ def test_train_writes_a_bundle_the_live_system_can_load(tmp_path, dataset_file, 
     assert "bundle:" in capsys.readouterr().out
 
 
+def test_decision_shift_fits_the_thresholds_on_windows_seen_through_the_sensor_changes(tmp_path, dataset_file,
+                                                                                        tiny_settings):
+    import shutil
+
+    settings = json.loads(tiny_settings.read_text())
+    settings["backbone_train"]["augment"] = {"depth_range": [0.5, 0.6], "jitter_std": 0.05}
+    tiny_settings.write_text(json.dumps(settings))
+    clean, shifted = tmp_path / "clean", tmp_path / "shifted"
+    train = ["train", "--dataset", str(dataset_file), "--unseen", "1", "--config", str(tiny_settings), "--quiet"]
+    assert main([*train, "--out", str(clean)]) == 0
+    shifted.mkdir()
+    for checkpoint in clean.glob("backbone*.ckpt.safetensors"):  # the same backbones
+        shutil.copy(checkpoint, shifted)
+    (tmp_path / "shift.json").write_text(json.dumps({**settings, "decision_shift": True}))
+    assert main([*train[:-3], "--config", str(tmp_path / "shift.json"), "--quiet", "--out", str(shifted)]) == 0
+    a, b = np.load(clean / "decision_windows.npz"), np.load(shifted / "decision_windows.npz")
+    assert np.array_equal(a["target"], b["target"]) and float(a["gamma"]) == pytest.approx(float(b["gamma"]))
+    assert not np.allclose(a["scores"], b["scores"])  # same windows, other sensor
+
+
 def test_temporal_placement_moves_the_frequency_module_into_the_backbone(tmp_path, dataset_file, tiny_settings):
     settings = json.loads(tiny_settings.read_text())
     settings["backbone"]["frequency"] = {"n_bands": 4, "phi": 2}

@@ -36,7 +36,9 @@ from calibration import to_canonical
 from calibration.layouts import MEDIAPIPE33_BONES, NTU25, NTU25_BONES
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec, model_window, window_end
-from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, now_ms, pose_topic
+from realtime.messages import (
+    MAX_CLOCK_SKEW_MS, NoPerson, PoseFrame, SkeletonWindow, capture_time_plausible, now_ms, pose_topic,
+)
 from realtime.options import DEFAULT_STRIDE_S, add_parent_argument, add_source_arguments, exit_with_parent, stride
 from realtime.transport import (
     CurveKeys,
@@ -384,17 +386,22 @@ class PoseSubscriberSource(_Source):
                 raise StopIteration
 
     def _sample(self, message: PoseFrame) -> PoseSample:
-        if self._offset_s is None:
-            self._offset_s = time.monotonic() - message.capture_timestamp_ms / 1000.0
+        tracker_s, now_s = message.capture_timestamp_ms / 1000.0, time.monotonic()
+        if self._offset_s is None or abs(self._offset_s + tracker_s - now_s) > MAX_CLOCK_SKEW_MS / 1000.0:
+            # The first frame, or the tracker's clock jumped (a restart, or a forged time): anchor it anew,
+            # so one frame can never push every later one off the time line.
+            self._offset_s = now_s - tracker_s
         # Timestamps follow the tracker's clock, kept strictly increasing for the window builder.
-        timestamp_s = max(self._offset_s + message.capture_timestamp_ms / 1000.0, self._last_s + 1e-6)
+        timestamp_s = max(self._offset_s + tracker_s, self._last_s + 1e-6)
         self._last_s = timestamp_s
         joints = None
         if message.num_persons:
             joints = np.array(message.joints, dtype=np.float32)  # (M, V, 3), writable copy
             if message.confidence is not None:
                 joints[message.confidence <= 0.0] = np.nan
-        return PoseSample(timestamp_s, joints, message.layout, capture_ms=message.capture_timestamp_ms)
+        # Latency is measured from the tracker's capture time where its clock agrees with ours, else from arrival.
+        capture_ms = message.capture_timestamp_ms if capture_time_plausible(message.capture_timestamp_ms) else now_ms()
+        return PoseSample(timestamp_s, joints, message.layout, capture_ms=capture_ms)
 
     def close(self) -> None:
         if self._subscriber is not None:

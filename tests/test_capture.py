@@ -398,6 +398,23 @@ def test_pose_subscriber_source_turns_zero_confidence_into_nan():
     assert np.isnan(sample.joints[0, 7]).all() and np.isfinite(np.delete(sample.joints[0], 7, axis=0)).all()
 
 
+def test_a_pose_tracker_whose_clock_jumps_keeps_the_time_line_and_real_latencies():
+    source = PoseSubscriberSource(free_endpoint(), timeout_s=0.1)
+
+    def frame(seq, capture_ms):
+        return PoseFrame(seq=seq, source_id="mp0", capture_timestamp_ms=capture_ms, layout="mediapipe33",
+                         joints=np.ones((1, 33, 3), dtype=np.float32))
+
+    start = now_ms()
+    first = source._sample(frame(0, start))
+    forged = source._sample(frame(1, start + 1e9))  # one frame from weeks ahead
+    after = source._sample(frame(2, start + 33.0))
+    source.close()
+    assert first.capture_ms == start and after.capture_ms == start + 33.0  # a sane clock keeps its times
+    assert forged.capture_ms < start + 60_000  # the forged time is not passed on as a capture time
+    assert first.timestamp_s < forged.timestamp_s < after.timestamp_s < first.timestamp_s + 60  # not weeks ahead
+
+
 # ---------------------------------------------------------------------------------------------
 # The command line
 

@@ -129,7 +129,7 @@ def test_decisions_are_the_ones_the_live_inference_loop_makes(recognizer, clips)
             self.events.append(event)
 
     class Subscriber:
-        malformed = lost = stale = 0
+        malformed = lost = stale = implausible = 0
 
     from realtime.recognize import open_clip
 

@@ -361,6 +361,7 @@ class PoseSubscriberSource(_Source):
     def __init__(self, endpoint: str, source_id: str | None = None, timeout_s: float | None = None,
                  bind: bool = False, stop_event: threading.Event | None = None) -> None:
         self._subscriber = LatestWinsSubscriber(endpoint, topics=(pose_topic(source_id),), bind=bind)
+        self._closed = False
         self.timeout_s = timeout_s
         self.stop_event = stop_event
         self._offset_s: float | None = None  # tracker wall clock -> our monotonic clock
@@ -371,8 +372,13 @@ class PoseSubscriberSource(_Source):
         """Pose frames lost on the way or skipped because newer ones had arrived."""
         return self._subscriber.lost + self._subscriber.stale
 
+    @property
+    def malformed_messages(self) -> int:
+        """Messages on the pose socket that broke the wire format (dropped, never fatal)."""
+        return self._subscriber.malformed
+
     def __next__(self) -> PoseSample:
-        if self._subscriber is None:
+        if self._closed:
             raise StopIteration
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
         while True:
@@ -404,9 +410,9 @@ class PoseSubscriberSource(_Source):
         return PoseSample(timestamp_s, joints, message.layout, capture_ms=capture_ms)
 
     def close(self) -> None:
-        if self._subscriber is not None:
+        if not self._closed:  # the counters stay readable after closing
             self._subscriber.close()
-            self._subscriber = None
+            self._closed = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -588,6 +594,7 @@ class CaptureStats:
     windows: int = 0
     no_person: int = 0
     dropped_frames: int = 0
+    malformed_messages: int = 0  # on the pose socket (--poses), dropped
     published: int = 0
     publish_dropped: int = 0
     pose_ms_p50: float | None = None
@@ -647,6 +654,7 @@ def run_capture(source: Any, builder: WindowBuilder, publisher: Any, duration_s:
             publish(final)
     stats.elapsed_s = time.monotonic() - started
     stats.dropped_frames = int(getattr(source, "dropped_frames", 0))
+    stats.malformed_messages = int(getattr(source, "malformed_messages", 0))
     if pose_ms:
         stats.pose_ms_p50 = float(np.percentile(pose_ms, 50))
         stats.pose_ms_p99 = float(np.percentile(pose_ms, 99))

@@ -612,6 +612,7 @@ class _Loop:
         self.seen_implausible = windows_sub.implausible
         self.seen_lost = windows_sub.lost
         self.seen_stale = windows_sub.stale
+        self.control_server: ControlServer | None = None  # its counters go into status
 
     def log(self, level: str, text: str, key: str | None = None, every_ms: float = 0.0) -> None:
         """Publish a LogEvent; with ``key``, at most one per ``every_ms`` so a flood cannot swamp labels."""
@@ -754,6 +755,7 @@ class _Loop:
                 "unknown_text_by": recognizer.rule.text_by,
                 "smoothing": recognizer.config.smoothing,
                 "pending_changes": self.changes.pending(), "failed_changes": list(self.changes.failed),
+                "control_socket": None if self.control_server is None else self.control_server.counters(),
                 **self.stats.to_dict(),
             }  # fmt: skip
             return ControlReply.success(request.seq, status=status)
@@ -792,6 +794,7 @@ def run_inference(
     if windows_sub.max_clock_skew_ms is None:
         windows_sub.max_clock_skew_ms = MAX_CLOCK_SKEW_MS
     loop = _Loop(recognizer, windows_sub, labels_pub, stats)
+    loop.control_server = control_server
     deadline = None if duration_s is None else time.monotonic() + duration_s
     loop.log("info", f"inference ready on {recognizer.device} with {len(recognizer.names)} actions")
     try:

@@ -398,6 +398,29 @@ def test_pose_subscriber_source_turns_zero_confidence_into_nan():
     assert np.isnan(sample.joints[0, 7]).all() and np.isfinite(np.delete(sample.joints[0], 7, axis=0)).all()
 
 
+def test_garbage_on_the_pose_socket_is_counted_and_the_next_frame_still_read():
+    import zmq
+
+    endpoint = free_endpoint()
+    with zmq.Context.instance().socket(zmq.PUB) as tracker:
+        tracker.bind(endpoint)
+        source = PoseSubscriberSource(endpoint, timeout_s=3.0)
+        good = PoseFrame(seq=0, source_id="mp0", capture_timestamp_ms=now_ms(), layout="mediapipe33",
+                         joints=np.ones((1, 33, 3), dtype=np.float32)).to_frames()
+        result = {}
+        reader = threading.Thread(target=lambda: result.setdefault("sample", next(source)))
+        reader.start()
+        deadline = time.monotonic() + 3.0
+        while reader.is_alive() and time.monotonic() < deadline:
+            tracker.send_multipart([b"pose.frame.mp0", b"{\"seq\": 1" + b"0" * 5000 + b"}"])  # a 5000-digit integer
+            time.sleep(0.02)
+            if source.malformed_messages:
+                tracker.send_multipart(good)
+        reader.join(timeout=3.0)
+        source.close()
+    assert result["sample"].joints.shape == (1, 33, 3) and source.malformed_messages >= 1
+
+
 def test_a_pose_tracker_whose_clock_jumps_keeps_the_time_line_and_real_latencies():
     source = PoseSubscriberSource(free_endpoint(), timeout_s=0.1)
 

@@ -482,6 +482,7 @@ def test_control_list_add_remove_status(fresh_bundle, encoder):
         status = control.call("status").status
         assert status["classes"] == 3 and status["device"] == "cpu" and status["decisions"] >= 1
         assert status["pending_changes"] == [] and status["failed_changes"] == []
+        assert status["control_socket"]["served"] >= 1 and status["control_socket"]["malformed"] == 0
     assert [c.name for c in list_actions(fresh_bundle)] == ["wave", "jump up", "juggle"]
 
 

@@ -226,7 +226,6 @@ class Recognizer:
         self.classes = list(classes)
         self.names = tuple(entry.name for entry in self.classes)
         self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
-        self.thresholds = self.rule.thresholds(self.seen)  # (K,): trained classes and text-only ones differ
         self._prototypes = F.normalize(prototypes.float(), dim=1).to(self.device)  # (K, Z)
         self._part_text = None if self.bundle.part_text is None else self.bundle.part_text.numpy()  # (K, B, D)
         self._has_parts = self.bundle.has_parts  # (K,)

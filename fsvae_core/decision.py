@@ -46,11 +46,12 @@ import numpy as np
 # Candidate thresholds per origin: this many steps over the range of the best scores seen.
 _GRID = 101
 _HALVINGS = 20
+TEXT_BY = ("score", "lead")  # what the text-class threshold bounds
 
 
 @dataclass(frozen=True)
 class DecisionRule:
-    """The three constants of the rule in the module docstring."""
+    """The three constants of the rule in the module docstring, and what the text-class threshold bounds."""
 
     gamma: float
     unknown_trained: float
@@ -82,9 +83,6 @@ class DecisionRule:
         value = np.where(trained[best], best_score, lead if self.text_by == "lead" else best_score)
         reached = value >= self.thresholds(trained)[best]
         return np.where(reached, best, -1)
-
-
-TEXT_BY = ("score", "lead")
 
 
 def best_and_lead(calibrated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

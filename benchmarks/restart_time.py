@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,12 +32,6 @@ from realtime.messages import PoseFrame, now_ms
 from realtime.transport import LatestWinsPublisher
 
 SKELETON = "ntu_samples/S002C001P003R001A003.skeleton"
-
-
-def free_endpoint() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def replay(endpoint: str, joints: np.ndarray, stop: threading.Event) -> None:
@@ -75,15 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sequence = read_ntu_skeleton(data_dir() / SKELETON)  # (T, M, V, 3)
-    poses, stop = free_endpoint(), threading.Event()
-    tracker = threading.Thread(target=replay, args=(poses, sequence[:, 0], stop), daemon=True)
-    tracker.start()
     gaps: dict[str, list[float]] = {"inference": [], "capture": []}
     with tempfile.TemporaryDirectory() as work:
+        poses, windows, labels, control = (f"ipc://{work}/{name}" for name in ("poses", "windows", "labels", "control"))
+        stop = threading.Event()
+        threading.Thread(target=replay, args=(poses, sequence[:, 0], stop), daemon=True).start()
         jsonl = Path(work) / "labels.jsonl"
         command = [sys.executable, "-m", "realtime.live", "--poses", poses, "--bundle", args.bundle, "--jsonl",
-                   str(jsonl), "--verbose", "--windows", free_endpoint(), "--labels", free_endpoint(),
-                   "--control", free_endpoint(), *(["--no-spare"] if args.no_spare else [])]  # fmt: skip
+                   str(jsonl), "--verbose", "--windows", windows, "--labels", labels, "--control", control,
+                   *(["--no-spare"] if args.no_spare else [])]  # fmt: skip
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
         lines: list[str] = []
         threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()

@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 KINDS = {"trained": "trained", "unseen": "unseen", "user": "added"}  # what `list` prints for each kind of class
 APPLY_TIMEOUT_S = 120.0  # how long --control waits for a change to be made (the first add loads the text model)
@@ -45,7 +46,7 @@ def part_sentences(args: argparse.Namespace) -> dict[str, str] | None:
     """
     if args.parts_file is not None:
         try:
-            parts = json.loads(open(args.parts_file, encoding="utf-8").read())
+            parts = json.loads(Path(args.parts_file).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"{args.parts_file}: cannot read the part sentences: {error}") from error
         if not isinstance(parts, dict) or not all(isinstance(v, str) for v in parts.values()):

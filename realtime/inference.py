@@ -597,7 +597,8 @@ class ClassChanges:
 class _Loop:
     """State of one :func:`run_inference` call."""
 
-    def __init__(self, recognizer: Recognizer, windows_sub, labels_pub, stats: InferenceStats):
+    def __init__(self, recognizer: Recognizer, windows_sub, labels_pub, stats: InferenceStats,
+                 control_server: ControlServer | None = None):
         self.recognizer = recognizer
         self.changes = ClassChanges(recognizer)
         self.windows_sub = windows_sub
@@ -611,7 +612,7 @@ class _Loop:
         self.seen_implausible = windows_sub.implausible
         self.seen_lost = windows_sub.lost
         self.seen_stale = windows_sub.stale
-        self.control_server: ControlServer | None = None  # its counters go into status
+        self.control_server = control_server  # its counters go into status
 
     def log(self, level: str, text: str, key: str | None = None, every_ms: float = 0.0) -> None:
         """Publish a LogEvent; with ``key``, at most one per ``every_ms`` so a flood cannot swamp labels."""
@@ -792,8 +793,7 @@ def run_inference(
     stats = InferenceStats() if stats is None else stats
     if windows_sub.max_clock_skew_ms is None:
         windows_sub.max_clock_skew_ms = MAX_CLOCK_SKEW_MS
-    loop = _Loop(recognizer, windows_sub, labels_pub, stats)
-    loop.control_server = control_server
+    loop = _Loop(recognizer, windows_sub, labels_pub, stats, control_server)
     deadline = None if duration_s is None else time.monotonic() + duration_s
     loop.log("info", f"inference ready on {recognizer.device} with {len(recognizer.names)} actions")
     try:

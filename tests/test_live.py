@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -297,29 +298,39 @@ def test_status_line_counts_rate_latency_and_label():
 # `fsvae listen`
 
 
-def test_listen_prints_one_line_per_label(capsys):
-    ep = endpoint()
+@contextmanager
+def feeding(ep, events):
+    """A label stream on ``ep`` while the block runs: the LabelEvents ``events(seq)`` every 50 ms, seq counting on."""
     with LatestWinsPublisher(ep, hwm=100) as pub:
         stop = threading.Event()
 
         def feed():
             seq = 0
             while not stop.is_set():
-                pub.publish(LabelEvent(seq=seq, source_id="cam0", capture_timestamp_ms=now_ms() - 42, label="wave",
-                                       score=0.81, seen=False,
-                                       topk=(RankedLabel("wave", 0.81, False), RankedLabel("clap", 0.4, True))))  # fmt: skip
-                pub.publish(LabelEvent.no_decision("no_person", seq=seq + 1, source_id="cam1",
-                                                   capture_timestamp_ms=now_ms()))  # fmt: skip
-                seq += 2
+                for event in events(seq):
+                    pub.publish(event)
+                    seq += 1
                 time.sleep(0.05)
 
         thread = threading.Thread(target=feed, daemon=True)
         thread.start()
         try:
-            assert listen_main(ep, count=4, timeout_s=10) == 0
+            yield
         finally:
             stop.set()
             thread.join()
+
+
+def test_listen_prints_one_line_per_label(capsys):
+    ep = endpoint()
+
+    def events(seq):
+        return [LabelEvent(seq=seq, source_id="cam0", capture_timestamp_ms=now_ms() - 42, label="wave", score=0.81,
+                           seen=False, topk=(RankedLabel("wave", 0.81, False), RankedLabel("clap", 0.4, True))),
+                LabelEvent.no_decision("no_person", seq=seq + 1, source_id="cam1", capture_timestamp_ms=now_ms())]
+
+    with feeding(ep, events):
+        assert listen_main(ep, count=4, timeout_s=10) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4
     wave = next(line for line in lines if " cam0 " in line)
@@ -335,24 +346,9 @@ def test_listen_says_it_is_waiting_and_sums_up_on_stderr(capsys):
     waiting, summary = captured.err.splitlines()
     assert waiting == f"listen: waiting for labels on {ep}..."
     assert summary.startswith(f"listen: no labels from {ep} in 0.") and "fsvae-live running" in summary
-    with LatestWinsPublisher(ep, hwm=100) as pub:
-        stop = threading.Event()
-
-        def feed():
-            seq = 0
-            while not stop.is_set():
-                pub.publish(LabelEvent(seq=seq, source_id="cam0", capture_timestamp_ms=now_ms(), label="wave",
-                                       score=0.8, seen=False, topk=(RankedLabel("wave", 0.8, False),)))  # fmt: skip
-                seq += 1
-                time.sleep(0.05)
-
-        thread = threading.Thread(target=feed, daemon=True)
-        thread.start()
-        try:
-            assert listen_main(ep, count=2, timeout_s=10) == 0
-        finally:
-            stop.set()
-            thread.join()
+    with feeding(ep, lambda seq: [LabelEvent(seq=seq, source_id="cam0", capture_timestamp_ms=now_ms(), label="wave",
+                                             score=0.8, seen=False, topk=(RankedLabel("wave", 0.8, False),))]):
+        assert listen_main(ep, count=2, timeout_s=10) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 2
     assert captured.err.splitlines()[-1].startswith("listen: 2 labels in ")

@@ -241,7 +241,8 @@ def test_stalled_subscriber_neither_blocks_nor_bloats_the_publisher(ctx):
         assert growth < 50 * 1024 * 1024, f"RSS grew by {growth / 1e6:.0f} MB"
         received = drain(sub, timeout_ms=200)
         assert len(received) < 5_000  # queues (and TCP buffers) stayed small: most was dropped
-        assert pub.dropped > 0 or sub.lost > 0
+        # What was dropped shows: as loss, or, past a gap of MAX_SEQ_GAP, as a new stream (restart).
+        assert pub.dropped > 0 or sub.lost > 0 or sub.restarts > 0
         print(f"20k publishes in {elapsed * 1000:.0f} ms, RSS +{growth / 1e6:.1f} MB, "
               f"subscriber got {len(received)}, lost {sub.lost}, publisher dropped {pub.dropped}")  # fmt: skip
 

@@ -326,13 +326,27 @@ class _ZapRegistry:
         with self._lock:
             entry = self._entries.get(id(context))
             if entry is None:
-                authenticator = ThreadAuthenticator(context)
-                authenticator.start()
-                entry = self._entries[id(context)] = (context, authenticator, set())
+                entry = self._entries[id(context)] = (context, self._start(context), set())
             domain = f"fsvae-{next(self._domains)}"
             entry[1].configure_curve_callback(domain, _AllowClients(client_publics))
             entry[2].add(domain)
             return domain
+
+    @staticmethod
+    def _start(context: zmq.Context) -> ThreadAuthenticator:
+        # libzmq frees an inproc address only once the reaper has closed the socket that held it,
+        # a moment after close(): an authenticator stopped just before may still hold the ZAP one.
+        deadline = time.monotonic() + 10
+        while True:
+            authenticator = ThreadAuthenticator(context)
+            try:
+                authenticator.start()
+                return authenticator
+            except zmq.ZMQError as error:
+                authenticator.stop()
+                if error.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     def forget(self, context: zmq.Context, domain: str) -> None:
         with self._lock:
@@ -623,6 +637,11 @@ class LatestWinsPublisher(_Socket):
             return False
         self.sent += 1
         return True
+
+    def counters(self) -> dict[str, int]:
+        """Every counter by name; subscription notices waiting are read first, so they are current."""
+        self._read_subscriptions()
+        return super().counters()
 
     def _read_subscriptions(self) -> None:
         """Account for every subscription notice waiting; cut everyone off past the limits.

@@ -312,7 +312,9 @@ class SpatialGraphConv(nn.Module):
         graph = (self.partitions + self.adjacency_residual).to(x.dtype)  # (K, W, V): joint v's message to w
         gathered = x.reshape(P * C * T, V) @ graph.permute(2, 0, 1).reshape(V, K * V)  # (P*C*T, K*W)
         gathered = gathered.view(P, C, T, K, V).permute(0, 3, 1, 2, 4).reshape(P, K * C, T, V)  # (P, K*C, T, W)
-        weight = self.conv.weight.view(K, -1, C).permute(1, 0, 2).reshape(-1, K * C, 1, 1)  # (C_out, K*C, 1, 1)
+        # Sizes from the layer, not from x: the kernel's shape stays static when traced (ONNX export).
+        C_in, C_out = self.conv.in_channels, self.bn.num_features
+        weight = self.conv.weight.view(K, C_out, C_in).permute(1, 0, 2).reshape(C_out, K * C_in, 1, 1)  # (C_out, K*C, 1, 1)
         bias = torch.einsum("kc,kw->cw", self.conv.bias.view(K, -1), graph.sum(dim=2))  # (C_out, W)
         return self.bn(F.conv2d(gathered, weight.to(x.dtype)) + bias[:, None, :].to(x.dtype))  # (P, C_out, T, W)
 
@@ -403,14 +405,32 @@ class SkeletonGCN(nn.Module):
         """
         self._check_window(x)
         N, M, T, V, C = x.shape
-        width = self.config.channels[-1]
         persons = x.reshape(N * M, T, V, C)  # (N*M, T, V, C)
         present = persons.flatten(1).ne(0).any(dim=1)  # (N*M,)
-        per_joint = persons.new_zeros(N * M, width, V)  # (N*M, C_last, V)
+        per_joint = persons.new_zeros(N * M, self.config.channels[-1], V)  # (N*M, C_last, V)
         if bool(present.any()):
             encoded = (joint_encoder or self.encode_joints)(persons[present])  # (P, C_last, V)
             per_joint = per_joint.index_put((present,), encoded.to(per_joint.dtype))
-        counts = present.view(N, M).sum(dim=1).clamp_min(1)  # (N,)
+        return self._pool_persons(per_joint, present, N, M)
+
+    def features_and_parts_dense(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`features_and_parts` without branches or boolean indexing, for tracing (ONNX export).
+
+        Every person slot is encoded and absent ones are masked out afterwards:
+        the same result, at the cost of encoding the zero slots too.
+        """
+        self._check_window(x)
+        N, M, T, V, C = x.shape
+        persons = x.reshape(N * M, T, V, C)  # (N*M, T, V, C)
+        present = persons.abs().flatten(1).amax(dim=1).gt(0)  # (N*M,)
+        per_joint = self.encode_joints(persons) * present.to(x.dtype)[:, None, None]  # (N*M, C_last, V)
+        return self._pool_persons(per_joint, present, N, M)
+
+    def _pool_persons(self, per_joint: torch.Tensor, present: torch.Tensor, N: int, M: int,
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-person joint activations (N*M, C_last, V), zero for absent persons -> features, parts."""
+        width, V = per_joint.shape[1:]
+        counts = present.view(N, M).sum(dim=1).clamp_min(1).to(per_joint.dtype)  # (N,)
         per_joint = per_joint.view(N, M, width, V).sum(dim=1) / counts[:, None, None]  # (N, C_last, V)
         pooled = per_joint.mean(dim=2)  # (N, C_last)
         parts = torch.stack([per_joint[:, :, joints].mean(dim=2) for joints in _PART_JOINTS], dim=1)  # (N, B, C_last)

@@ -65,6 +65,7 @@ import fsvae_core
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
 from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text
+from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone
 from fsvae_core.decision import TEXT_BY, DecisionRule
 from fsvae_core.descriptions import PART_NAMES, ActionDescription, DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE, VAEConfig
@@ -357,6 +358,43 @@ class Bundle:
         except RuntimeError as error:
             raise BundleError(f"{self.path}: {WEIGHTS} vae.* does not fit vae.config: {error}") from error
         return vae.eval()
+
+    def build_backbone(self) -> SkeletonGCN:
+        """The bundle's backbone on the CPU, weights loaded, in eval mode.
+
+        Raises:
+            BundleError: no backbone (a bundle trained on feature files cannot
+                read skeletons), or weights, feature size or window length that
+                do not fit the rest of the bundle.
+        """
+        if self.backbone_config is None or self.backbone_state is None:
+            raise BundleError(
+                f"{self.path}: the bundle has no backbone (trained on feature files), so it cannot "
+                "read live skeletons; train one with `fsvae train` on skeleton windows"
+            )
+        try:
+            config = config_from_dict(BackboneConfig, dict(self.backbone_config), "backbone.config")
+        except SettingsError as error:
+            raise BundleError(f"{self.path}: {error}") from error
+        head = self.backbone_state.get("classifier.weight")
+        if head is None:
+            raise BundleError(f"{self.path}: backbone weights lack classifier.weight")
+        backbone = build_backbone(config, n_classes=int(head.shape[0]))
+        try:
+            backbone.load_state_dict(self.backbone_state)
+        except RuntimeError as error:
+            raise BundleError(f"{self.path}: backbone weights do not fit backbone.config: {error}") from error
+        if config.feature_dim != self.vae_config.skeleton_dim:
+            raise BundleError(
+                f"{self.path}: backbone features are {config.feature_dim}-d but the VAE takes "
+                f"{self.vae_config.skeleton_dim}-d"
+            )
+        if config.window_frames != self.window_frames:
+            raise BundleError(
+                f"{self.path}: backbone windows are {config.window_frames} frames but the "
+                f"manifest says {self.window_frames}"
+            )
+        return backbone.eval()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -110,5 +110,14 @@ class FrequencyEnhancer(nn.Module):
         coefficients = dct(signal) * self.coefficient_gains().to(signal.dtype)  # (..., L)
         return torch.movedim(idct(coefficients), -1, dim)
 
+    @torch.no_grad()
+    def filter_matrix(self) -> torch.Tensor:
+        """The enhancer with its current gains as one (length, length) matrix A: ``forward(x) == x @ A``.
+
+        The DCT, the gains and the inverse DCT are all linear, so rows of A are
+        the filtered unit vectors. Used where an FFT cannot go (ONNX export).
+        """
+        return self(torch.eye(self.length, dtype=self.w.dtype, device=self.w.device))
+
     def extra_repr(self) -> str:
         return f"length={self.length}, n_bands={self.config.n_bands}, phi={self.config.phi}"

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from fsvae_core.descriptions import PART_NAMES, ActionDescription
 
@@ -53,6 +55,22 @@ def part_text_embeddings(descriptions: list[ActionDescription], encoder) -> tupl
         vectors = _unit_rows(np.asarray(encoder.encode(sentences), dtype=np.float32))  # (K' B, D)
         table[has] = vectors.reshape(len(with_parts), len(PART_NAMES), dim)
     return table, has
+
+
+def part_scores(parts: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, weights: torch.Tensor,
+                part_text: torch.Tensor, has_parts: torch.Tensor) -> torch.Tensor:
+    """part_k of the module docstring, (N, K), without branches (it is traced for ONNX export too).
+
+    Args:
+        parts: (N, B, C) windows' part features; mean, scale (B, C) and weights (B, C, D): a :class:`PartAligner`.
+        part_text: (K, B, D) unit part-sentence embeddings; has_parts: (K,) bool, False for a class
+            without sentences, which gets each window's mean over the classes that have them (0 if none has).
+    """
+    mapped = F.normalize(torch.einsum("nbc,bcd->nbd", (parts - mean) / scale, weights), dim=-1)  # (N, B, D)
+    scores = torch.einsum("nbd,kbd->nk", mapped, part_text) / parts.shape[1]  # (N, K)
+    has = has_parts.to(scores.dtype)  # (K,)
+    neutral = (scores * has).sum(dim=1, keepdim=True) / has.sum().clamp_min(1)  # (N, 1)
+    return scores * has + neutral * (1 - has)
 
 
 @dataclass(frozen=True)
@@ -85,13 +103,10 @@ class PartAligner:
 
         Classes without sentences (``has_parts`` False) get each window's mean over the others.
         """
-        mapped = _unit_rows(np.einsum("nbc,bcd->nbd", (parts - self.mean) / self.scale, self.weights))  # (N, B, D)
-        scores = np.einsum("nbd,kbd->nk", mapped, part_text) / parts.shape[1]  # (N, K)
-        has_parts = np.asarray(has_parts, dtype=bool)
-        if not has_parts.all():
-            neutral = scores[:, has_parts].mean(axis=1, keepdims=True) if has_parts.any() else np.zeros((len(scores), 1))
-            scores = np.where(has_parts[None, :], scores, neutral)
-        return scores.astype(np.float32)
+        tensors = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in (self.mean, self.scale, self.weights))
+        return part_scores(torch.as_tensor(np.asarray(parts, dtype=np.float32)), *tensors,
+                           torch.as_tensor(np.asarray(part_text, dtype=np.float32)),
+                           torch.as_tensor(np.asarray(has_parts, dtype=bool))).numpy()
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         """The arrays to store, by name (``mean``, ``scale``, ``weights``)."""

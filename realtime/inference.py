@@ -45,11 +45,11 @@ import torch
 import torch.nn.functional as F
 
 from fsvae_core import bundle as bundle_module
-from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, frozen_joint_encoder
+from fsvae_core.backbone import SkeletonGCN, frozen_joint_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
 from fsvae_core.descriptions import DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE
-from fsvae_core.settings import SettingsError, config_from_dict
+from fsvae_core.scorer import ClassTensors, WindowScorer
 from fsvae_core.text import SentenceEncoder
 from realtime.messages import (
     MAX_CLOCK_SKEW_MS,
@@ -165,9 +165,7 @@ class Recognizer:
         self._encoder = encoder  # the MiniLM model loads only when an action is added
         # On CPU a frozen trace of the backbone's person path gives the same features, about a fifth faster.
         self._joint_encoder = frozen_joint_encoder(backbone) if device.type == "cpu" else None
-        # The part-aware rule (fsvae_core.parts), when the bundle has one: part scores weighted into the cosines.
-        self._part_aligner = bundle.part_aligner()
-        self._part_weight = bundle.part_weight
+        self._scorer = WindowScorer(backbone, vae, bundle.part_aligner(), bundle.part_weight).to(device)
         # source -> (class names the vector is about, smoothed scores (K,), last update in ms)
         self._smoothed: dict[str, tuple[tuple[str, ...], np.ndarray, float]] = {}
         self._set_classes(bundle.classes, bundle.prototypes)
@@ -187,33 +185,7 @@ class Recognizer:
                 skeletons) or its backbone weights do not fit its config.
         """
         torch_device = resolve_device(device)
-        if bundle.backbone_config is None or bundle.backbone_state is None:
-            raise BundleError(
-                f"{bundle.path}: the bundle has no backbone (trained on feature files), so it cannot "
-                "read live skeletons; train one with `fsvae train` on skeleton windows"
-            )
-        try:
-            backbone_config = config_from_dict(BackboneConfig, dict(bundle.backbone_config), "backbone.config")
-        except SettingsError as error:
-            raise BundleError(f"{bundle.path}: {error}") from error
-        head = bundle.backbone_state.get("classifier.weight")
-        if head is None:
-            raise BundleError(f"{bundle.path}: backbone weights lack classifier.weight")
-        backbone = build_backbone(backbone_config, n_classes=int(head.shape[0]))
-        try:
-            backbone.load_state_dict(bundle.backbone_state)
-        except RuntimeError as error:
-            raise BundleError(f"{bundle.path}: backbone weights do not fit backbone.config: {error}") from error
-        if backbone_config.feature_dim != bundle.vae_config.skeleton_dim:
-            raise BundleError(
-                f"{bundle.path}: backbone features are {backbone_config.feature_dim}-d but the VAE takes "
-                f"{bundle.vae_config.skeleton_dim}-d"
-            )
-        if backbone_config.window_frames != bundle.window_frames:
-            raise BundleError(
-                f"{bundle.path}: backbone windows are {backbone_config.window_frames} frames but the "
-                f"manifest says {bundle.window_frames}"
-            )
+        backbone = bundle.build_backbone()
         backbone = backbone.to(torch_device).eval()
         vae = bundle.build_vae().to(torch_device).eval()
         recognizer = cls(bundle, backbone, vae, torch_device, config, encoder)
@@ -226,10 +198,8 @@ class Recognizer:
         self.classes = list(classes)
         self.names = tuple(entry.name for entry in self.classes)
         self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
-        self._prototypes = F.normalize(prototypes.float(), dim=1).to(self.device)  # (K, Z)
-        self._part_text = None if self.bundle.part_text is None else self.bundle.part_text.numpy()  # (K, B, D)
-        self._has_parts = self.bundle.has_parts  # (K,)
-        self._penalty = torch.as_tensor(self.seen * self.rule.gamma, dtype=torch.float32, device=self.device)  # (K,)
+        self.class_tensors = ClassTensors.build(prototypes, self.seen, self.rule.gamma, self.bundle.part_text,
+                                                self.bundle.has_parts, self.device)
 
     def actions(self) -> list[ActionInfo]:
         """The actions the recognizer can name, in prototype-row order."""
@@ -328,13 +298,7 @@ class Recognizer:
         """:meth:`scores` of windows already through :meth:`prepare`: (N, M', T', V, 3) -> (N, K)."""
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
         features, parts = self.backbone.features_and_parts(x, self._joint_encoder)  # (N, Cs), (N, B, C_last)
-        latents = self.vae.embed_skeleton(features)  # (N, Z)
-        cosine = F.normalize(latents.float(), dim=1) @ self._prototypes.T  # (N, K)
-        scores = (cosine - self._penalty).cpu().numpy()
-        if self._part_aligner is not None:
-            scores += self._part_weight * self._part_aligner.scores(parts.float().cpu().numpy(), self._part_text,
-                                                                    self._has_parts)
-        return scores
+        return self._scorer.score(features, parts, self.class_tensors).cpu().numpy()
 
     def warm_up(self) -> None:
         """Run one window through the models so the first real window is not slowed by lazy setup."""
@@ -628,12 +592,13 @@ class _Loop:
             pass
 
     def publish(self, event: LabelEvent) -> None:
-        self.labels_pub.publish(event)
+        # Counted first: whoever reads the stats after seeing the event finds it counted.
         if event.status == "ok":
             self.stats.decisions += 1
             self.stats.latencies_ms.append(event.latency_ms)
         elif event.status == "warming_up":
             self.stats.warming_up += 1
+        self.labels_pub.publish(event)
 
     def next_seq(self, source_id: str) -> int:
         seq = self.label_seq.get(source_id, 0)

@@ -9,6 +9,8 @@ tests/test_live.py.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import shutil
@@ -134,12 +136,12 @@ def test_seen_classes_pay_gzsl_gamma(recognizer):
     # The same window scored with gamma 0 differs by exactly gamma on seen classes.
     window = random_window(3)
     with_gamma = recognizer.scores([window])[0]
-    penalty = recognizer._penalty
-    recognizer._penalty = penalty * 0
+    classes = recognizer.class_tensors
+    recognizer.class_tensors = dataclasses.replace(classes, penalty=classes.penalty * 0)
     try:
         without = recognizer.scores([window])[0]
     finally:
-        recognizer._penalty = penalty
+        recognizer.class_tensors = classes
     np.testing.assert_allclose(without - with_gamma, recognizer.seen * recognizer.rule.gamma, atol=1e-6)
 
 
@@ -268,7 +270,7 @@ def test_added_action_is_scored_next_window_and_persisted(fresh_bundle, encoder)
     assert [c.name for c in list_actions(fresh_bundle)] == ["wave", "sit down", "jump up", "clap hands"]
     # The prototype in memory is the one on disk.
     reloaded = load_bundle(fresh_bundle)
-    torch.testing.assert_close(recognizer._prototypes.cpu(), torch.nn.functional.normalize(reloaded.prototypes, dim=1))
+    torch.testing.assert_close(recognizer.class_tensors.prototypes.cpu(), torch.nn.functional.normalize(reloaded.prototypes, dim=1))
     with pytest.raises(BundleError, match="already"):
         recognizer.add_action("Clap Hands", "x", "y")
 

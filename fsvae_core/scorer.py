@@ -1,0 +1,99 @@
+"""A window's whole way to class scores, as one module: what the live recognizer computes.
+
+    f_s, f_parts = backbone(window)                            (SkeletonGCN.features_and_parts)
+    score_k      = cos(mu_s(f_s), prototype_k) - gamma [k trained] + lambda part_k(f_parts)
+
+``mu_s`` is the skeleton VAE's latent mean, ``prototype_k`` the text VAE's
+latent mean of class k's text, ``gamma`` the calibration penalty on trained
+classes and ``part_k`` the part-aware score (:mod:`fsvae_core.parts`, lambda = 0
+without it). The classes come in as tensors at every call, so adding an action
+changes no weights.
+
+:class:`WindowScorer` runs this two ways: :meth:`WindowScorer.score` from
+features the caller computed (the live recognizer uses the backbone's fast path,
+which skips absent persons), and ``forward`` from windows without branches,
+which traces to one ONNX graph (:mod:`fsvae_core.export`).
+
+Axis letters: N windows, M persons, T frames, V joints, K classes, Z latent,
+B body parts, D sentence dimension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fsvae_core.backbone import SkeletonGCN
+from fsvae_core.model import FSVAE
+from fsvae_core.parts import PartAligner, part_scores
+
+
+@dataclass(frozen=True)
+class ClassTensors:
+    """The classes as the scorer takes them, rows in class order.
+
+    ``prototypes`` (K, Z) unit rows; ``penalty`` (K,): gamma on trained classes,
+    0 on the others; with the part-aware rule ``part_text`` (K, B, D) unit
+    part-sentence embeddings and ``has_parts`` (K,) bool.
+    """
+
+    prototypes: torch.Tensor
+    penalty: torch.Tensor
+    part_text: torch.Tensor | None = None
+    has_parts: torch.Tensor | None = None
+
+    @classmethod
+    def build(cls, prototypes: torch.Tensor, seen: np.ndarray, gamma: float, part_text: torch.Tensor | None,
+              has_parts: np.ndarray, device: torch.device | str = "cpu") -> ClassTensors:
+        """From a bundle's tables: raw prototypes (K, Z), seen (K,) bool, ``gamma``, part_text or None."""
+        return cls(
+            F.normalize(prototypes.float(), dim=1).to(device),
+            torch.as_tensor(np.asarray(seen, dtype=np.float32) * gamma, dtype=torch.float32).to(device),
+            None if part_text is None else part_text.float().to(device),
+            None if part_text is None else torch.as_tensor(np.asarray(has_parts, dtype=bool)).to(device),
+        )
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The fields that are set, in order: the class inputs of :meth:`WindowScorer.forward`."""
+        return tuple(t for t in (self.prototypes, self.penalty, self.part_text, self.has_parts) if t is not None)
+
+
+class WindowScorer(nn.Module):
+    """Backbone + skeleton VAE encoder + part maps: windows (N, M, T, V, 3) -> scores (N, K)."""
+
+    def __init__(self, backbone: SkeletonGCN, vae: FSVAE, part_aligner: PartAligner | None = None,
+                 part_weight: float = 0.0) -> None:
+        super().__init__()
+        if (part_aligner is None) != (part_weight == 0):
+            raise ValueError("WindowScorer takes a part aligner and a part weight > 0 together, or neither")
+        self.backbone = backbone
+        self.vae = vae
+        self.part_weight = float(part_weight)
+        if part_aligner is not None:
+            self.register_buffer("part_mean", torch.as_tensor(part_aligner.mean))  # (B, C)
+            self.register_buffer("part_scale", torch.as_tensor(part_aligner.scale))  # (B, C)
+            self.register_buffer("part_maps", torch.as_tensor(part_aligner.weights))  # (B, C, D)
+
+    @property
+    def has_parts(self) -> bool:
+        return self.part_weight > 0
+
+    def forward(self, windows: torch.Tensor, prototypes: torch.Tensor, penalty: torch.Tensor,
+                part_text: torch.Tensor | None = None, has_parts: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores (N, K) of windows (N, M, T, V, 3), the classes given as :meth:`ClassTensors.tensors`."""
+        features, parts = self.backbone.features_and_parts_dense(windows)
+        return self.score(features, parts, ClassTensors(prototypes, penalty, part_text, has_parts))
+
+    def score(self, features: torch.Tensor, parts: torch.Tensor, classes: ClassTensors) -> torch.Tensor:
+        """Scores (N, K) from backbone features (N, Cs) and part features (N, B, C)."""
+        latents = F.normalize(self.vae.embed_skeleton(features).float(), dim=1)  # (N, Z)
+        scores = latents @ classes.prototypes.T - classes.penalty  # (N, K)
+        if self.has_parts:
+            part = part_scores(parts.float(), self.part_mean, self.part_scale, self.part_maps,
+                               classes.part_text, classes.has_parts)
+            scores = scores + self.part_weight * part
+        return scores

@@ -1,6 +1,7 @@
 """Live-system speed: pose estimation, inference per window, batching, and window-to-label latency.
 
     python3 benchmarks/live_latency.py --bundle runs/default/bundle [--video PATH] [--device cpu] [--frames 0]
+                                       [--runtime auto|torch|onnx]
 
 Reports, as percentiles over repeated runs:
 1. MediaPipe pose estimation, ms per frame, on a real video (the pose stage;
@@ -33,7 +34,7 @@ from calibration.windows import model_window
 from fsvae_core.bundle import load_bundle
 from fsvae_core.paths import data_dir
 from fsvae_core.skeleton_data import read_ntu_skeleton
-from realtime.inference import Recognizer
+from realtime.inference import RUNTIMES, Recognizer
 from realtime.messages import LabelEvent, SkeletonWindow, now_ms
 from realtime.transport import ControlClient, LatestWinsPublisher, LatestWinsSubscriber
 
@@ -82,7 +83,8 @@ def inference_stage(recognizer: Recognizer, windows: list[np.ndarray], repeats: 
             "batching_speedup": round(per_window_1 / per_window_8, 2)}
 
 
-def socket_latency(bundle: str, windows: list[np.ndarray], rate_hz: float, threads: int, device: str) -> dict:
+def socket_latency(bundle: str, windows: list[np.ndarray], rate_hz: float, threads: int, device: str,
+                   runtime: str = "auto") -> dict:
     """Publish windows at ``rate_hz`` into a real inference process and collect its labels' latencies.
 
     The inference runs as ``python -m realtime.inference``, its own process as
@@ -96,6 +98,7 @@ def socket_latency(bundle: str, windows: list[np.ndarray], rate_hz: float, threa
         process = subprocess.Popen([
             sys.executable, "-m", "realtime.inference", "--bundle", bundle, "--windows", windows_ep,
             "--labels", labels_ep, "--control", control_ep, "--threads", str(threads), "--device", device,
+            "--runtime", runtime,
         ])  # fmt: skip
         try:
             # Warm-up: windows go out until labels come back (model loaded, both subscriptions joined).
@@ -143,18 +146,20 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--windows", type=int, default=300)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the model, as the inference process uses")
+    parser.add_argument("--runtime", default="auto", choices=("auto", *RUNTIMES),
+                        help="what scores windows (onnx: CPU only; auto: onnx on the CPU, as the product)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    recognizer = Recognizer.from_bundle(load_bundle(args.bundle), device=args.device)
+    recognizer = Recognizer.from_bundle(load_bundle(args.bundle), device=args.device, runtime=args.runtime)
     windows = real_windows(recognizer, 64)
-    report = {"device": str(recognizer.device), "bundle": args.bundle, "threads": args.threads}
+    report = {"device": str(recognizer.device), "runtime": recognizer.runtime, "bundle": args.bundle, "threads": args.threads}
     if args.frames > 0:
         report["pose"] = pose_stage(Path(args.video), args.frames)
     report["inference"] = inference_stage(recognizer, windows, 200)
     stream = [windows[i % len(windows)] for i in range(args.windows)]
-    report["sockets"] = socket_latency(args.bundle, stream, 30.0, args.threads, args.device)
+    report["sockets"] = socket_latency(args.bundle, stream, 30.0, args.threads, args.device, recognizer.runtime)
     print(json.dumps(report, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

@@ -7,6 +7,7 @@
     fsvae recognize clip.mp4 S001C001P001R001A011.skeleton a1_s1_t1_skeleton.mat [--bundle B] [--json]
     fsvae listen tcp://127.0.0.1:5561
     fsvae keys keys/
+    fsvae export --onnx runs/utd-0/bundle scorer.onnx
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from fsvae_cli import actions, live, recognize, train
+from fsvae_cli import actions, export, live, recognize, train
 
 # Errors that mean "your input is wrong", shown as one line (the rest keep their traceback).
 # Named rather than imported: the modules that define them load torch, and an error of a
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parsers(commands)
     live.add_parsers(commands)
     recognize.add_parsers(commands)
+    export.add_parsers(commands)
     return parser
 
 

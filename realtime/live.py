@@ -338,6 +338,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="where inference answers list/add/remove/status requests (default %(default)s)")
     parser.add_argument("--source-id", default="cam0", help="the id in topics and labels (default cam0)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
+    parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
+                        help="what scores windows: auto (default: onnx on the CPU, torch on CUDA), torch or onnx")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--jsonl", type=Path, metavar="FILE", help="append each LabelEvent as one JSON line")
     parser.add_argument("--fast", action="store_true", help="capture: process every frame as fast as possible, dropping none")
@@ -415,7 +417,8 @@ def _child_argvs(args: argparse.Namespace, bundle: Path) -> tuple[list[str], lis
         capture.append("--mirrored")
     inference = [
         sys.executable, "-m", "realtime.inference", "--bundle", str(bundle), "--windows", local_endpoint(args.windows),
-        "--labels", args.labels, "--control", args.control, "--device", args.device, *parent,
+        "--labels", args.labels, "--control", args.control, "--device", args.device, "--runtime", args.runtime,
+        *parent,
     ]  # fmt: skip
     if args.allow_remote:
         inference.append("--allow-remote")

@@ -317,6 +317,29 @@ def recognize_file(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_
         raise ClipError(_error_line(path, error)) from error
 
 
+def model_windows(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_STRIDE_S,
+                  pose_model: str | Path | None = None, mirrored: bool = False) -> np.ndarray:
+    """Every window of one file as the model takes it, (N, M, T, V, 3) float32 (``Recognizer.prepare``).
+
+    Raises:
+        ClipError: the file cannot be read, or no person is found in it; one line naming the file.
+    """
+    from fsvae_core.skeleton_data import DatasetError
+
+    try:
+        source = open_clip(path, pose_model, mirrored)
+        try:
+            stream = live_windows(source, recognizer.bundle.skeleton, stride_s)
+        finally:
+            close_clip(source)
+    except (SourceError, DatasetError, OSError, ValueError) as error:
+        raise ClipError(_error_line(path, error)) from error
+    joints = [window for _, window in stream.events if window is not None]
+    if not joints:
+        raise ClipError(f"{path}: no person found in {stream.frames} frames")
+    return np.stack([recognizer.prepare(window) for window in joints])
+
+
 def _error_line(path: str | Path, error: BaseException) -> str:
     """One line naming the file once: dataset errors already do (``FILE, line N: ...``)."""
     from fsvae_core.skeleton_data import DatasetError

@@ -174,6 +174,20 @@ def test_the_frozen_joint_encoder_gives_the_same_features_and_parts_for_any_numb
         frozen_joint_encoder(model.train())
 
 
+def test_the_dense_path_gives_the_same_features_and_parts_as_skipping_absent_persons():
+    torch.manual_seed(0)
+    config = BackboneConfig(window_frames=T, channels=(8, 16), feature_dim=16,
+                            frequency=FrequencyConfig(placement="temporal", n_bands=4, phi=2))
+    model = build_backbone(config, n_classes=3).eval()
+    windows = torch.randn(3, 2, T, 25, 3)
+    windows[0, 1] = 0  # one absent person
+    windows[2] = 0  # nobody at all
+    with torch.no_grad():
+        dense, sparse = model.features_and_parts_dense(windows), model.features_and_parts(windows)
+    for got, expected in zip(dense, sparse):
+        assert torch.allclose(got, expected, atol=1e-5)
+
+
 def test_part_features_pool_each_body_part_over_its_joints_and_the_present_persons():
     torch.manual_seed(0)
     model = build_backbone(BackboneConfig(window_frames=T, channels=(8, 16), feature_dim=16), n_classes=3).eval()

@@ -316,3 +316,16 @@ def test_actions_on_a_running_recognizer_wait_until_the_change_is_made(tmp_path,
         listed = capsys.readouterr().out.splitlines()
         assert listed[-3:] == ["sit down  trained", "jump up  text only", "juggle  text only"]
     assert [entry.name for entry in list_actions(bundle)] == ["sit down", "jump up", "juggle"]
+
+
+def test_export_writes_a_checked_onnx_graph_and_refuses_a_bad_bundle(tmp_path, small_bundle, capsys):
+    from test_recognize import kinect_v1_clip, write_clip
+
+    out = tmp_path / "out" / "scorer.onnx"
+    assert main(["export", "--onnx", str(small_bundle), str(out)]) == 0
+    assert out.is_file() and "checked on 32 windows" in capsys.readouterr().out
+    clip = write_clip(tmp_path / "wave.json", kinect_v1_clip(40))
+    assert main(["export", "--onnx", str(small_bundle), str(out), "--check", str(clip)]) == 0
+    assert "checked on 4 windows" in capsys.readouterr().out  # every 0.25 s, and the last frame
+    assert main(["export", "--onnx", str(tmp_path / "missing"), str(tmp_path / "x.onnx")]) == 2
+    assert capsys.readouterr().err.startswith("fsvae: error: ") and not (tmp_path / "x.onnx").exists()

@@ -37,6 +37,16 @@ def test_forward_equals_scaling_dct_coefficients_by_their_gains():
     assert torch.allclose(enhancer(x), expected, atol=1e-5)
 
 
+def test_the_filter_matrix_is_the_enhancer_as_one_linear_map():
+    enhancer = FrequencyEnhancer(32, FrequencyConfig(n_bands=4, phi=8))
+    with torch.no_grad():
+        enhancer.w.copy_(torch.tensor([0.5, 1.5, 0.8, 1.2]))
+    x = torch.randn(6, 32)
+    matrix = enhancer.filter_matrix()
+    assert matrix.shape == (32, 32) and not matrix.requires_grad
+    assert torch.allclose(x @ matrix, enhancer(x), atol=1e-5)
+
+
 def test_unit_gains_give_back_the_input():
     enhancer = FrequencyEnhancer(32, FrequencyConfig(n_bands=4, phi=8))
     with torch.no_grad():

@@ -145,27 +145,36 @@ def test_seen_classes_pay_gzsl_gamma(recognizer):
     np.testing.assert_allclose(without - with_gamma, recognizer.seen * recognizer.rule.gamma, atol=1e-6)
 
 
-def test_a_bundle_with_the_part_rule_adds_its_weighted_part_scores(encoder, tmp_path):
+def make_parts_bundle(path: Path, encoder: SentenceEncoder, part_weight: float = 0.7,
+                      backbone: BackboneConfig = BACKBONE) -> tuple[Path, object, np.ndarray]:
+    """:func:`make_bundle` with the part-aware rule: random part maps, part sentences for every class.
+
+    Returns the bundle path, its PartAligner and its part_text (K, B, D)."""
     from fsvae_core.descriptions import PART_NAMES
     from fsvae_core.parts import PartAligner, part_text_embeddings
 
-    plain_path = make_bundle(tmp_path / "plain", encoder, gamma=0.05)
-    plain = load_bundle(plain_path)
+    plain = load_bundle(make_bundle(path.with_name(path.name + "-plain"), encoder, backbone=backbone))
     described = [ActionDescription(a.name, a.ld, a.gd, {p: f"the {p} moves like {a.name}" for p in PART_NAMES})
                  for a in ACTIONS]
     part_text, _ = part_text_embeddings(described, encoder)
     rng = np.random.default_rng(0)
-    width = BACKBONE.channels[-1]
+    width = backbone.channels[-1]
     aligner = PartAligner(rng.normal(size=(len(PART_NAMES), width)).astype(np.float32),
                           np.ones((len(PART_NAMES), width), np.float32),
                           rng.normal(size=(len(PART_NAMES), width, 384)).astype(np.float32))
     classes = [ClassEntry(a.name, a.ld, a.gd, seen=c.seen, origin="trained", parts=a.parts)
                for a, c in zip(described, plain.classes)]
-    parts_path = save_bundle(
-        tmp_path / "parts", vae=plain.build_vae(), classes=classes, class_text=plain.class_text, skeleton=plain.skeleton,
+    save_bundle(
+        path, vae=plain.build_vae(), classes=classes, class_text=plain.class_text, skeleton=plain.skeleton,
         text=plain.text, thresholds=plain.thresholds, backbone_config=plain.backbone_config,
-        backbone_state=plain.backbone_state, part_aligner=aligner, part_weight=0.7, part_text=part_text,
+        backbone_state=plain.backbone_state, part_aligner=aligner, part_weight=part_weight, part_text=part_text,
     )  # fmt: skip
+    return path, aligner, part_text
+
+
+def test_a_bundle_with_the_part_rule_adds_its_weighted_part_scores(encoder, tmp_path):
+    parts_path, aligner, part_text = make_parts_bundle(tmp_path / "parts", encoder, part_weight=0.7)
+    plain = load_bundle(tmp_path / "parts-plain")
     with_parts = Recognizer.from_bundle(load_bundle(parts_path), device="cpu", encoder=encoder)
     without = Recognizer.from_bundle(plain, device="cpu", encoder=encoder)
     window = random_window(4)

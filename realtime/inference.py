@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from fsvae_core import bundle as bundle_module
 from fsvae_core import export
@@ -209,8 +208,7 @@ class Recognizer:
                 skeletons) or its backbone weights do not fit its config.
         """
         torch_device = resolve_device(device)
-        backbone = bundle.build_backbone()
-        backbone = backbone.to(torch_device).eval()
+        backbone = bundle.build_backbone().to(torch_device)
         vae = bundle.build_vae().to(torch_device).eval()
         recognizer = cls(bundle, backbone, vae, torch_device, config, encoder, resolve_runtime(runtime, torch_device))
         recognizer.warm_up()

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import torch
@@ -41,7 +42,7 @@ WORKER = textwrap.dedent(
         return real_save(*args, **kwargs)
 
     backbone.save_checkpoint = counted_save
-    assert backbone.init_distributed_from_env(init_method=(out / "rendezvous").as_uri())
+    assert backbone.init_distributed_from_env(init_method=(out / sys.argv[2]).as_uri())
     rank = dist.get_rank()
 
     rng = np.random.default_rng(0)  # the same data on every rank
@@ -71,6 +72,8 @@ def free_loopback_port() -> int:
 def launch_two_ranks(folder: Path) -> None:
     """Run the worker as ranks 0 and 1 with torchrun's variables; fail with a rank's output if it fails."""
     port = free_loopback_port()
+    # A fresh rendezvous file per launch: a FileStore left by the previous launch can hold the next one forever.
+    rendezvous = f"rendezvous-{port}-{time.monotonic_ns()}"
     processes = []
     for rank in range(2):
         env = {
@@ -80,7 +83,7 @@ def launch_two_ranks(folder: Path) -> None:
             "GLOO_SOCKET_IFNAME": "lo", "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
         }
         processes.append(subprocess.Popen(
-            [sys.executable, str(folder / "worker.py"), str(folder)],
+            [sys.executable, str(folder / "worker.py"), str(folder), rendezvous],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))
     outputs = []

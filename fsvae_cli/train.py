@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,12 +39,43 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                    "or 0 to train a deployment bundle on every class")
     p.add_argument("--seed", type=int, help="random seed: also picks the K unseen classes")
     p.add_argument("--out", required=True, help="run folder; the bundle goes to OUT/bundle")
-    p.add_argument("--config", help="JSON settings file for PipelineConfig")
+    p.add_argument("--config", help="JSON settings file for PipelineConfig (replaces the preset)")
+    p.add_argument("--preset", choices=("auto", "cpu", "full"), default="auto",
+                   help="settings without --config: full (the paper-sized run), cpu (about a quarter of the work, "
+                        "for a machine without a GPU), auto (default): full with a CUDA GPU, else cpu")
     p.add_argument("--frequency", choices=("feature", "temporal", "none"), help="where the frequency module sits")
     p.add_argument("--backbone-epochs", type=int, help="backbone training epochs")
     p.add_argument("--skip-bad-files", action="store_true", help="skip corrupt recordings with a warning")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=train)
+
+
+RUN_LOG = "train.log"
+
+
+@contextlib.contextmanager
+def run_log(out: Path) -> Iterator[None]:
+    """Append every INFO record of the run (stages, epochs, cycles, estimates) to ``out/train.log``.
+
+    The terminal keeps its own level (warnings, or everything with -v).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    handler = logging.FileHandler(out / RUN_LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    level, terminals = root.level, {h: h.level for h in root.handlers}
+    for terminal, own in terminals.items():
+        terminal.setLevel(max(own, level))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(level)
+        for terminal, own in terminals.items():
+            terminal.setLevel(own)
 
 
 def _experiment_config(args: argparse.Namespace):
@@ -72,7 +106,7 @@ def train_features(args: argparse.Namespace) -> int:
     from fsvae_core.descriptions import load_descriptions
     from fsvae_core.experiment import run_zero_shot_protocol
     from fsvae_core.features import load_feature_split
-    from fsvae_core.report import write_run_report
+    from fsvae_core.report import plot_loss_curves, write_run_report
     from fsvae_core.settings import SettingsError, config_to_dict
     from fsvae_core.splits import resolve_split
     from fsvae_core.text import SentenceEncoder, class_embeddings
@@ -90,8 +124,8 @@ def train_features(args: argparse.Namespace) -> int:
     class_text = class_embeddings(descriptions, encoder, config.text_parts)
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = run_zero_shot_protocol(data, split, class_text, config, out, progress=not args.quiet)
+    with run_log(out):
+        result = run_zero_shot_protocol(data, split, class_text, config, out, progress=not args.quiet)
     names = [d.name for d in descriptions]
     metrics = {
         "dataset": args.dataset, "split": args.split, "seed": config.train.seed,
@@ -102,6 +136,7 @@ def train_features(args: argparse.Namespace) -> int:
         "settings": config_to_dict(config),
     }
     write_run_report(out, metrics, result.predictions, names, split.seen, split.unseen)
+    plot_loss_curves(out)
     model = result.zero_shot.model
     save_checkpoint(out / "model.safetensors", {"model": model.state_dict()},
                     info={"vae": config_to_dict(model.config), "text_model": config.text.model,
@@ -117,12 +152,18 @@ def train_features(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """Raw recordings to a bundle: backbone, features, VAEs, evaluation (fsvae_core.pipeline)."""
-    from fsvae_core.pipeline import PipelineConfig, merge_training_data, train_pipeline, training_data
+    from fsvae_core.pipeline import (PipelineConfig, auto_preset, merge_training_data, preset_config, train_pipeline,
+                                     training_data)
     from fsvae_core.settings import SettingsError, load_settings
     from fsvae_core.skeleton_data import load_dataset
     from fsvae_core.splits import resolve_split
 
-    config = load_settings(PipelineConfig, args.config) if args.config else PipelineConfig()
+    if args.config:
+        config, settings = load_settings(PipelineConfig, args.config), f"settings from {args.config}"
+    else:
+        preset = auto_preset() if args.preset == "auto" else args.preset
+        config, settings = preset_config(preset), f"preset {preset}" + (
+            " (no CUDA GPU; --preset full for the full settings)" if args.preset == "auto" and preset == "cpu" else "")
     experiment = config.experiment
     if args.seed is not None:
         experiment = replace(experiment, train=replace(experiment.train, seed=args.seed))
@@ -143,8 +184,11 @@ def train(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise SettingsError(f"--unseen {args.unseen}: {error}") from error
     named, colon, _ = args.unseen.rpartition(":")
-    result = train_pipeline(data, split, config, Path(args.out), progress=not args.quiet,
-                            evaluate_on=named if colon else None)
+    with run_log(Path(args.out)):
+        log.info("fsvae train --dataset %s --unseen %s --out %s: %s", args.dataset, args.unseen, args.out, settings)
+        print(f"fsvae train: {settings}; progress in {Path(args.out) / RUN_LOG}", file=sys.stderr)
+        result = train_pipeline(data, split, config, Path(args.out), progress=not args.quiet,
+                                evaluate_on=named if colon else None)
     m = result.metrics
     if m["zsl"] is None:
         print(f"deployment bundle of {data.dataset.num_classes} classes: test accuracy {m['seen']['top1']:.1%}, "

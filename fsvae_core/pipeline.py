@@ -44,8 +44,8 @@ from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
 from fsvae_core.descriptions import ActionDescription, DescriptionError, known_datasets, load_descriptions, synonym_groups
 from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
-from fsvae_core.report import write_run_report
-from fsvae_core.settings import config_to_dict
+from fsvae_core.report import plot_loss_curves, write_run_report
+from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
 from fsvae_core.skeleton_data import SkeletonDataset
 from fsvae_core.splits import ClassSplit
 from fsvae_core.parts import part_text_embeddings
@@ -274,15 +274,63 @@ def make_windows(dataset: SkeletonDataset, indices: np.ndarray, spec: WindowSpec
     return np.concatenate(windows).astype(np.float32), labels
 
 
-def _fit_backbone(windows, labels, classes, config: PipelineConfig, checkpoint: Path | None, progress: bool):
+def _fit_backbone(windows, labels, classes, config: PipelineConfig, checkpoint: Path | None, progress: bool,
+                  stage: str, windows_later: int = 0):
+    """Train one backbone; ``windows_later``: the windows of the backbone stage still to come (for the estimate)."""
     index = np.searchsorted(np.asarray(classes), labels)  # class ids -> 0..K-1
+    epochs = config.backbone_train.epochs
+    log.info("stage: %s (%d classes, %d windows, %d epochs)", stage, len(classes), len(windows), epochs)
+
+    def on_epoch(record: dict) -> None:
+        # An epoch's time grows with its windows: the next backbone's is this one's, scaled.
+        left = record["seconds"] * (epochs - record["epoch"] + epochs * windows_later / len(windows))
+        log.info("%s: epoch %d/%d done, about %s left for the backbones (the VAEs take a few minutes more)",
+                 stage, record["epoch"], epochs, _duration(left))
+
     return train_backbone(windows, index, len(classes), config.backbone, config.backbone_train,
-                          checkpoint_path=checkpoint, progress=progress)
+                          checkpoint_path=checkpoint, progress=progress, on_epoch=on_epoch)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# Named settings for `fsvae train` without --config. "full" is PipelineConfig's defaults (60 backbone
+# epochs on 48-frame windows, 10 VAE cycles): 40 minutes to over 2 hours for one UTD-MHAD split on a
+# 2-core CPU. "cpu" is the setting of the camera and leave-one-dataset-out runs
+# (benchmarks/configs/camera_cpu.json): 32-frame windows at 15 fps, a narrower backbone with a 5-frame
+# temporal kernel, 20 epochs with the sensor augmentation, about 32 windows a class, 6 VAE cycles.
+PRESETS: dict[str, dict] = {
+    "full": {},
+    "cpu": {
+        "window": {"frames": 32, "fps": 15.0, "normalization": {"scale_by": "limbs", "upright": True}},
+        "class_windows": 32,
+        "backbone": {"channels": [32, 32, 64, 64, 128, 128], "feature_dim": 256, "temporal_kernel": 5},
+        "backbone_train": {
+            "epochs": 20, "batch_size": 32, "warmup_epochs": 2,
+            "augment": {"rotation_deg": 30.0, "tilt_deg": 15.0, "crop_range": [0.6, 1.8], "jitter_std": 0.02,
+                        "bone_scale_std": 0.15, "depth_range": [0.5, 1.3]},
+        },
+        "experiment": {"train": {"cycles": 6, "steps_per_cycle": 1000}},
+    },
+}
+
+
+def preset_config(name: str) -> PipelineConfig:
+    """The :data:`PRESETS` entry ``name`` as a PipelineConfig."""
+    if name not in PRESETS:
+        raise SettingsError(f"preset must be one of {', '.join(PRESETS)}, got {name!r}")
+    return config_from_dict(PipelineConfig, PRESETS[name], f"preset {name}")
+
+
+def auto_preset() -> str:
+    """``full`` where torch sees a CUDA GPU, else ``cpu``."""
+    return "full" if torch.cuda.is_available() else "cpu"
 
 
 @dataclass
@@ -311,6 +359,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
 
     timings = {}
     t0 = time.perf_counter()
+    log.info("stage: windows")
     train_windows, train_labels = make_windows(dataset, train_idx, config.window, config.crops(dataset.labels[train_idx]))
     test_windows, test_labels = make_windows(dataset, test_idx, config.window, 1)
     timings["windows_s"] = time.perf_counter() - t0
@@ -320,12 +369,15 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     t0 = time.perf_counter()
     in_stage1 = np.isin(train_labels, split.train_classes)
     backbone_validation = _fit_backbone(train_windows[in_stage1], train_labels[in_stage1], split.train_classes, config,
-                                        out_dir / "backbone_validation.ckpt.safetensors", progress)
-    backbone = _fit_backbone(train_windows, train_labels, seen, config, out_dir / "backbone.ckpt.safetensors", progress)
+                                        out_dir / "backbone_validation.ckpt.safetensors", progress,
+                                        "backbone 1/2 (without the validation classes)", len(train_windows))
+    backbone = _fit_backbone(train_windows, train_labels, seen, config, out_dir / "backbone.ckpt.safetensors", progress,
+                             "backbone 2/2 (every seen class)")
     timings["backbones_s"] = time.perf_counter() - t0
     timings["peak_rss_mb_after_backbones"] = _peak_rss_mb()
 
     t0 = time.perf_counter()
+    log.info("stage: features (backbone activations of every window)")
     # Body-part features only when the part-aware rule may be chosen (and every class has part sentences).
     with_parts = max(config.experiment.part_weights) > 0 and all(d.parts is not None for d in descriptions)
     if max(config.experiment.part_weights) > 0 and not with_parts:
@@ -349,6 +401,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     timings["peak_rss_mb_after_features"] = _peak_rss_mb()
 
     t0 = time.perf_counter()
+    log.info("stage: VAEs (validation stage, then final stage, then evaluation)")
     encoder = SentenceEncoder(config.experiment.text)
     class_text = class_embeddings(descriptions, encoder, config.experiment.text_parts)
     part_text = PartText(*part_text_embeddings(descriptions, encoder)) if with_parts else None
@@ -375,6 +428,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
         "settings": config_to_dict(config),
     }
     write_run_report(out_dir, metrics, result.predictions, names, split.seen, split.unseen)
+    plot_loss_curves(out_dir)
     bundle_path = save_bundle(
         out_dir / "bundle",
         vae=zero_shot.model,

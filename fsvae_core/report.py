@@ -79,6 +79,49 @@ def plot_per_class(zsl: dict[int, float], gzsl: dict[int, float], seen: set[int]
     plt.close(fig)
 
 
+# Checkpoints of a run folder whose histories go into loss_curves.png: (file, label, x key, loss key).
+_CURVES = (
+    ("backbone_validation.ckpt.safetensors", "backbone 1/2", "epoch", "loss"),
+    ("backbone.ckpt.safetensors", "backbone 2/2", "epoch", "loss"),
+    ("validation_stage.ckpt.safetensors", "VAE validation stage", "cycle", "total"),
+    ("final_stage.ckpt.safetensors", "VAE final stage", "cycle", "total"),
+)
+
+
+def plot_loss_curves(out_dir: Path) -> Path | None:
+    """``loss_curves.png``: training loss per backbone epoch and per VAE cycle, from the run's checkpoints.
+
+    Returns the picture's path, or None when the folder holds no checkpoint with a history.
+    """
+    from fsvae_core.checkpoint import CheckpointError, read_checkpoint_info
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    drawn = 0
+    for name, label, x_key, y_key in _CURVES:
+        try:
+            history = read_checkpoint_info(out_dir / name).get("history") or []
+        except (CheckpointError, OSError):
+            continue
+        points = [(record[x_key], record[y_key]) for record in history if x_key in record and y_key in record]
+        if points:
+            axis = left if x_key == "epoch" else right
+            axis.plot(*zip(*points), marker="o", markersize=3, label=label)
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    for axis, x_label, title in ((left, "epoch", "backbone: cross-entropy"), (right, "cycle", "VAEs: total loss")):
+        axis.set_xlabel(x_label)
+        axis.set_title(title)
+        if axis.lines:
+            axis.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "loss_curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_run_report(out_dir: Path, metrics: dict, predictions: dict[str, np.ndarray], class_names: list[str],
                      seen: tuple[int, ...], unseen: tuple[int, ...]) -> None:
     """Write metrics.json, predictions.npz and the PNG pictures into ``out_dir``."""

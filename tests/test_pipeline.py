@@ -1,15 +1,18 @@
 """``fsvae train`` from raw skeletons to a loadable bundle, on a small generic dataset file."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from calibration import NTU25
 from fsvae_core.bundle import load_bundle
 from fsvae_core.cli import main
 from fsvae_core.descriptions import load_descriptions
 from fsvae_core.pipeline import TrainingData, merge_training_data, train_test_partition, training_data
+from fsvae_core.settings import load_settings
 from fsvae_core.skeleton_data import SkeletonDataset, save_generic_npz
 
 ACTIONS = [
@@ -88,6 +91,33 @@ def test_train_writes_a_bundle_the_live_system_can_load(tmp_path, dataset_file, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"zsl", "gzsl", "timings_s", "calibration"} <= set(metrics)
     assert "bundle:" in capsys.readouterr().out
+
+
+def test_a_run_folder_keeps_a_readable_log_and_loss_curves(tmp_path, dataset_file, tiny_settings):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(dataset_file), "--unseen", "1", "--out", str(out),
+                 "--config", str(tiny_settings), "--quiet"]) == 0
+    text = (out / "train.log").read_text()
+    for line in (f"settings from {tiny_settings}", "stage: windows", "stage: backbone 1/2", "stage: backbone 2/2",
+                 "epoch 2/2 done, about 0 s left for the backbones", "stage: features", "stage: VAEs", "cycle 1: loss"):
+        assert line in text, line
+    assert (out / "loss_curves.png").stat().st_size > 0
+
+
+def test_without_a_config_a_machine_without_a_gpu_gets_the_cpu_preset(tmp_path, dataset_file, tiny_settings,
+                                                                       monkeypatch, capsys):
+    from fsvae_core import pipeline
+
+    assert pipeline.preset_config("full") == pipeline.PipelineConfig()
+    camera_cpu = Path(__file__).parents[1] / "benchmarks" / "configs" / "camera_cpu.json"
+    assert pipeline.preset_config("cpu") == load_settings(pipeline.PipelineConfig, camera_cpu)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setitem(pipeline.PRESETS, "cpu", json.loads(tiny_settings.read_text()))  # the plumbing, quickly
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(dataset_file), "--unseen", "1", "--out", str(out), "--quiet"]) == 0
+    assert "fsvae train: preset cpu (no CUDA GPU; --preset full for the full settings)" in capsys.readouterr().err
+    assert load_bundle(out / "bundle").window_frames == 8  # the (patched) cpu preset's windows
+    assert "preset cpu" in (out / "train.log").read_text()
 
 
 def test_decision_shift_fits_the_thresholds_on_windows_seen_through_the_sensor_changes(tmp_path, dataset_file,

@@ -812,7 +812,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", metavar="FILE", help="write the overlay video to FILE (.avi, MJPG)")
     parser.add_argument("--labels", metavar="ENDPOINT", help="labels to draw (default: none; e.g. "
                         f"{default_endpoint('labels')})")
-    parser.add_argument("--curve-keys", metavar="DIR", help="client CURVE keys for --labels (see `fsvae keys`)")
+    parser.add_argument("--curve-keys", metavar="DIR",
+                        help="client CURVE keys (see `fsvae keys`) for --labels, and with --connect for --windows")
+    parser.add_argument("--connect", action="store_true",
+                        help="connect --windows to an inference process on another machine that binds it "
+                             "(inference --windows-bind) instead of binding it here; --curve-keys then holds "
+                             "that machine's server.key and client.key_secret")
     parser.add_argument("--settle", type=float, metavar="S",
                         help="wait after binding so subscribers can connect (default 0.5 s for --fast; none for "
                              "sources played in real time, whose first window comes 0.5 s after the first pose anyway)")
@@ -850,10 +855,10 @@ def _window_spec(bundle: str | None) -> WindowSpec:
         raise SourceError(f"cannot read the window spec from {path}: {error}") from error
 
 
-def _client_keys(folder: str | None) -> CurveKeys | None:
-    """The keys of a subscriber on the recognizer's own machine (the overlay's labels)."""
+def _client_keys(folder: str | None, remote: bool) -> CurveKeys | None:
+    """The client keys of this capture: on the recognizer's own machine (``local``), or on another (``client``)."""
     try:
-        return None if folder is None else read_curve_key_files(folder, "local")
+        return None if folder is None else read_curve_key_files(folder, "client" if remote else "local")
     except ValueError as error:
         raise SourceError(str(error)) from error
 
@@ -926,7 +931,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.show:
             _check_display()
         spec = _window_spec(args.bundle)
-        curve = _client_keys(args.curve_keys)
+        curve = _client_keys(args.curve_keys, remote=args.connect)
         if args.standby:
             go, source, estimator = _stand_by(args, stop)
             if not go:
@@ -947,7 +952,8 @@ def main(argv: list[str] | None = None) -> int:
             overlay = _Overlay(args.show, args.record, args.labels, args.source_id,
                                float(getattr(source, "fps", 30.0)), curve)
         try:
-            publisher = LatestWinsPublisher(args.windows, allow_remote=args.allow_remote)
+            publisher = (LatestWinsPublisher(args.windows, bind=False, curve=curve) if args.connect
+                         else LatestWinsPublisher(args.windows, allow_remote=args.allow_remote))
         except Exception as error:  # noqa: BLE001 - a bad or taken endpoint: one line, not a crash loop
             if isinstance(error, ValueError) or "zmq" in type(error).__module__:
                 raise SourceError(f"cannot publish windows on {args.windows}: {error}") from error

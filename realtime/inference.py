@@ -817,7 +817,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m realtime.inference --bundle DIR``: serve labels until stopped; 0 on a clean stop, 2 on bad setup."""
     parser = argparse.ArgumentParser(prog="python -m realtime.inference", description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", required=True, type=Path, help="model bundle directory")
-    parser.add_argument("--windows", default=default_endpoint("windows"), help="capture's PUB endpoint (connect)")
+    parser.add_argument("--windows", default=default_endpoint("windows"),
+                        help="capture's PUB endpoint (connect), or with --windows-bind where captures connect")
+    parser.add_argument("--windows-bind", action="store_true",
+                        help="bind --windows instead of connecting to one capture: captures on other machines "
+                             "connect to it (capture --connect), CURVE-protected with --curve-keys")
     parser.add_argument("--labels", default=default_endpoint("labels"), help="labels PUB endpoint (bind)")
     parser.add_argument("--control", default=default_endpoint("control"), help="control REP endpoint (bind)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -860,7 +864,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.allow_remote and curve is None:
         print("inference: warning: --allow-remote without --curve-keys: anyone who can reach these sockets "
-              "can read the labels and change the actions", file=sys.stderr)  # fmt: skip
+              "can read the labels and change the actions"
+              + (", and send windows" if args.windows_bind else ""), file=sys.stderr)  # fmt: skip
     if args.standby:
         print("inference: standby, model loaded", file=sys.stderr, flush=True)
         if sys.stdin.readline().strip() != "go":
@@ -874,7 +879,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         with (
-            LatestWinsSubscriber(args.windows, topics=skeleton_topics()) as windows_sub,
+            LatestWinsSubscriber(args.windows, topics=skeleton_topics(), bind=args.windows_bind,
+                                 curve=curve if args.windows_bind else None,
+                                 allow_remote=args.allow_remote) as windows_sub,
             LatestWinsPublisher(args.labels, curve=curve, allow_remote=args.allow_remote) as labels_pub,
             ControlServer(args.control, curve=curve, allow_remote=args.allow_remote) as control,
         ):

@@ -20,9 +20,10 @@ unsent messages at once (LINGER 0).
 
 Binding to anything other than loopback or ``ipc://`` needs
 ``allow_remote=True``; remote links should use CURVE (:class:`CurveKeys`),
-where PUB and REP sockets are the CURVE servers and let in only the client key
-of the keys, and the server's own key pair (for processes on the server's
-machine, :meth:`CurveKeys.for_local_client`).
+where the binding side of a link is the CURVE server (the recognizer's PUB
+and REP sockets, and its windows SUB where remote captures connect to it) and
+lets in only the client key of the keys, and the server's own key pair (for
+processes on the server's machine, :meth:`CurveKeys.for_local_client`).
 """
 
 from __future__ import annotations
@@ -371,7 +372,6 @@ _ZAP = _ZapRegistry()
 class _Socket:
     """One ZeroMQ socket with endpoint checks, CURVE, LINGER 0 on close and ``with`` support."""
 
-    _CURVE_SERVER_TYPES = (zmq.PUB, zmq.XPUB, zmq.REP)
     _COUNTERS: tuple[str, ...] = ()
 
     def __init__(
@@ -457,7 +457,9 @@ class _Socket:
         return {name: int(getattr(self, name)) for name in self._COUNTERS}
 
     def _apply_curve(self, socket: zmq.Socket, keys: CurveKeys) -> None:
-        if self._type in self._CURVE_SERVER_TYPES:
+        # The side that binds is the server: the recognizer's label and control sockets, and its windows
+        # socket where captures on other machines connect to it (inference --windows-bind).
+        if self._bind:
             if keys.server_secret is None:
                 raise ValueError(f"{type(self).__name__} is a CURVE server and needs server_secret (CurveKeys.for_server)")
             if self._zap_domain is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -472,6 +473,42 @@ def test_cli_publishes_windows_a_subscriber_receives(shared_data):
     assert windows[0].joints.shape == (48, 2, 25, 3) and windows[0].source_id == "cam0"
 
 
+def _windows_from_a_connecting_capture(endpoint: str, server_keys, *capture_args: str) -> tuple[list, str]:
+    """Windows that reach a bound (inference-side) subscriber from ``capture --connect``, and capture's stderr."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    with LatestWinsSubscriber(endpoint, topics=skeleton_topics("cam0"), bind=True, curve=server_keys) as subscriber:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "realtime.capture", "--duration", "3", "--fast", "--settle", "1",
+             "--windows", endpoint, "--connect", *capture_args],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        received = []
+        while process.poll() is None:
+            received.append(subscriber.receive(timeout_ms=100))
+        while (message := subscriber.receive(timeout_ms=200)) is not None:
+            received.append(message)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    return [m for m in received if isinstance(m, SkeletonWindow)], stderr
+
+
+def test_cli_connects_its_windows_to_an_inference_on_another_machine_over_curve(shared_data, tmp_path):
+    from realtime.transport import read_curve_key_files, write_curve_key_files
+
+    write_curve_key_files(tmp_path / "keys")
+    remote = tmp_path / "capture-machine"  # what the README tells a capture machine to hold
+    remote.mkdir()
+    for name in ("server.key", "client.key_secret"):
+        shutil.copy(tmp_path / "keys" / name, remote / name)
+    server = read_curve_key_files(tmp_path / "keys", "server")
+    windows, stderr = _windows_from_a_connecting_capture(free_endpoint(), server, "--skeleton",
+                                                         str(shared_data / SKELETON), "--curve-keys", str(remote))
+    assert windows and windows[0].source_id == "cam0", stderr[-500:]
+    # Without the keys nothing gets through.
+    refused, _ = _windows_from_a_connecting_capture(free_endpoint(), server, "--skeleton", str(shared_data / SKELETON))
+    assert refused == []
+
+
 def test_cli_missing_camera_exits_2_with_one_line():
     result = _run("--camera", "7")
     assert result.returncode == 2
@@ -628,8 +665,6 @@ def test_cli_records_a_skeleton_replay_on_a_blank_canvas(tmp_path, shared_data):
 
 
 def test_the_overlay_subscribes_with_the_keys_of_the_recognizers_machine(tmp_path):
-    import shutil
-
     from realtime import capture
     from realtime.transport import write_curve_key_files
 
@@ -638,5 +673,5 @@ def test_the_overlay_subscribes_with_the_keys_of_the_recognizers_machine(tmp_pat
     server_side.mkdir()
     for name in ("server.key_secret", "client.key"):  # what the recognizer's machine keeps
         shutil.copy(tmp_path / "keys" / name, server_side / name)
-    keys = capture._client_keys(str(server_side))
+    keys = capture._client_keys(str(server_side), remote=False)
     assert keys is not None and keys.client_secret is not None and keys.server_secret is None

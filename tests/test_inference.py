@@ -18,6 +18,8 @@ import threading
 import time
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -635,6 +637,42 @@ def test_stale_windows_are_dropped_when_inference_is_slow(recognizer, monkeypatc
 
 # ---------------------------------------------------------------------------------------------
 # The process entry point
+
+
+def test_main_with_windows_bind_takes_windows_only_from_captures_holding_the_keys(bundle_dir, tmp_path):
+    from realtime.transport import read_curve_key_files, write_curve_key_files
+
+    write_curve_key_files(tmp_path / "keys")
+    capture_side = read_curve_key_files(tmp_path / "keys", "client")  # server.key and client.key_secret
+    windows_ep, labels_ep, control_ep = endpoint(), endpoint(), endpoint()
+    process = subprocess.Popen([
+        sys.executable, "-m", "realtime.inference", "--bundle", str(bundle_dir), "--windows", windows_ep,
+        "--windows-bind", "--labels", labels_ep, "--control", control_ep, "--curve-keys", str(tmp_path / "keys"),
+        "--duration", "60",
+    ], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    local = read_curve_key_files(tmp_path / "keys", "local")
+    try:
+        with (
+            LatestWinsSubscriber(labels_ep, topics=("action.label",), curve=local) as labels,
+            LatestWinsPublisher(windows_ep, bind=False) as stranger,
+            LatestWinsPublisher(windows_ep, bind=False, curve=capture_side) as capture,
+        ):
+            def first_label(publisher, source, seconds):
+                end = time.monotonic() + seconds
+                for seq in range(10**6):
+                    if time.monotonic() > end:
+                        return None
+                    publisher.publish(SkeletonWindow(seq=seq, source_id=source, capture_timestamp_ms=now_ms(),
+                                                     fps=FPS, joints=random_window(seq)))
+                    event = labels.receive(timeout_ms=50)
+                    if isinstance(event, LabelEvent) and event.source_id == source:
+                        return event
+
+            assert first_label(capture, "far", 45) is not None
+            assert first_label(stranger, "stranger", 2) is None
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def test_main_with_a_bad_bundle_says_so_in_one_line(tmp_path, capsys):

@@ -130,9 +130,7 @@ def onnx_graph(scorer: WindowScorer, classes: ClassTensors, built_in: bool) -> b
 def scorer_of(bundle: Bundle) -> tuple[WindowScorer, ClassTensors]:
     """The bundle's scorer (CPU, eval mode) and its classes."""
     scorer = WindowScorer(bundle.build_backbone(), bundle.build_vae(), bundle.part_aligner(), bundle.part_weight)
-    seen = np.array([entry.seen for entry in bundle.classes], dtype=bool)
-    classes = ClassTensors.build(bundle.prototypes, seen, bundle.decision_rule.gamma, bundle.part_text, bundle.has_parts)
-    return scorer.eval(), classes
+    return scorer.eval(), ClassTensors.of_bundle(bundle)
 
 
 def metadata(bundle: Bundle) -> dict[str, Any]:

@@ -21,6 +21,7 @@ B body parts, D sentence dimension.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from torch import nn
 from fsvae_core.backbone import SkeletonGCN
 from fsvae_core.model import FSVAE
 from fsvae_core.parts import PartAligner, part_scores
+
+if TYPE_CHECKING:
+    from fsvae_core.bundle import Bundle
 
 
 @dataclass(frozen=True)
@@ -47,14 +51,14 @@ class ClassTensors:
     has_parts: torch.Tensor | None = None
 
     @classmethod
-    def build(cls, prototypes: torch.Tensor, seen: np.ndarray, gamma: float, part_text: torch.Tensor | None,
-              has_parts: np.ndarray, device: torch.device | str = "cpu") -> ClassTensors:
-        """From a bundle's tables: raw prototypes (K, Z), seen (K,) bool, ``gamma``, part_text or None."""
+    def of_bundle(cls, bundle: Bundle, device: torch.device | str = "cpu") -> ClassTensors:
+        """A bundle's classes: its prototypes, its gamma on the trained ones, its part sentences."""
+        seen = np.array([entry.seen for entry in bundle.classes], dtype=np.float32)
         return cls(
-            F.normalize(prototypes.float(), dim=1).to(device),
-            torch.as_tensor(np.asarray(seen, dtype=np.float32) * gamma, dtype=torch.float32).to(device),
-            None if part_text is None else part_text.float().to(device),
-            None if part_text is None else torch.as_tensor(np.asarray(has_parts, dtype=bool)).to(device),
+            F.normalize(bundle.prototypes.float(), dim=1).to(device),
+            torch.as_tensor(seen * bundle.decision_rule.gamma, dtype=torch.float32).to(device),
+            None if bundle.part_text is None else bundle.part_text.float().to(device),
+            None if bundle.part_text is None else torch.as_tensor(bundle.has_parts).to(device),
         )
 
     def tensors(self) -> tuple[torch.Tensor, ...]:

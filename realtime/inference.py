@@ -180,7 +180,7 @@ class Recognizer:
         self._scorer = WindowScorer(backbone, vae, bundle.part_aligner(), bundle.part_weight).to(device)
         # source -> (class names the vector is about, smoothed scores (K,), last update in ms)
         self._smoothed: dict[str, tuple[tuple[str, ...], np.ndarray, float]] = {}
-        self._set_classes(bundle.classes, bundle.prototypes)
+        self._set_classes()
         # On CPU a frozen trace of the backbone's person path gives the same features, about a fifth
         # faster; onnxruntime runs the whole scorer graph faster still (benchmarks/live_latency.py).
         self._joint_encoder = frozen_joint_encoder(backbone) if device.type == "cpu" and runtime == "torch" else None
@@ -216,12 +216,12 @@ class Recognizer:
 
     # --- classes ---
 
-    def _set_classes(self, classes: Sequence[ClassEntry], prototypes: torch.Tensor) -> None:
-        self.classes = list(classes)
+    def _set_classes(self) -> None:
+        """Score against the classes of ``self.bundle``."""
+        self.classes = list(self.bundle.classes)
         self.names = tuple(entry.name for entry in self.classes)
         self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
-        self.class_tensors = ClassTensors.build(prototypes, self.seen, self.rule.gamma, self.bundle.part_text,
-                                                self.bundle.has_parts, self.device)
+        self.class_tensors = ClassTensors.of_bundle(self.bundle, self.device)
 
     def actions(self) -> list[ActionInfo]:
         """The actions the recognizer can name, in prototype-row order."""
@@ -270,7 +270,7 @@ class Recognizer:
     def use_classes_of(self, fresh: Bundle) -> None:
         """Score against ``fresh``'s classes and prototypes from the next window on (same network)."""
         self.bundle = fresh
-        self._set_classes(fresh.classes, fresh.prototypes)
+        self._set_classes()
 
     # --- scoring ---
 

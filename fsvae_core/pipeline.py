@@ -284,7 +284,7 @@ def _fit_backbone(windows, labels, classes, config: PipelineConfig, checkpoint: 
     def on_epoch(record: dict) -> None:
         # An epoch's time grows with its windows: the next backbone's is this one's, scaled.
         left = record["seconds"] * (epochs - record["epoch"] + epochs * windows_later / len(windows))
-        log.info("%s: epoch %d/%d done, about %s left for the backbones (the VAEs take a few minutes more)",
+        log.info("%s: epoch %d/%d done, about %s left for the backbones (then features and the VAE stages)",
                  stage, record["epoch"], epochs, _duration(left))
 
     return train_backbone(windows, index, len(classes), config.backbone, config.backbone_train,

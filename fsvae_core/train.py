@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -128,6 +129,7 @@ def train_vaes(
         log.info("resumed %s after cycle %d", checkpoint_path, start_cycle)
 
     for cycle in range(start_cycle, config.cycles):
+        started = time.perf_counter()
         model.train()
         totals: dict[str, float] = {}
         steps = range(config.steps_per_cycle)
@@ -154,7 +156,9 @@ def train_vaes(
         # final stage trained a single cycle and scored 15% where the same split had scored 41%.
         if score >= best_score:
             best_score, best_cycle, best_state = score, cycle + 1, copy.deepcopy(model.state_dict())
-        log.info("cycle %d: loss %.4f score %.4f", cycle + 1, record["total"], score)
+        seconds = time.perf_counter() - started
+        log.info("cycle %d/%d: loss %.4f score %.4f (%.0f s; about %.0f s left in this stage)", cycle + 1,
+                 config.cycles, record["total"], score, seconds, seconds * (config.cycles - cycle - 1))
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, {"model": model.state_dict(), "best": best_state}, optimizer, generator, {
                 "cycles_done": cycle + 1, "history": history, "best_score": best_score,

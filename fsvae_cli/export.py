@@ -30,7 +30,8 @@ def export(args: argparse.Namespace) -> int:
     from realtime.recognize import ClipError, model_windows
 
     bundle_path, out = args.onnx
-    recognizer = Recognizer.from_bundle(load_bundle(bundle_path), device="cpu")
+    # Only to cut and prepare the check windows as the live recognizer does; the graph is made below.
+    recognizer = Recognizer.from_bundle(load_bundle(bundle_path), device="cpu", runtime="torch")
     if args.check_files:
         try:
             windows = np.concatenate([model_windows(path, recognizer, mirrored=args.mirrored) for path in args.check_files])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ import numpy as np
 
 from fsvae_core.paths import PROJECT_ROOT, data_dir
 from fsvae_core.skeleton_data import read_ntu_skeleton
+from realtime.live import FAST_CRASH_S
 from realtime.messages import PoseFrame, now_ms
 from realtime.transport import LatestWinsPublisher
 
@@ -103,9 +105,14 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             kills = 0
+            last_kill = {"inference": -math.inf, "capture": -math.inf}
             for _ in range(args.kills):
                 for name in ("inference", "capture"):
                     wait(lambda: ready(kills))
+                    # A child killed sooner than FAST_CRASH_S after its start counts towards the supervisor's
+                    # crash-loop limit (a fresh start, --no-spare, is that young): let it grow older first.
+                    time.sleep(max(0.0, last_kill[name] + FAST_CRASH_S + 0.5 - time.monotonic()))
+                    last_kill[name] = time.monotonic()
                     killed_at = now_ms()
                     os.kill(serving(name, len(gaps[name])), signal.SIGKILL)
                     kills += 1

@@ -33,6 +33,7 @@ from fsvae_core.bundle import load_bundle
 from fsvae_core.paths import data_dir
 from fsvae_core.skeleton_data import read_ntu_skeleton
 from realtime.capture import PoseSample, WindowBuilder
+from realtime.inference import RUNTIMES
 from realtime.messages import LabelEvent, SkeletonWindow, now_ms
 from realtime.transport import ControlClient, LatestWinsPublisher, LatestWinsSubscriber
 
@@ -130,7 +131,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each N streams")
     parser.add_argument("--stride", type=float, default=0.25, help="seconds between a camera's windows (as fsvae-live)")
     parser.add_argument("--max-batch", type=int, default=8, help="the inference process's --max-batch")
-    parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"))
+    parser.add_argument("--runtime", default="auto", choices=("auto", *RUNTIMES))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()

@@ -738,7 +738,8 @@ class _Loop:
                             "its text first; the first add also loads the text model, a few seconds)",
                 })  # fmt: skip
             status = {
-                "bundle": str(recognizer.path), "device": str(recognizer.device), "runtime": recognizer.runtime, "classes": len(recognizer.names),
+                "bundle": str(recognizer.path), "device": str(recognizer.device), "runtime": recognizer.runtime,
+                "classes": len(recognizer.names),
                 "window_frames": recognizer.window_frames, "fps": recognizer.bundle.fps,
                 "unknown_threshold": recognizer.rule.unknown_trained, "unknown_text_threshold": recognizer.rule.unknown_text,
                 "unknown_text_by": recognizer.rule.text_by,
@@ -784,7 +785,8 @@ def run_inference(
         windows_sub.max_clock_skew_ms = MAX_CLOCK_SKEW_MS
     loop = _Loop(recognizer, windows_sub, labels_pub, stats, control_server)
     deadline = None if duration_s is None else time.monotonic() + duration_s
-    loop.log("info", f"inference ready on {recognizer.device} ({recognizer.runtime}) with {len(recognizer.names)} actions")
+    loop.log("info", f"inference ready on {recognizer.device} ({recognizer.runtime}) "
+                     f"with {len(recognizer.names)} actions")
     try:
         _serve(loop, control_server, deadline, stop_event, max_batch)
     finally:

@@ -338,6 +338,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="where inference answers list/add/remove/status requests (default %(default)s)")
     parser.add_argument("--source-id", default="cam0", help="the id in topics and labels (default cam0)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
+    # realtime.inference.RUNTIMES, spelled out: this supervisor imports no torch, so that it starts at once.
     parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
                         help="what scores windows: auto (default: onnx on the CPU, torch on CUDA), torch or onnx")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")

@@ -52,9 +52,8 @@ VARIANTS = {
     "no-alignment": {"experiment": {"train": {"loss": {"alpha": 0.0, "cross_reconstruction": 1.0,
                                                         "distribution_alignment": 1.0}}}},
     "parts": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0]}},
-    "text-variants": {"experiment": {"text_variants": 8}},
 }
-SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-alignment", "parts", "text-variants")
+SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-alignment", "parts")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 

@@ -104,12 +104,12 @@ def train_features(args: argparse.Namespace) -> int:
     """Run the zero-shot protocol on a folder of skeleton features and write a run folder."""
     from fsvae_core.checkpoint import save_checkpoint
     from fsvae_core.descriptions import load_descriptions
-    from fsvae_core.experiment import class_text_tables, run_zero_shot_protocol
+    from fsvae_core.experiment import run_zero_shot_protocol
     from fsvae_core.features import load_feature_split
     from fsvae_core.report import plot_loss_curves, write_run_report
     from fsvae_core.settings import SettingsError, config_to_dict
     from fsvae_core.splits import resolve_split
-    from fsvae_core.text import SentenceEncoder
+    from fsvae_core.text import SentenceEncoder, class_embeddings
 
     config = _experiment_config(args)
     descriptions = load_descriptions(args.descriptions or args.dataset)
@@ -120,12 +120,12 @@ def train_features(args: argparse.Namespace) -> int:
     data = load_feature_split(args.features, split)
     log.info("%s: %d training, %d unseen-test, %d all-test samples of %d-d features",
              args.features, len(data.train), len(data.ztest), len(data.gtest), data.dim)
-    class_text, text_variants = class_text_tables(descriptions, SentenceEncoder(config.text), config)
+    encoder = SentenceEncoder(config.text)
+    class_text = class_embeddings(descriptions, encoder, config.text_parts)
 
     out = Path(args.out)
     with run_log(out):
-        result = run_zero_shot_protocol(data, split, class_text, config, out, progress=not args.quiet,
-                                        text_variants=text_variants)
+        result = run_zero_shot_protocol(data, split, class_text, config, out, progress=not args.quiet)
     names = [d.name for d in descriptions]
     metrics = {
         "dataset": args.dataset, "split": args.split, "seed": config.train.seed,

@@ -33,7 +33,7 @@ from fsvae_core.gzsl import CalibratedStacking, LogisticGate, accuracy, gzsl_res
 from fsvae_core.model import FSVAE, VAEConfig
 from fsvae_core.parts import PartAligner
 from fsvae_core.splits import ClassSplit
-from fsvae_core.text import TEXT_PARTS, SentenceEncoder, TextEncoderConfig, class_embedding_variants, class_embeddings
+from fsvae_core.text import TEXT_PARTS, TextEncoderConfig
 from fsvae_core.train import TrainConfig, train_vaes
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ class ExperimentConfig:
     text_by: str = "score"  # what the text-class threshold bounds: the best score or its lead (fsvae_core.decision)
     part_weights: tuple[float, ...] = (0.0,)
     part_penalty: float = 100.0
-    text_variants: int = 0  # other phrasings per class drawn in VAE training (fsvae_core.text.class_embedding_variants)
 
     def __post_init__(self) -> None:
         if self.zsl_classifier not in ("prototype", "softmax"):
@@ -76,8 +75,6 @@ class ExperimentConfig:
             raise ValueError(f"part_weights must be a non-empty list of weights >= 0, got {self.part_weights}")
         if self.part_penalty <= 0:
             raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
-        if self.text_variants < 0:
-            raise ValueError(f"text_variants must be >= 0, got {self.text_variants}")
 
 
 @dataclass
@@ -122,24 +119,12 @@ def fit_zero_shot(model: FSVAE, class_text: torch.Tensor, classes, config: Exper
     )
 
 
-def class_text_tables(descriptions, encoder: SentenceEncoder, config: ExperimentConfig) -> tuple[np.ndarray, np.ndarray | None]:
-    """Each class's text vector (C, Ct) and, when ``config.text_variants`` asks for them, its other phrasings
-    (C, R, Ct): the ``class_text`` and ``text_variants`` of :func:`run_zero_shot_protocol`."""
-    class_text = class_embeddings(descriptions, encoder, config.text_parts)
-    if not config.text_variants:
-        return class_text, None
-    return class_text, class_embedding_variants(descriptions, encoder, config.text_variants, config.train.seed,
-                                                config.text_parts)
-
-
-def _train(data: LabelledFeatures, class_text: torch.Tensor, config: ExperimentConfig, train: TrainConfig, evaluate,
-           checkpoint, progress, text_variants: torch.Tensor | None = None):
+def _train(data: LabelledFeatures, class_text: torch.Tensor, config: ExperimentConfig, train: TrainConfig, evaluate, checkpoint, progress):
     vae_config = replace(config.vae, skeleton_dim=data.x.shape[1], text_dim=class_text.shape[1])
     torch.manual_seed(train.seed)
     model = FSVAE(vae_config)
     return train_vaes(
-        model, torch.as_tensor(data.x), torch.as_tensor(data.y), class_text, train, evaluate, checkpoint, progress,
-        text_variants,
+        model, torch.as_tensor(data.x), torch.as_tensor(data.y), class_text, train, evaluate, checkpoint, progress
     )
 
 
@@ -226,7 +211,6 @@ def run_zero_shot_protocol(
     validation_train: LabelledFeatures | None = None,
     part_text: PartText | None = None,
     validation_shifted: LabelledFeatures | None = None,
-    text_variants: np.ndarray | None = None,
 ) -> ProtocolResult:
     """Run both stages on ``data`` (see module docstring).
 
@@ -239,17 +223,9 @@ def run_zero_shot_protocol(
     data let the part-aware rule take part. ``validation_shifted``, the same
     samples row for row as the validation stage's (windows through the sensor
     augmentation), is what the decision rule's thresholds are fitted on.
-    ``text_variants`` (n_classes, R, Ct), other phrasings of each class's text,
-    are what the VAEs train on when ``config.text_variants`` asks for them; the
-    prototypes stay ``class_text``.
     """
     started = time.perf_counter()
     text = torch.as_tensor(class_text, dtype=torch.float32)
-    if config.text_variants and (text_variants is None or text_variants.shape[:2] != (len(text), config.text_variants)):
-        raise ValueError(f"config.text_variants = {config.text_variants} needs text_variants of shape "
-                         f"({len(text)}, {config.text_variants}, Ct), got "
-                         f"{None if text_variants is None else text_variants.shape}")
-    variants = torch.as_tensor(text_variants, dtype=torch.float32) if config.text_variants else None
     seen, unseen = np.asarray(split.seen), np.asarray(split.unseen)
     validation, train_classes = np.asarray(split.validation), np.asarray(split.train_classes)
     seed = config.train.seed
@@ -264,7 +240,7 @@ def run_zero_shot_protocol(
         return accuracy(zero_shot.predict(pseudo_unseen.x), pseudo_unseen.y)
 
     stage1 = _train(stage_train, text, config, config.train, validation_accuracy,
-                    out_dir / "validation_stage.ckpt.safetensors" if out_dir else None, progress, variants)
+                    out_dir / "validation_stage.ckpt.safetensors" if out_dir else None, progress)
     log.info("validation stage: best cycle %d, validation ZSL %.3f", stage1.best_cycle, stage1.best_score)
 
     parts_on = (part_text is not None and bool(part_text.has.all()) and max(config.part_weights) > 0
@@ -305,7 +281,7 @@ def run_zero_shot_protocol(
     # Stage 2: all seen classes, as many cycles as validation chose.
     final_train = replace(config.train, cycles=max(stage1.best_cycle, 1))
     stage2 = _train(data.train, text, config, final_train, None,
-                    out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress, variants)
+                    out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
     aligner = (PartAligner.fit(data.train.parts, part_text.table[data.train.y], config.part_penalty)
                if part_weight > 0 else None)
     all_classes = np.arange(split.n_classes)

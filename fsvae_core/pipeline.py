@@ -42,14 +42,14 @@ from fsvae_core.backbone import (
 )
 from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
 from fsvae_core.descriptions import ActionDescription, DescriptionError, known_datasets, load_descriptions, synonym_groups
-from fsvae_core.experiment import ExperimentConfig, PartText, class_text_tables, run_zero_shot_protocol
+from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.report import plot_loss_curves, write_run_report
 from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
 from fsvae_core.skeleton_data import SkeletonDataset
 from fsvae_core.splits import ClassSplit
 from fsvae_core.parts import part_text_embeddings
-from fsvae_core.text import SentenceEncoder
+from fsvae_core.text import SentenceEncoder, class_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -403,10 +403,10 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     t0 = time.perf_counter()
     log.info("stage: VAEs (validation stage, then final stage, then evaluation)")
     encoder = SentenceEncoder(config.experiment.text)
-    class_text, text_variants = class_text_tables(descriptions, encoder, config.experiment)
+    class_text = class_embeddings(descriptions, encoder, config.experiment.text_parts)
     part_text = PartText(*part_text_embeddings(descriptions, encoder)) if with_parts else None
     result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train,
-                                    part_text, validation_shifted, text_variants)
+                                    part_text, validation_shifted)
     timings["vaes_s"] = time.perf_counter() - t0
     timings["peak_rss_mb_after_vaes"] = _peak_rss_mb()
 

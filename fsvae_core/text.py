@@ -140,47 +140,5 @@ def class_embeddings(
     return (joint / np.linalg.norm(joint, axis=1, keepdims=True)).astype(np.float32)
 
 
-def class_embedding_variants(
-    descriptions: Sequence[ActionDescription],
-    encoder: SentenceEncoder,
-    count: int,
-    seed: int,
-    parts: tuple[str, ...] = TEXT_PARTS,
-) -> np.ndarray:
-    """``count`` other phrasings of each class's text as vectors, (C, count, len(parts) * D), unit-norm rows.
-
-    Trained on one vector per class, the text VAE sees a few dozen points and
-    learns them by heart; these give it the same motions said differently.
-    A phrasing keeps the label and rewrites each description: the Local
-    Description becomes, at random, itself with words left out, or the class's
-    body-part sentences (a random three or more, in random order: a local
-    description in other words); the Global Description loses words. The
-    same ``seed`` gives the same phrasings.
-    """
-    if count < 1:
-        raise ValueError(f"count must be at least 1, got {count}")
-    rng = np.random.default_rng(seed)
-    texts = {part: [] for part in parts}
-    for description in descriptions:
-        for _ in range(count):
-            for part in parts:
-                texts[part].append(_rephrased(description, part, rng))
-    per_part = [encoder.encode(texts[part]) for part in parts]
-    joint = np.concatenate(per_part, axis=1).reshape(len(descriptions), count, -1)  # (C, count, P * D)
-    return (joint / np.linalg.norm(joint, axis=2, keepdims=True)).astype(np.float32)
-
-
-def _rephrased(description: ActionDescription, part: str, rng: np.random.Generator, drop: float = 0.2) -> str:
-    if part == "name":
-        return description.name
-    if part == "ld" and description.parts is not None and rng.random() < 0.5:
-        sentences = description.part_texts()
-        chosen = rng.permutation(len(sentences))[: rng.integers(3, len(sentences) + 1)]
-        return "; ".join(sentences[i] for i in chosen)
-    words = getattr(description, part).split()
-    kept = [w for w in words if rng.random() >= drop]
-    return " ".join(kept if len(kept) >= 3 else words)
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -95,13 +95,10 @@ def train_vaes(
     evaluate: Callable[[FSVAE], float] | None = None,
     checkpoint_path: Path | None = None,
     progress: bool = True,
-    text_variants: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train ``model`` on skeleton features (N, Cs) with class ids (N,) and text vectors (K, Ct).
 
-    ``class_text[labels[i]]`` is sample i's text vector; with ``text_variants``
-    (K, R, Ct) each drawn sample takes one of its class's R phrasings at
-    random instead. ``evaluate(model)``
+    ``class_text[labels[i]]`` is sample i's text vector. ``evaluate(model)``
     returns a score to maximise after each cycle (e.g. validation ZSL
     accuracy); without it the last cycle is kept. With ``checkpoint_path`` the
     run saves after each cycle and resumes from an existing checkpoint.
@@ -114,11 +111,6 @@ def train_vaes(
     seed_everything(config.seed)
     model.to(device)
     features, labels, class_text = features.to(device), labels.to(device), class_text.to(device)
-    if text_variants is not None:
-        if text_variants.shape[0] != len(class_text) or text_variants.shape[2] != class_text.shape[1]:
-            raise ValueError(f"text_variants {tuple(text_variants.shape)} must be (K, R, Ct) for class_text "
-                             f"{tuple(class_text.shape)}")
-        text_variants = text_variants.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
     amp = config.mixed_precision and device.type == "cuda"
@@ -144,15 +136,10 @@ def train_vaes(
         for step in tqdm(steps, desc=f"cycle {cycle + 1}/{config.cycles}", disable=not progress, leave=False):
             batch = torch.randint(len(features), (config.batch_size,), generator=generator).to(device)
             skeleton, label = features[batch], labels[batch]
-            if text_variants is None:
-                text = class_text[label]
-            else:
-                phrasing = torch.randint(text_variants.shape[1], (len(label),), generator=generator).to(device)
-                text = text_variants[label, phrasing]
             weights = config.loss if config.alignment_on(step) else _without_alignment(config.loss)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(skeleton, text)
-                terms = fsvae_loss(out, skeleton, text, label, weights, config.kl_weight(step), generator)
+                out = model(skeleton, class_text[label])
+                terms = fsvae_loss(out, skeleton, class_text[label], label, weights, config.kl_weight(step), generator)
             if not torch.isfinite(terms["total"]):
                 raise FloatingPointError(f"loss became {terms['total'].item()} at cycle {cycle + 1}, step {step}; lower the learning rate")
             optimizer.zero_grad(set_to_none=True)

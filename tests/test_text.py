@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fsvae_core.descriptions import ActionDescription
-from fsvae_core.text import SentenceEncoder, TextEncoderConfig, class_embedding_variants, class_embeddings
+from fsvae_core.text import SentenceEncoder, TextEncoderConfig, class_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -69,28 +69,3 @@ def test_a_model_that_is_not_on_disk_fails_clearly_without_downloading(tmp_path)
     missing = SentenceEncoder(TextEncoderConfig(model="no-such-org/no-such-model"), cache_root=tmp_path)
     with pytest.raises(RuntimeError, match="cannot load text model 'no-such-org/no-such-model'"):
         missing.encode(["anything"])
-
-
-def test_class_phrasings_keep_each_class_nearer_its_own_text_and_repeat_with_the_seed(encoder):
-    parts = {"head": "the head stays level", "torso": "the torso bends forward",
-             "left_arm": "the left arm hangs", "right_arm": "the right arm hangs",
-             "left_leg": "the left knee bends deeply", "right_leg": "the right knee bends deeply"}
-    actions = [ActionDescription("sit down", "knees bend and hips lower onto a seat behind the body",
-                                 "taking a seat on a chair", parts),
-               ActionDescription("wave", "the right hand rises above the shoulder and rocks side to side",
-                                 "waving hello to someone across the room")]  # no body parts: words left out only
-    variants = class_embedding_variants(actions, encoder, count=6, seed=3)
-    assert variants.shape == (2, 6, 1152)
-    np.testing.assert_allclose(np.linalg.norm(variants, axis=2), 1.0, atol=1e-5)
-    np.testing.assert_array_equal(class_embedding_variants(actions, encoder, count=6, seed=3), variants)
-    assert not np.array_equal(class_embedding_variants(actions, encoder, count=6, seed=4), variants)
-    canonical = class_embeddings(actions, encoder)
-    similarity = np.einsum("crd,kd->crk", variants, canonical)  # (class, phrasing, class)
-    assert (similarity[0, :, 0] > similarity[0, :, 1]).all() and (similarity[1, :, 1] > similarity[1, :, 0]).all()
-    assert (similarity[[0, 1], :, [0, 1]] < 1 - 1e-4).any()  # rephrased, not copied
-
-
-def test_label_only_phrasings_are_the_label_itself(encoder):
-    action = ActionDescription("clap", "both palms meet in front of the chest", "clapping hands")
-    variants = class_embedding_variants([action], encoder, count=3, seed=0, parts=("name",))
-    np.testing.assert_allclose(variants[0], np.repeat(class_embeddings([action], encoder, ("name",)), 3, 0), atol=1e-6)

@@ -92,17 +92,3 @@ def test_mismatched_inputs_are_refused():
     features, labels, class_text = small_problem()
     with pytest.raises(ValueError, match="labels must index"):
         train_vaes(new_model(), features, labels + 4, class_text, CONFIG, progress=False)
-
-
-def test_phrasings_of_the_class_text_train_the_model_and_are_checked():
-    features, labels, class_text = small_problem()
-    generator = torch.Generator().manual_seed(1)
-    phrasings = torch.nn.functional.normalize(class_text[:, None] + 0.05 * torch.randn(4, 3, 24, generator=generator), dim=2)
-    result = train_vaes(new_model(), features, labels, class_text, CONFIG, progress=False, text_variants=phrasings)
-    again = train_vaes(new_model(), features, labels, class_text, CONFIG, progress=False, text_variants=phrasings)
-    assert result.history[-1]["total"] < result.history[0]["total"]
-    assert all(torch.equal(a, b) for a, b in zip(weights(result.model).values(), weights(again.model).values()))
-    plain = train_vaes(new_model(), features, labels, class_text, CONFIG, progress=False)
-    assert not all(torch.equal(a, b) for a, b in zip(weights(result.model).values(), weights(plain.model).values()))
-    with pytest.raises(ValueError, match="text_variants"):
-        train_vaes(new_model(), features, labels, class_text, CONFIG, progress=False, text_variants=phrasings[:3])

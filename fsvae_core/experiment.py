@@ -122,12 +122,14 @@ def fit_zero_shot(model: FSVAE, class_text: torch.Tensor, classes, config: Exper
     )
 
 
-def _train(data: LabelledFeatures, class_text: torch.Tensor, config: ExperimentConfig, train: TrainConfig, evaluate, checkpoint, progress):
+def _train(data: LabelledFeatures, class_text: torch.Tensor, config: ExperimentConfig, train: TrainConfig, evaluate,
+           checkpoint, progress, cycles_after: int = 0):
     vae_config = replace(config.vae, skeleton_dim=data.x.shape[1], text_dim=class_text.shape[1])
     torch.manual_seed(train.seed)
     model = FSVAE(vae_config)
     return train_vaes(
-        model, torch.as_tensor(data.x), torch.as_tensor(data.y), class_text, train, evaluate, checkpoint, progress
+        model, torch.as_tensor(data.x), torch.as_tensor(data.y), class_text, train, evaluate, checkpoint, progress,
+        cycles_after,
     )
 
 
@@ -243,7 +245,8 @@ def run_zero_shot_protocol(
         return accuracy(zero_shot.predict(pseudo_unseen.x), pseudo_unseen.y)
 
     stage1 = _train(stage_train, text, config, config.train, validation_accuracy,
-                    out_dir / "validation_stage.ckpt.safetensors" if out_dir else None, progress)
+                    out_dir / "validation_stage.ckpt.safetensors" if out_dir else None, progress,
+                    cycles_after=config.train.cycles)  # the final stage trains at most as many
     log.info("validation stage: best cycle %d, validation ZSL %.3f", stage1.best_cycle, stage1.best_score)
 
     parts_on = (part_text is not None and bool(part_text.has.all()) and max(config.part_weights) > 0

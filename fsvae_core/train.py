@@ -95,6 +95,7 @@ def train_vaes(
     evaluate: Callable[[FSVAE], float] | None = None,
     checkpoint_path: Path | None = None,
     progress: bool = True,
+    cycles_after: int = 0,
 ) -> TrainResult:
     """Train ``model`` on skeleton features (N, Cs) with class ids (N,) and text vectors (K, Ct).
 
@@ -102,6 +103,7 @@ def train_vaes(
     returns a score to maximise after each cycle (e.g. validation ZSL
     accuracy); without it the last cycle is kept. With ``checkpoint_path`` the
     run saves after each cycle and resumes from an existing checkpoint.
+    ``cycles_after``: the most cycles a later stage will train (for the time estimate in the log).
     """
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature rows but {len(labels)} labels")
@@ -157,8 +159,10 @@ def train_vaes(
         if score >= best_score:
             best_score, best_cycle, best_state = score, cycle + 1, copy.deepcopy(model.state_dict())
         seconds = time.perf_counter() - started
-        log.info("cycle %d/%d: loss %.4f score %.4f (%.0f s; about %.0f s left in this stage)", cycle + 1,
-                 config.cycles, record["total"], score, seconds, seconds * (config.cycles - cycle - 1))
+        left = seconds * (config.cycles - cycle - 1)
+        later = f", at most {seconds * cycles_after:.0f} s more in the next stage" if cycles_after else ""
+        log.info("cycle %d/%d: loss %.4f score %.4f (%.0f s; about %.0f s left in this stage%s)", cycle + 1,
+                 config.cycles, record["total"], score, seconds, left, later)
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, {"model": model.state_dict(), "best": best_state}, optimizer, generator, {
                 "cycles_done": cycle + 1, "history": history, "best_score": best_score,

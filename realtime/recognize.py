@@ -264,14 +264,7 @@ def recognize_samples(samples: Iterable[PoseSample], recognizer: Any, source_id:
         realtime.inference.WindowRejected: a window the model cannot take (a bundle whose spec disagrees with it).
     """
     stream = live_windows(samples, recognizer.bundle.skeleton, stride_s)
-    if stream.frames == 0:
-        raise ClipError(f"{source_id}: no frame could be read")
-    if stream.frames_with_person == 0:
-        raise ClipError(f"{source_id}: no person found in any of {stream.frames} frames")
-    prepared = [recognizer.prepare(joints) for joints in stream.windows]  # each (M, T, V, 3)
-    if not prepared:
-        raise ClipError(f"{source_id}: a person in only {stream.frames_with_person} of {stream.frames} frames, "
-                        f"never in view for {stream.first_window_s:g} s, so no window")  # fmt: skip
+    prepared = _prepared_windows(stream, recognizer, source_id)
     scores = np.concatenate([recognizer.scores_prepared(np.stack(prepared[i : i + SCORE_BATCH]))
                              for i in range(0, len(prepared), SCORE_BATCH)])  # (N, K)  # fmt: skip
     recognizer.reset(source_id)
@@ -303,18 +296,8 @@ def recognize_file(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_
     Raises:
         ClipError: the file cannot be read, or no person is found in it; one line naming the file.
     """
-    from fsvae_core.skeleton_data import DatasetError
-
-    try:
-        source = open_clip(path, pose_model, mirrored)
-        try:
-            return recognize_samples(source, recognizer, str(path), stride_s)
-        finally:
-            close_clip(source)
-    except ClipError:
-        raise
-    except (SourceError, DatasetError, OSError, ValueError) as error:
-        raise ClipError(_error_line(path, error)) from error
+    return _with_clip(path, pose_model, mirrored,
+                      lambda source: recognize_samples(source, recognizer, str(path), stride_s))
 
 
 def model_windows(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_STRIDE_S,
@@ -324,20 +307,40 @@ def model_windows(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_S
     Raises:
         ClipError: the file cannot be read, or no person is found in it; one line naming the file.
     """
+    def windows_of(source) -> np.ndarray:
+        stream = live_windows(source, recognizer.bundle.skeleton, stride_s)
+        return np.stack(_prepared_windows(stream, recognizer, str(path)))
+
+    return _with_clip(path, pose_model, mirrored, windows_of)
+
+
+def _with_clip(path: str | Path, pose_model: str | Path | None, mirrored: bool, read):
+    """``read(source)`` of the file's pose source, closed after; a file that cannot be read is one ClipError."""
     from fsvae_core.skeleton_data import DatasetError
 
     try:
         source = open_clip(path, pose_model, mirrored)
         try:
-            stream = live_windows(source, recognizer.bundle.skeleton, stride_s)
+            return read(source)
         finally:
             close_clip(source)
+    except ClipError:
+        raise
     except (SourceError, DatasetError, OSError, ValueError) as error:
         raise ClipError(_error_line(path, error)) from error
-    joints = [window for _, window in stream.events if window is not None]
-    if not joints:
-        raise ClipError(f"{path}: no person found in {stream.frames} frames")
-    return np.stack([recognizer.prepare(window) for window in joints])
+
+
+def _prepared_windows(stream: LiveWindows, recognizer: Any, source_id: str) -> list[np.ndarray]:
+    """The stream's windows through ``recognizer.prepare``, each (M, T, V, 3); a ClipError if there are none."""
+    if stream.frames == 0:
+        raise ClipError(f"{source_id}: no frame could be read")
+    if stream.frames_with_person == 0:
+        raise ClipError(f"{source_id}: no person found in any of {stream.frames} frames")
+    prepared = [recognizer.prepare(joints) for joints in stream.windows]
+    if not prepared:
+        raise ClipError(f"{source_id}: a person in only {stream.frames_with_person} of {stream.frames} frames, "
+                        f"never in view for {stream.first_window_s:g} s, so no window")  # fmt: skip
+    return prepared
 
 
 def _error_line(path: str | Path, error: BaseException) -> str:

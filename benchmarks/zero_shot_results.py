@@ -58,9 +58,6 @@ VARIANTS = {
     # The same samples per cycle in a quarter of the steps: fewer, larger steps for a CPU.
     "parts-big-batch": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                        "train": {"batch_size": 256, "steps_per_cycle": 250}}},
-    # Bones and frame-to-frame motion beside the joint positions at the backbone's input.
-    "parts-streams": {"backbone": {"streams": ["joint", "bone", "motion"]},
-                      "experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0]}},
 }
 SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-alignment", "parts", "parts-short-cycles", "parts-big-batch")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")

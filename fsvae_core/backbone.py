@@ -7,8 +7,7 @@ C channels, P present persons of a batch (N*M minus the absent ones).
     window (N, M, T, V, C)
       -> keep present persons only                  (P, T, V, C); absent persons are all zeros
       -> [learned DCT gains over T]                 FrequencyConfig.placement == "temporal"
-      -> input streams side by side                 (P, T, V, S*C): joints, [bones], [motion]
-      -> BatchNorm over the V*S*C input channels    (P, S*C, T, V)
+      -> BatchNorm over the V*C input channels      (P, C, T, V)
       -> GCN blocks: spatial graph conv -> temporal conv (k x 1, stride 2 where channels grow)
          -> + residual -> ReLU                      (P, C_last, T', V)
       -> mean over T', V, then over each sample's present persons   (N, C_last)
@@ -69,8 +68,6 @@ log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- settings
 
-STREAMS = ("joint", "bone", "motion")
-
 
 @dataclass(frozen=True)
 class BackboneConfig:
@@ -85,18 +82,10 @@ class BackboneConfig:
     random. ``frequency.placement`` is ``"none"`` or ``"temporal"`` (learned DCT
     gains over the T axis of the input window); ``"feature"`` belongs to the
     VAE and is refused here.
-
-    ``streams`` chooses what the first block sees of each joint, side by side
-    as channels: ``joint`` its position, ``bone`` its position relative to its
-    parent in the tree rooted at the spine shoulder (zero at the root),
-    ``motion`` its displacement to the next frame (zero at the last). Bones and
-    motion are the two extra inputs of the multi-stream ST-GCN family (2s-AGCN,
-    MS-G3D), fused here at the input so the network stays one network.
     """
 
     n_joints: int = len(NTU25)
     in_channels: int = 3
-    streams: tuple[str, ...] = ("joint",)
     max_persons: int = 2
     window_frames: int = 48
     channels: tuple[int, ...] = (32, 64, 64, 128, 128, 256)
@@ -123,8 +112,6 @@ class BackboneConfig:
             raise ValueError(f"BackboneConfig.temporal_kernel must be odd and positive (same padding), got {self.temporal_kernel}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"BackboneConfig.dropout must lie in [0, 1), got {self.dropout}")
-        if not self.streams or len(set(self.streams)) != len(self.streams) or not set(self.streams) <= set(STREAMS):
-            raise ValueError(f"BackboneConfig.streams must be distinct names among {STREAMS}, got {self.streams}")
         if self.frequency.placement == "feature":
             raise ValueError(
                 "BackboneConfig.frequency.placement 'feature' acts on the 256-d feature and belongs to the VAE "
@@ -370,10 +357,9 @@ class SkeletonGCN(nn.Module):
         self.n_classes = n_classes
         temporal = config.frequency.placement == "temporal"
         self.frequency = FrequencyEnhancer(config.window_frames, config.frequency) if temporal else None
-        width_in = config.in_channels * len(config.streams)
-        self.data_bn = nn.BatchNorm1d(config.n_joints * width_in)
+        self.data_bn = nn.BatchNorm1d(config.n_joints * config.in_channels)
         partitions = spatial_partitions(config.n_joints)
-        widths = (width_in, *config.channels)
+        widths = (config.in_channels, *config.channels)
         # The first block has no residual (as in ST-GCN): a 3-channel input is no useful shortcut.
         self.blocks = nn.ModuleList(
             GCNBlock(widths[i], widths[i + 1], partitions, config.temporal_kernel, config.strides[i], residual=i > 0)
@@ -463,10 +449,8 @@ class SkeletonGCN(nn.Module):
         P, T, V, C = h.shape
         if self.frequency is not None:
             h = self.frequency(h, dim=1)  # (P, T, V, C)
-        h = input_streams(h, self.config.streams)  # (P, T, V, S*C)
-        C = h.shape[-1]
-        h = self.data_bn(h.permute(0, 2, 3, 1).reshape(P, V * C, T))  # (P, V*S*C, T)
-        h = h.view(P, V, C, T).permute(0, 2, 3, 1).contiguous()  # (P, S*C, T, V)
+        h = self.data_bn(h.permute(0, 2, 3, 1).reshape(P, V * C, T))  # (P, V*C, T)
+        h = h.view(P, V, C, T).permute(0, 2, 3, 1).contiguous()  # (P, C, T, V)
         for block in self.blocks:
             h = block(h)  # (P, C_i, T_i, V)
         return h
@@ -482,18 +466,6 @@ class SkeletonGCN(nn.Module):
                 f"SkeletonGCN expects windows (N, M<={cfg.max_persons}, T={cfg.window_frames}, "
                 f"V={cfg.n_joints}, C={cfg.in_channels}), got shape {tuple(x.shape)}"
             )
-
-
-def input_streams(h: torch.Tensor, streams: tuple[str, ...]) -> torch.Tensor:
-    """Persons (P, T, V, C) -> the chosen streams side by side (P, T, V, S*C), see :class:`BackboneConfig`."""
-    if streams == ("joint",):
-        return h
-    made = {"joint": h}
-    if "bone" in streams:
-        made["bone"] = h - h[:, :, _PARENT]
-    if "motion" in streams:
-        made["motion"] = torch.cat([h[:, 1:] - h[:, :-1], torch.zeros_like(h[:, :1])], dim=1)
-    return torch.cat([made[name] for name in streams], dim=-1)
 
 
 def build_backbone(config: BackboneConfig, n_classes: int) -> SkeletonGCN:
@@ -600,8 +572,6 @@ def _bones_from_the_root(bones: Bones, root: int) -> tuple[tuple[int, int], ...]
 
 
 _ROOTED_BONES = _bones_from_the_root(NTU25_BONES, NTU25.SPINE_SHOULDER)
-# Each joint's parent towards the spine shoulder; the root is its own parent, so its bone is zero.
-_PARENT = [dict(_ROOTED_BONES).get(v, v) for v in range(len(NTU25))]
 # A left bone and its right twin share a length factor, so a rescaled body stays symmetric.
 _BONE_GROUPS = tuple(dict.fromkeys(NTU25(c).name.replace("LEFT", "SIDE").replace("RIGHT", "SIDE") for c, _ in _ROOTED_BONES))
 _BONE_GROUP_OF = torch.tensor([_BONE_GROUPS.index(NTU25(c).name.replace("LEFT", "SIDE").replace("RIGHT", "SIDE"))

@@ -19,7 +19,6 @@ from fsvae_core.backbone import (
     extract_part_features,
     frozen_joint_encoder,
     init_distributed_from_env,
-    input_streams,
     load_backbone,
     spatial_partitions,
     train_backbone,
@@ -87,9 +86,6 @@ def test_feature_placement_is_refused_with_a_message_pointing_to_the_vae():
     ({"temporal_kernel": 4}, "temporal_kernel"),
     ({"dropout": 1.0}, "dropout"),
     ({"n_joints": 20}, "n_joints"),
-    ({"streams": ()}, "streams"),
-    ({"streams": ("joint", "velocity")}, "streams"),
-    ({"streams": ("bone", "bone")}, "streams"),
     ({"window_frames": 16, "frequency": FrequencyConfig(placement="temporal", n_bands=30)}, "n_bands"),
 ])
 def test_backbone_config_names_the_bad_field(change, field):
@@ -190,46 +186,6 @@ def test_the_dense_path_gives_the_same_features_and_parts_as_skipping_absent_per
         dense, sparse = model.features_and_parts_dense(windows), model.features_and_parts(windows)
     for got, expected in zip(dense, sparse):
         assert torch.allclose(got, expected, atol=1e-5)
-
-
-def test_bone_stream_is_each_joint_relative_to_its_parent_and_zero_at_the_spine_shoulder():
-    persons = windows(2)[:, 0]  # (P, T, V, 3)
-    bone = input_streams(persons, ("bone",))
-    assert torch.equal(bone[:, :, NTU25.SPINE_SHOULDER], torch.zeros(2, T, 3))
-    for a, b in NTU25_BONES:  # each bone belongs to exactly one of its two joints: the one farther out
-        a_from_b = torch.allclose(bone[:, :, a], persons[:, :, a] - persons[:, :, b])
-        b_from_a = torch.allclose(bone[:, :, b], persons[:, :, b] - persons[:, :, a])
-        assert a_from_b != b_from_a
-    # Parents lie towards the spine shoulder, at both ends of the tree.
-    assert torch.allclose(bone[:, :, NTU25.SPINE_BASE], persons[:, :, NTU25.SPINE_BASE] - persons[:, :, NTU25.SPINE_MID])
-    assert torch.allclose(bone[:, :, NTU25.HAND_TIP_LEFT], persons[:, :, NTU25.HAND_TIP_LEFT] - persons[:, :, NTU25.HAND_LEFT])
-
-
-def test_motion_stream_is_the_step_to_the_next_frame_and_zero_at_the_last():
-    persons = windows(2)[:, 0]
-    motion = input_streams(persons, ("motion",))
-    assert torch.allclose(motion[:, :-1], persons[:, 1:] - persons[:, :-1])
-    assert torch.equal(motion[:, -1], torch.zeros(2, len(NTU25), 3))
-
-
-def test_streams_sit_side_by_side_in_the_order_named_and_joints_alone_are_the_input_itself():
-    persons = windows(2)[:, 0]
-    assert input_streams(persons, ("joint",)) is persons
-    both = input_streams(persons, ("motion", "joint"))
-    assert both.shape == (2, T, len(NTU25), 6) and torch.equal(both[..., 3:], persons)
-
-
-def test_a_multi_stream_backbone_keeps_absent_persons_out_on_both_paths():
-    torch.manual_seed(0)
-    model = build_backbone(dataclasses.replace(SMALL, streams=("joint", "bone", "motion")), n_classes=3).eval()
-    batch = windows(3, persons=2)
-    batch[0, 1] = 0
-    with torch.no_grad():
-        dense, sparse = model.features_and_parts_dense(batch), model.features_and_parts(batch)
-        alone = model.features(batch[:1, :1])
-    for got, expected in zip(dense, sparse):
-        assert torch.allclose(got, expected, atol=1e-5)
-    assert torch.allclose(sparse[0][:1], alone, atol=1e-5)
 
 
 def test_part_features_pool_each_body_part_over_its_joints_and_the_present_persons():

@@ -17,10 +17,8 @@ from fsvae_core.text import SentenceEncoder
 from realtime.inference import Recognizer
 from realtime.recognize import default_bundle, model_windows
 
-# A backbone with the temporal frequency module too, so both enhancers become fixed filters, and with
-# every input stream, so bones and motion are traced as well.
-TEMPORAL = dataclasses.replace(BACKBONE, frequency=FrequencyConfig(placement="temporal", n_bands=4, phi=2),
-                               streams=("joint", "bone", "motion"))
+# A backbone with the temporal frequency module too, so both enhancers become fixed filters.
+TEMPORAL = dataclasses.replace(BACKBONE, frequency=FrequencyConfig(placement="temporal", n_bands=4, phi=2))
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,12 @@ without them (``fsvae train --unseen NAME:K``), and only its test recordings
 are evaluated, so a run with extra data pairs seed by seed with one without.
 Such runs are named ``<dataset>+extra-u<K>-<variant>-s<seed>``.
 
+``--text-model FOLDER`` embeds every text with another sentence-transformers
+model (a local folder) instead of MiniLM; the run is named
+``<variant>@<folder name>`` and, the backbone being text-free, starts from the
+``full`` run's backbones like its variant, so ``paired --baseline <variant>``
+compares the two text models on the same backbones, seed by seed.
+
 Variants (the ablation): ``full`` (FS-VAE, feature-axis DCT), ``temporal``
 (DCT over time on the backbone input instead), ``no-frequency``,
 ``label-only`` (text = action label only), ``no-alignment`` (CADA-VAE:
@@ -74,15 +80,20 @@ def run(args: argparse.Namespace) -> None:
     base = json.loads((HERE / "configs" / args.config).read_text())
     for variant in args.variant.split(","):
         settings = merged(base, VARIANTS[variant])
+        label = variant
+        if args.text_model:
+            settings = merged(settings, {"experiment": {"text": {"model": str(Path(args.text_model).expanduser().resolve())}}})
+            label = f"{variant}@{Path(args.text_model).name}"
         data = f"{args.dataset}+extra" if args.extra else args.dataset
         for seed in (int(s) for s in args.seeds.split(",")):
-            out = Path(args.runs) / f"{data}-u{args.unseen}-{variant}-s{seed}"
+            out = Path(args.runs) / f"{data}-u{args.unseen}-{label}-s{seed}"
             if (out / "bundle" / "manifest.json").exists():
                 print(f"{out}: done", flush=True)
                 continue
             out.mkdir(parents=True, exist_ok=True)
             full = Path(args.runs) / f"{data}-u{args.unseen}-full-s{seed}"
-            if variant in SHARES_FULL_BACKBONE and (full / "bundle" / "manifest.json").exists():
+            reuses_backbone = variant in SHARES_FULL_BACKBONE or (args.text_model and variant == "full")
+            if reuses_backbone and (full / "bundle" / "manifest.json").exists():
                 for name in BACKBONE_CHECKPOINTS:
                     if not (out / name).exists():
                         shutil.copyfile(full / name, out / name)
@@ -115,7 +126,7 @@ def table(args: argparse.Namespace) -> None:
         seeds = ",".join(str(r["seed"]) for r in runs)
         stack = [r["gzsl"]["stacking"] for r in runs]
         wall = np.mean([r["timings_s"]["total_s"] for r in runs]) / 60
-        shared = " (backbones from full)" if variant in SHARES_FULL_BACKBONE else ""
+        shared = " (backbones from full)" if variant.split("@")[0] in SHARES_FULL_BACKBONE or "@" in variant else ""
         peaks = [r["timings_s"]["peak_rss_mb_after_vaes"] for r in runs if "peak_rss_mb_after_vaes" in r["timings_s"]]
         print(f"| {data} | {variant} | {seeds} | {cell([r['zsl']['top1'] for r in runs])} | "
               f"{cell([s['seen'] for s in stack])} | {cell([s['unseen'] for s in stack])} | "
@@ -184,6 +195,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--variant", default="full", help=f"comma-separated: {', '.join(VARIANTS)}")
     p.add_argument("--config", default="utd_cpu.json")
+    p.add_argument("--text-model", default="", help="a local sentence-transformers folder instead of MiniLM")
     p.add_argument("--runs", default="runs/bench")
     p.set_defaults(handler=run)
     p = commands.add_parser("table")

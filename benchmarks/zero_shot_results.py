@@ -19,7 +19,8 @@ compares the two text models on the same backbones, seed by seed.
 
 Variants (the ablation): ``full`` (FS-VAE, feature-axis DCT), ``temporal``
 (DCT over time on the backbone input instead), ``no-frequency``,
-``label-only`` (text = action label only), ``no-alignment`` (CADA-VAE:
+``label-only`` (text = action label only), ``no-local`` / ``no-global``
+(the label and one of the two descriptions), ``no-alignment`` (CADA-VAE:
 cross-reconstruction and distribution alignment instead of the calibrated
 alignment), ``parts`` (the part-aware rule, ``fsvae_core/parts.py``, its
 weight chosen on validation classes among 0, 0.5, 1 and 2). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
@@ -55,6 +56,8 @@ VARIANTS = {
     "temporal": {"frequency": "temporal"},
     "no-frequency": {"frequency": "none"},
     "label-only": {"experiment": {"text_parts": ["name"]}},
+    "no-local": {"experiment": {"text_parts": ["name", "gd"]}},
+    "no-global": {"experiment": {"text_parts": ["name", "ld"]}},
     "no-alignment": {"experiment": {"train": {"loss": {"alpha": 0.0, "cross_reconstruction": 1.0,
                                                         "distribution_alignment": 1.0}}}},
     "parts": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0]}},
@@ -65,7 +68,8 @@ VARIANTS = {
     "parts-big-batch": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                        "train": {"batch_size": 256, "steps_per_cycle": 250}}},
 }
-SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-alignment", "parts", "parts-short-cycles", "parts-big-batch")
+SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "no-alignment", "parts",
+                        "parts-short-cycles", "parts-big-batch")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 

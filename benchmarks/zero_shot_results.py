@@ -67,11 +67,9 @@ VARIANTS = {
     # The same samples per cycle in a quarter of the steps: fewer, larger steps for a CPU.
     "parts-big-batch": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                        "train": {"batch_size": 256, "steps_per_cycle": 250}}},
-    # A quarter of each VAE batch made of two-class mixtures (virtual seen classes).
-    "parts-mixtures": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "train": {"class_mixtures": 0.25}}},
 }
 SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "no-alignment", "parts",
-                        "parts-short-cycles", "parts-big-batch", "parts-mixtures")
+                        "parts-short-cycles", "parts-big-batch")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 

@@ -35,10 +35,7 @@ class TrainConfig:
 
     Within a cycle the KL weight rises linearly from 0 at ``kl_warmup_start``
     to ``loss.beta`` at the cycle's end, and the alignment term is on from
-    ``align_start`` (both fractions of the cycle). ``class_mixtures`` is the
-    fraction of each batch replaced by mixtures of two samples, each with the
-    same mixture of its two classes' text vectors and a class of its own: a
-    few dozen seen classes are few points to learn a mapping from.
+    ``align_start`` (both fractions of the cycle).
     """
 
     cycles: int = 10
@@ -48,7 +45,6 @@ class TrainConfig:
     loss: LossWeights = field(default_factory=LossWeights)
     kl_warmup_start: float = 0.55
     align_start: float = 0.0
-    class_mixtures: float = 0.0
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = True
@@ -56,9 +52,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.cycles < 1 or self.steps_per_cycle < 1 or self.batch_size < 2:
             raise ValueError("TrainConfig needs cycles >= 1, steps_per_cycle >= 1 and batch_size >= 2")
-        for name in ("kl_warmup_start", "align_start", "class_mixtures"):
+        for name in ("kl_warmup_start", "align_start"):
             if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"TrainConfig.{name} is a fraction and must lie in [0, 1]")
+                raise ValueError(f"TrainConfig.{name} is a fraction of a cycle and must lie in [0, 1]")
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto":
@@ -141,13 +137,11 @@ def train_vaes(
         steps = range(config.steps_per_cycle)
         for step in tqdm(steps, desc=f"cycle {cycle + 1}/{config.cycles}", disable=not progress, leave=False):
             batch = torch.randint(len(features), (config.batch_size,), generator=generator).to(device)
-            skeleton, text, label = features[batch], class_text[labels[batch]], labels[batch]
-            if config.class_mixtures > 0:
-                skeleton, text, label = class_mixtures(skeleton, text, label, len(class_text), config.class_mixtures, generator)
+            skeleton, label = features[batch], labels[batch]
             weights = config.loss if config.alignment_on(step) else _without_alignment(config.loss)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(skeleton, text)
-                terms = fsvae_loss(out, skeleton, text, label, weights, config.kl_weight(step), generator)
+                out = model(skeleton, class_text[label])
+                terms = fsvae_loss(out, skeleton, class_text[label], label, weights, config.kl_weight(step), generator)
             if not torch.isfinite(terms["total"]):
                 raise FloatingPointError(f"loss became {terms['total'].item()} at cycle {cycle + 1}, step {step}; lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
@@ -178,31 +172,6 @@ def train_vaes(
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model, best_cycle, best_score, history)
-
-
-def class_mixtures(
-    skeleton: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, n_classes: int, fraction: float,
-    generator: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The batch with its first ``round(fraction * B)`` samples replaced by two-class mixtures.
-
-    Sample i becomes ``l x_i + (1 - l) x_j`` with ``l ~ U(0, 1)`` and a random
-    partner j; its text is the same mixture of the two text vectors, back on
-    the unit sphere, and its label a new class id (``n_classes + i``) unless
-    both come from one class. skeleton (B, Cs), text (B, Ct), labels (B,).
-    """
-    n = round(fraction * len(labels))
-    if n == 0:
-        return skeleton, text, labels
-    device = skeleton.device
-    partner = torch.randint(len(labels), (n,), generator=generator).to(device)
-    share = torch.rand(n, 1, generator=generator).to(device)
-    mixed_text = share * text[:n] + (1 - share) * text[partner]
-    mixed_text = mixed_text / mixed_text.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    same = labels[:n] == labels[partner]
-    mixed_labels = torch.where(same, labels[:n], n_classes + torch.arange(n, device=device))
-    return (torch.cat([share * skeleton[:n] + (1 - share) * skeleton[partner], skeleton[n:]]),
-            torch.cat([mixed_text, text[n:]]), torch.cat([mixed_labels, labels[n:]]))
 
 
 def _without_alignment(weights: LossWeights) -> LossWeights:

@@ -6,7 +6,7 @@ import torch
 from fsvae_core.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_info
 from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.model import FSVAE, VAEConfig
-from fsvae_core.train import TrainConfig, class_mixtures, train_vaes
+from fsvae_core.train import TrainConfig, train_vaes
 
 BANDS = FrequencyConfig(n_bands=4, phi=4)
 
@@ -92,20 +92,3 @@ def test_mismatched_inputs_are_refused():
     features, labels, class_text = small_problem()
     with pytest.raises(ValueError, match="labels must index"):
         train_vaes(new_model(), features, labels + 4, class_text, CONFIG, progress=False)
-
-
-def test_class_mixtures_replace_a_fraction_of_the_batch_keep_text_unit_norm_and_give_mixtures_own_classes():
-    generator = torch.Generator().manual_seed(0)
-    skeleton = torch.randn(8, 4)
-    text = torch.nn.functional.normalize(torch.randn(2, 6), dim=1)
-    labels = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
-    mixed_skeleton, mixed_text, mixed_labels = class_mixtures(skeleton, text[labels], labels, 2, 0.5, generator)
-    assert torch.equal(mixed_skeleton[4:], skeleton[4:]) and torch.equal(mixed_labels[4:], labels[4:])
-    assert torch.allclose(mixed_text.norm(dim=1), torch.ones(8))
-    for i in range(4):
-        if mixed_labels[i] < 2:  # both halves from one class: still that class, its own text
-            assert torch.allclose(mixed_text[i], text[mixed_labels[i]])
-        else:
-            assert mixed_labels[i] == 2 + i
-    with pytest.raises(ValueError, match="class_mixtures"):
-        TrainConfig(class_mixtures=1.5)

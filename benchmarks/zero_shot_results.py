@@ -73,6 +73,12 @@ SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 
+def shares_full_backbone(label: str) -> bool:
+    """Whether runs of ``label`` (a variant, or ``<variant>@<text model>``) train the ``full`` run's backbone."""
+    variant, _, text_model = label.partition("@")
+    return variant in SHARES_FULL_BACKBONE or (bool(text_model) and variant == "full")
+
+
 def merged(base: dict, extra: dict) -> dict:
     out = dict(base)
     for key, value in extra.items():
@@ -96,8 +102,7 @@ def run(args: argparse.Namespace) -> None:
                 continue
             out.mkdir(parents=True, exist_ok=True)
             full = Path(args.runs) / f"{data}-u{args.unseen}-full-s{seed}"
-            reuses_backbone = variant in SHARES_FULL_BACKBONE or (args.text_model and variant == "full")
-            if reuses_backbone and (full / "bundle" / "manifest.json").exists():
+            if shares_full_backbone(label) and (full / "bundle" / "manifest.json").exists():
                 for name in BACKBONE_CHECKPOINTS:
                     if not (out / name).exists():
                         shutil.copyfile(full / name, out / name)
@@ -130,7 +135,7 @@ def table(args: argparse.Namespace) -> None:
         seeds = ",".join(str(r["seed"]) for r in runs)
         stack = [r["gzsl"]["stacking"] for r in runs]
         wall = np.mean([r["timings_s"]["total_s"] for r in runs]) / 60
-        shared = " (backbones from full)" if variant.split("@")[0] in SHARES_FULL_BACKBONE or "@" in variant else ""
+        shared = " (backbones from full)" if shares_full_backbone(variant) else ""
         peaks = [r["timings_s"]["peak_rss_mb_after_vaes"] for r in runs if "peak_rss_mb_after_vaes" in r["timings_s"]]
         print(f"| {data} | {variant} | {seeds} | {cell([r['zsl']['top1'] for r in runs])} | "
               f"{cell([s['seen'] for s in stack])} | {cell([s['unseen'] for s in stack])} | "

@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> None:
         settings = merged(base, VARIANTS[variant])
         label = variant
         if args.text_model:
-            settings = merged(settings, {"experiment": {"text": {"model": str(Path(args.text_model).expanduser().resolve())}}})
-            label = f"{variant}@{Path(args.text_model).name}"
+            folder = Path(args.text_model).expanduser().resolve()
+            settings = merged(settings, {"experiment": {"text": {"model": str(folder)}}})
+            label = f"{variant}@{folder.name}"
         data = f"{args.dataset}+extra" if args.extra else args.dataset
         for seed in (int(s) for s in args.seeds.split(",")):
             out = Path(args.runs) / f"{data}-u{args.unseen}-{label}-s{seed}"

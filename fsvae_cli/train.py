@@ -104,12 +104,12 @@ def train_features(args: argparse.Namespace) -> int:
     """Run the zero-shot protocol on a folder of skeleton features and write a run folder."""
     from fsvae_core.checkpoint import save_checkpoint
     from fsvae_core.descriptions import load_descriptions
-    from fsvae_core.experiment import run_zero_shot_protocol
+    from fsvae_core.experiment import class_texts, run_zero_shot_protocol
     from fsvae_core.features import load_feature_split
     from fsvae_core.report import plot_loss_curves, write_run_report
     from fsvae_core.settings import SettingsError, config_to_dict
     from fsvae_core.splits import resolve_split
-    from fsvae_core.text import SentenceEncoder, class_embeddings
+    from fsvae_core.text import SentenceEncoder
 
     config = _experiment_config(args)
     descriptions = load_descriptions(args.descriptions or args.dataset)
@@ -121,7 +121,7 @@ def train_features(args: argparse.Namespace) -> int:
     log.info("%s: %d training, %d unseen-test, %d all-test samples of %d-d features",
              args.features, len(data.train), len(data.ztest), len(data.gtest), data.dim)
     encoder = SentenceEncoder(config.text)
-    class_text = class_embeddings(descriptions, encoder, config.text_parts)
+    class_text = class_texts(descriptions, encoder, config)
 
     out = Path(args.out)
     with run_log(out):
@@ -140,7 +140,7 @@ def train_features(args: argparse.Namespace) -> int:
     model = result.zero_shot.model
     save_checkpoint(out / "model.safetensors", {"model": model.state_dict()},
                     info={"vae": config_to_dict(model.config), "text_model": config.text.model,
-                          "text_parts": list(config.text_parts)})
+                          "text_parts": list(result.text_parts)})
     zsl, stack, gate = metrics["zsl"], metrics["gzsl"]["stacking"], metrics["gzsl"]["gate"]
     print(f"ZSL top-1 {zsl['top1']:.1%} ({zsl['classifier']}; prototype {zsl['prototype']['top1']:.1%}, "
           f"softmax {zsl['softmax']['top1']:.1%})")

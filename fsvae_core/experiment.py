@@ -10,7 +10,9 @@
    When classes carry body-part sentences and ``part_weights`` offers more than
    0, the part-aware rule (:mod:`fsvae_core.parts`) is fitted on the same
    training windows and its weight chosen here by validation ZSL; 0 keeps
-   plain FS-VAE.
+   plain FS-VAE. With ``text_parts_choices`` the stage runs once per class
+   text (e.g. label + local + global description, or label + local) and the
+   text with the best validation ZSL is the one trained and shipped.
 2. Final stage: all seen classes train the VAEs for the chosen number of
    cycles; ZSL is measured on the unseen test set and GZSL on the full test
    set with the calibration from stage 1. Test data decide nothing.
@@ -33,8 +35,8 @@ from fsvae_core.gzsl import CalibratedStacking, LogisticGate, accuracy, gzsl_res
 from fsvae_core.model import FSVAE, VAEConfig
 from fsvae_core.parts import PartAligner
 from fsvae_core.splits import ClassSplit
-from fsvae_core.text import TEXT_PARTS, TextEncoderConfig
-from fsvae_core.train import TrainConfig, train_vaes
+from fsvae_core.text import TEXT_PARTS, SentenceEncoder, TextEncoderConfig, class_embeddings
+from fsvae_core.train import TrainConfig, TrainResult, train_vaes
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     text_parts: tuple[str, ...] = TEXT_PARTS
+    # Further class texts the validation stage may prefer to text_parts (ties keep text_parts).
+    text_parts_choices: tuple[tuple[str, ...], ...] = ()
     zsl_classifier: str = "prototype"
     samples_per_class: int = 500
     classifier_epochs: int = 300
@@ -75,6 +79,14 @@ class ExperimentConfig:
             raise ValueError(f"part_weights must be a non-empty list of weights >= 0, got {self.part_weights}")
         if self.part_penalty <= 0:
             raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
+        for parts in (self.text_parts, *self.text_parts_choices):
+            if not parts or not set(parts) <= set(TEXT_PARTS) or len(set(parts)) != len(parts):
+                raise ValueError(f"text parts must be a non-empty subset of {TEXT_PARTS}, got {list(parts)}")
+
+    @property
+    def text_options(self) -> tuple[tuple[str, ...], ...]:
+        """Every class text the validation stage tries, ``text_parts`` first."""
+        return tuple(dict.fromkeys((tuple(self.text_parts), *map(tuple, self.text_parts_choices))))
 
 
 @dataclass
@@ -101,6 +113,11 @@ class ZeroShotModel:
 
     def predict(self, x: np.ndarray, rule: str | None = None) -> np.ndarray:
         return self.classes[self.probabilities(x, rule).argmax(1)]
+
+
+def class_texts(descriptions, encoder: SentenceEncoder, config: ExperimentConfig) -> dict[tuple[str, ...], np.ndarray]:
+    """The class text table (n_classes, Ct) of every text the validation stage tries (``config.text_options``)."""
+    return {parts: class_embeddings(descriptions, encoder, parts) for parts in config.text_options}
 
 
 def fit_zero_shot(model: FSVAE, class_text: torch.Tensor, classes, config: ExperimentConfig) -> ZeroShotModel:
@@ -199,14 +216,32 @@ class ProtocolResult:
     metrics: dict
     zero_shot: ZeroShotModel
     predictions: dict[str, np.ndarray]  # zsl / zsl_target / gzsl / gzsl_target, class ids
+    text_parts: tuple[str, ...]  # the class text trained, chosen on validation classes among config.text_options
+    class_text: np.ndarray  # its vectors (n_classes, Ct)
     part_aligner: PartAligner | None = None
     part_weight: float = 0.0
+
+
+@dataclass
+class _Validated:
+    """The validation stage for one class text: its trained VAEs, part weight and validation ZSL."""
+
+    text: torch.Tensor
+    stage: TrainResult
+    part_choice: dict
+    score: float
+
+
+def _stage1_checkpoint(out_dir: Path | None, parts: tuple[str, ...], first: bool) -> Path | None:
+    if out_dir is None:
+        return None
+    return out_dir / ("validation_stage.ckpt.safetensors" if first else f"validation_stage-{'+'.join(parts)}.ckpt.safetensors")
 
 
 def run_zero_shot_protocol(
     data: FeatureSplit,
     split: ClassSplit,
-    class_text: np.ndarray,
+    class_text: np.ndarray | dict[tuple[str, ...], np.ndarray],
     config: ExperimentConfig,
     out_dir: Path | None = None,
     progress: bool = True,
@@ -216,8 +251,10 @@ def run_zero_shot_protocol(
 ) -> ProtocolResult:
     """Run both stages on ``data`` (see module docstring).
 
-    ``class_text`` is (n_classes, Ct), row = class id. With ``out_dir`` each
-    stage checkpoints there and an interrupted run resumes.
+    ``class_text`` is (n_classes, Ct), row = class id, or one such table per
+    text of ``config.text_options`` (keyed by its parts), among which the
+    validation stage chooses. With ``out_dir`` each stage checkpoints there and
+    an interrupted run resumes.
     ``validation_train`` replaces ``data.train`` in the validation stage: the
     seen-class samples as seen by a backbone that never trained on the
     validation classes (when features come from our own backbone).
@@ -227,7 +264,9 @@ def run_zero_shot_protocol(
     augmentation), is what the decision rule's thresholds are fitted on.
     """
     started = time.perf_counter()
-    text = torch.as_tensor(class_text, dtype=torch.float32)
+    texts = dict(class_text) if isinstance(class_text, dict) else {tuple(config.text_parts): class_text}
+    if list(texts) != list(config.text_options):
+        raise ValueError(f"class texts given for {list(texts)}, but the settings ask for {list(config.text_options)}")
     seen, unseen = np.asarray(split.seen), np.asarray(split.unseen)
     validation, train_classes = np.asarray(split.validation), np.asarray(split.train_classes)
     seed = config.train.seed
@@ -237,19 +276,31 @@ def run_zero_shot_protocol(
     stage_train, seen_holdout = _hold_out(seen_data.of_classes(train_classes), config.holdout_fraction, seed)
     pseudo_unseen = seen_data.of_classes(validation)
 
-    def validation_accuracy(model: FSVAE) -> float:
-        zero_shot = fit_zero_shot(model, text, validation, config)
-        return accuracy(zero_shot.predict(pseudo_unseen.x), pseudo_unseen.y)
-
-    stage1 = _train(stage_train, text, config, config.train, validation_accuracy,
-                    out_dir / "validation_stage.ckpt.safetensors" if out_dir else None, progress,
-                    cycles_after=config.train.cycles)  # the final stage trains at most as many
-    log.info("validation stage: best cycle %d, validation ZSL %.3f", stage1.best_cycle, stage1.best_score)
-
     parts_on = (part_text is not None and bool(part_text.has.all()) and max(config.part_weights) > 0
                 and data.train.parts is not None and seen_data.parts is not None)
     aligner1 = PartAligner.fit(stage_train.parts, part_text.table[stage_train.y], config.part_penalty) if parts_on else None
-    part_choice = _choose_part_weight(stage1.model, text, aligner1, part_text, pseudo_unseen, validation, config)
+
+    def validate(parts: tuple[str, ...], text: torch.Tensor, checkpoint: Path | None) -> _Validated:
+        def validation_accuracy(model: FSVAE) -> float:
+            zero_shot = fit_zero_shot(model, text, validation, config)
+            return accuracy(zero_shot.predict(pseudo_unseen.x), pseudo_unseen.y)
+
+        stage = _train(stage_train, text, config, config.train, validation_accuracy, checkpoint, progress,
+                       cycles_after=config.train.cycles)  # the final stage trains at most as many
+        log.info("validation stage (class text %s): best cycle %d, validation ZSL %.3f", "+".join(parts),
+                 stage.best_cycle, stage.best_score)
+        choice = _choose_part_weight(stage.model, text, aligner1, part_text, pseudo_unseen, validation, config)
+        score = stage.best_score if aligner1 is None else choice["validation_zsl"][str(choice["weight"])]
+        return _Validated(text, stage, choice, score)
+
+    validated = {parts: validate(parts, torch.as_tensor(table, dtype=torch.float32),
+                                 _stage1_checkpoint(out_dir, parts, first=i == 0))
+                 for i, (parts, table) in enumerate(texts.items())}
+    text_parts = max(validated, key=lambda parts: validated[parts].score)  # ties: the first, config.text_parts
+    if len(validated) > 1:
+        log.info("class texts on validation classes: %s -> %s",
+                 {"+".join(p): round(v.score, 4) for p, v in validated.items()}, "+".join(text_parts))
+    text, stage1, part_choice = validated[text_parts].text, validated[text_parts].stage, validated[text_parts].part_choice
     part_weight = part_choice["weight"]
 
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
@@ -290,6 +341,8 @@ def run_zero_shot_protocol(
     all_classes = np.arange(split.n_classes)
     common = {
         "parts": part_choice,
+        "text_parts": {"chosen": list(text_parts),
+                       "validation_zsl": {"+".join(p): v.score for p, v in validated.items()}},
         "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold,
                         "unknown_threshold": decision.unknown_trained, "unknown_text_threshold": decision.unknown_text,
                         "text_by": decision.text_by,
@@ -306,7 +359,8 @@ def run_zero_shot_protocol(
                    "seen": {"top1": accuracy(predicted, data.gtest.y),
                             "per_class": per_class_accuracy(predicted, data.gtest.y, all_classes)},
                    **common, "seconds": time.perf_counter() - started}
-        return ProtocolResult(metrics, zero_shot, {"gzsl": predicted, "gzsl_target": data.gtest.y}, aligner, part_weight)
+        return ProtocolResult(metrics, zero_shot, {"gzsl": predicted, "gzsl_target": data.gtest.y}, text_parts,
+                              texts[text_parts], aligner, part_weight)
 
     zero_shot = fit_zero_shot(stage2.model, text, unseen, config)
     zsl = {}
@@ -339,7 +393,7 @@ def run_zero_shot_protocol(
         "seconds": time.perf_counter() - started,
     }
     predictions = {"zsl": zsl_predicted, "zsl_target": data.ztest.y, "gzsl": stacked, "gzsl_target": data.gtest.y}
-    return ProtocolResult(metrics, zero_shot, predictions, aligner, part_weight)
+    return ProtocolResult(metrics, zero_shot, predictions, text_parts, texts[text_parts], aligner, part_weight)
 
 
 def _choose_part_weight(model: FSVAE, text: torch.Tensor, aligner: PartAligner | None, part_text: PartText | None,

@@ -42,14 +42,14 @@ from fsvae_core.backbone import (
 )
 from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
 from fsvae_core.descriptions import ActionDescription, DescriptionError, known_datasets, load_descriptions, synonym_groups
-from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
+from fsvae_core.experiment import ExperimentConfig, PartText, class_texts, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.report import plot_loss_curves, write_run_report
 from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
 from fsvae_core.skeleton_data import SkeletonDataset
 from fsvae_core.splits import ClassSplit
 from fsvae_core.parts import part_text_embeddings
-from fsvae_core.text import SentenceEncoder, class_embeddings
+from fsvae_core.text import SentenceEncoder
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +403,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     t0 = time.perf_counter()
     log.info("stage: VAEs (validation stage, then final stage, then evaluation)")
     encoder = SentenceEncoder(config.experiment.text)
-    class_text = class_embeddings(descriptions, encoder, config.experiment.text_parts)
+    class_text = class_texts(descriptions, encoder, config.experiment)
     part_text = PartText(*part_text_embeddings(descriptions, encoder)) if with_parts else None
     result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train,
                                     part_text, validation_shifted)
@@ -436,9 +436,9 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
         backbone_state=backbone.state_dict(),
         classes=[ClassEntry(d.name, d.ld, d.gd, seen=bool(c in set(split.seen)), origin="trained", parts=d.parts)
                  for c, d in enumerate(descriptions)],
-        class_text=torch.as_tensor(class_text),
+        class_text=torch.as_tensor(result.class_text),
         skeleton=config.window,
-        text=TextSpec(config.experiment.text.model, tuple(config.experiment.text_parts)),
+        text=TextSpec(config.experiment.text.model, result.text_parts),
         thresholds=Thresholds(unknown=calibration["unknown_threshold"], gzsl_gamma=calibration["gzsl_gamma"],
                               unknown_text=calibration["unknown_text_threshold"],
                               text_by=calibration.get("text_by", "score")),

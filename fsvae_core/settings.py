@@ -76,6 +76,9 @@ def _convert(hint, value, path: str, default=None):
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise SettingsError(f"{path}: expected a list, got {value!r}")
+        item, *rest = typing.get_args(hint) or (None,)
+        if rest == [Ellipsis] and typing.get_origin(item) is tuple:  # a list of lists, e.g. text_parts_choices
+            return tuple(_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value))
         return tuple(value)
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)

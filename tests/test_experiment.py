@@ -116,3 +116,23 @@ def test_the_part_rule_is_chosen_on_validation_classes_when_the_parts_carry_the_
     # Off by default: the same data without part weights to choose from decides by FS-VAE alone.
     plain = run_zero_shot_protocol(data, SPLIT, class_text, small_config(), progress=False, part_text=PartText(table, has))
     assert plain.part_aligner is None and plain.metrics["parts"]["weight"] == 0.0 and "parts" not in plain.metrics["zsl"]
+
+
+def test_the_validation_stage_trains_the_class_text_that_matches_best(class_text):
+    data = generated_features(class_text)  # the features follow class_text
+    scrambled = class_text[np.random.default_rng(0).permutation(len(class_text))]  # each class given another's text
+    config = dataclasses.replace(small_config(), text_parts_choices=(("name", "ld"),))
+    result = run_zero_shot_protocol(data, SPLIT, {("name", "ld", "gd"): scrambled, ("name", "ld"): class_text}, config,
+                                    progress=False)
+    chosen = result.metrics["text_parts"]
+    assert result.text_parts == ("name", "ld") and chosen["chosen"] == ["name", "ld"]
+    assert chosen["validation_zsl"]["name+ld"] > chosen["validation_zsl"]["name+ld+gd"] + 0.2
+    assert result.class_text is class_text
+    assert result.metrics["validation"]["zsl_top1"] == chosen["validation_zsl"]["name+ld"]
+    assert result.metrics["zsl"]["top1"] > 4 / len(SPLIT.unseen)
+
+
+def test_class_texts_must_be_the_ones_the_settings_ask_for(class_text):
+    config = dataclasses.replace(small_config(), text_parts_choices=(("name", "ld"),))
+    with pytest.raises(ValueError, match="settings ask for"):
+        run_zero_shot_protocol(generated_features(class_text), SPLIT, class_text, config, progress=False)

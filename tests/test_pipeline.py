@@ -298,3 +298,19 @@ def test_a_bundle_trained_on_described_body_parts_carries_the_part_rule_to_the_r
     recognizer = Recognizer.from_bundle(bundle, device="cpu")
     window = np.random.default_rng(0).normal(size=(bundle.window_frames, 1, 25, 3)).astype(np.float32)
     assert recognizer.scores([window]).shape == (1, len(bundle.classes))
+
+
+def test_the_bundle_carries_the_class_text_chosen_on_validation_classes(tmp_path, dataset_file, tiny_settings):
+    settings = json.loads(tiny_settings.read_text())
+    settings["experiment"]["text_parts_choices"] = [["name"]]
+    config = tmp_path / "choices.json"
+    config.write_text(json.dumps(settings))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(dataset_file), "--unseen", "1", "--seed", "0", "--out", str(out),
+                 "--config", str(config), "--quiet"]) == 0
+    choice = json.loads((out / "metrics.json").read_text())["text_parts"]
+    assert set(choice["validation_zsl"]) == {"name+ld+gd", "name"}
+    assert (out / "validation_stage.ckpt.safetensors").exists() and (out / "validation_stage-name.ckpt.safetensors").exists()
+    bundle = load_bundle(out / "bundle")
+    assert bundle.text.parts == tuple(choice["chosen"])
+    assert bundle.manifest["text"]["dim"] == 384 * len(choice["chosen"])

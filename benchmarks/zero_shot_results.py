@@ -23,7 +23,10 @@ Variants (the ablation): ``full`` (FS-VAE, feature-axis DCT), ``temporal``
 (the label and one of the two descriptions), ``no-alignment`` (CADA-VAE:
 cross-reconstruction and distribution alignment instead of the calibrated
 alignment), ``parts`` (the part-aware rule, ``fsvae_core/parts.py``, its
-weight chosen on validation classes among 0, 0.5, 1 and 2). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
+weight chosen on validation classes among 0, 0.5, 1 and 2), ``parts-no-global``
+(the part rule with the label and local description as the class text),
+``parts-text-choice`` (the part rule; validation classes choose between those
+two class texts). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
 2-core CPU) and writes ``RUNS/<dataset>-u<K>-<variant>-s<seed>/``; a finished
 run is skipped, an interrupted one resumes. Variants whose backbone settings
 equal ``full``'s (``no-frequency``, ``label-only``, ``no-alignment``) start
@@ -61,6 +64,9 @@ VARIANTS = {
     "no-alignment": {"experiment": {"train": {"loss": {"alpha": 0.0, "cross_reconstruction": 1.0,
                                                         "distribution_alignment": 1.0}}}},
     "parts": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0]}},
+    "parts-no-global": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts": ["name", "ld"]}},
+    # The validation classes choose between the full class text and label + local description.
+    "parts-text-choice": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts_choices": [["name", "ld"]]}},
     # The same number of VAE steps in cycles half as long: validation often keeps the first cycle.
     "parts-short-cycles": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                           "train": {"cycles": 12, "steps_per_cycle": 500}}},
@@ -69,7 +75,7 @@ VARIANTS = {
                                        "train": {"batch_size": 256, "steps_per_cycle": 250}}},
 }
 SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "no-alignment", "parts",
-                        "parts-short-cycles", "parts-big-batch")
+                        "parts-no-global", "parts-text-choice", "parts-short-cycles", "parts-big-batch")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 

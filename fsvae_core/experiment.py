@@ -232,10 +232,14 @@ class _Validated:
     score: float
 
 
+def _text_name(parts: tuple[str, ...]) -> str:
+    return "+".join(parts)  # "name+ld+gd": how logs, metrics.json and checkpoint names spell a class text
+
+
 def _stage1_checkpoint(out_dir: Path | None, parts: tuple[str, ...], first: bool) -> Path | None:
     if out_dir is None:
         return None
-    return out_dir / ("validation_stage.ckpt.safetensors" if first else f"validation_stage-{'+'.join(parts)}.ckpt.safetensors")
+    return out_dir / ("validation_stage.ckpt.safetensors" if first else f"validation_stage-{_text_name(parts)}.ckpt.safetensors")
 
 
 def run_zero_shot_protocol(
@@ -287,7 +291,7 @@ def run_zero_shot_protocol(
 
         stage = _train(stage_train, text, config, config.train, validation_accuracy, checkpoint, progress,
                        cycles_after=config.train.cycles)  # the final stage trains at most as many
-        log.info("validation stage (class text %s): best cycle %d, validation ZSL %.3f", "+".join(parts),
+        log.info("validation stage (class text %s): best cycle %d, validation ZSL %.3f", _text_name(parts),
                  stage.best_cycle, stage.best_score)
         choice = _choose_part_weight(stage.model, text, aligner1, part_text, pseudo_unseen, validation, config)
         score = stage.best_score if aligner1 is None else choice["validation_zsl"][str(choice["weight"])]
@@ -299,8 +303,9 @@ def run_zero_shot_protocol(
     text_parts = max(validated, key=lambda parts: validated[parts].score)  # ties: the first, config.text_parts
     if len(validated) > 1:
         log.info("class texts on validation classes: %s -> %s",
-                 {"+".join(p): round(v.score, 4) for p, v in validated.items()}, "+".join(text_parts))
-    text, stage1, part_choice = validated[text_parts].text, validated[text_parts].stage, validated[text_parts].part_choice
+                 {_text_name(p): round(v.score, 4) for p, v in validated.items()}, _text_name(text_parts))
+    chosen = validated[text_parts]
+    text, stage1, part_choice = chosen.text, chosen.stage, chosen.part_choice
     part_weight = part_choice["weight"]
 
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
@@ -342,7 +347,7 @@ def run_zero_shot_protocol(
     common = {
         "parts": part_choice,
         "text_parts": {"chosen": list(text_parts),
-                       "validation_zsl": {"+".join(p): v.score for p, v in validated.items()}},
+                       "validation_zsl": {_text_name(p): v.score for p, v in validated.items()}},
         "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold,
                         "unknown_threshold": decision.unknown_trained, "unknown_text_threshold": decision.unknown_text,
                         "text_by": decision.text_by,

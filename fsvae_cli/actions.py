@@ -118,9 +118,14 @@ def actions(args: argparse.Namespace) -> int:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         entry = add_action(args.bundle, args.name, args.ld, args.gd, parts=parts)
         print(f"added {entry.name!r} to {args.bundle}")
-        if parts is None and load_bundle(args.bundle, verify=False).part_weight > 0:
+        bundle = load_bundle(args.bundle, verify=False)
+        if parts is None and bundle.part_weight > 0:
             print(f"note: {entry.name!r} has no part sentences (--part); this bundle's part-aware rule scores it by "
                   "its descriptions alone", file=sys.stderr)  # fmt: skip
+        unused = [flag for part, flag in (("ld", "--ld"), ("gd", "--gd")) if part not in bundle.text.parts]
+        if unused:  # the validation classes of its training chose a shorter class text
+            print(f"note: this bundle's class text is {'+'.join(bundle.text.parts)}; {' and '.join(unused)} "
+                  "is kept with the action but not embedded", file=sys.stderr)  # fmt: skip
     else:
         entry = remove_action(args.bundle, args.name)
         print(f"removed {entry.name!r} from {args.bundle}")

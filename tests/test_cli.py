@@ -292,6 +292,19 @@ def test_actions_add_takes_part_sentences_by_option_or_file(tmp_path, small_bund
     assert "catch" not in {entry.name for entry in list_actions(bundle)}
 
 
+def test_actions_add_says_when_the_bundle_leaves_a_description_out_of_its_class_text(tmp_path, capsys):
+    from fsvae_core.bundle import list_actions
+    from fsvae_core.text import SentenceEncoder
+    from test_inference import make_bundle
+
+    encoder = SentenceEncoder(cache_root=tmp_path / "text-cache")
+    bundle = make_bundle(tmp_path / "bundle", encoder, text_parts=("name", "ld"))
+    assert main(["actions", "add", "--bundle", str(bundle), "--name", "juggle", "--ld", "hands toss balls",
+                 "--gd", "juggling"]) == 0
+    assert "class text is name+ld; --gd is kept with the action but not embedded" in capsys.readouterr().err
+    assert next(e for e in list_actions(bundle) if e.name == "juggle").gd == "juggling"
+
+
 def test_actions_on_a_running_recognizer_wait_until_the_change_is_made(tmp_path, small_bundle, capsys):
     import shutil
 

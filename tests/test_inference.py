@@ -34,7 +34,7 @@ from fsvae_core.descriptions import ActionDescription
 from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.model import FSVAE, VAEConfig
 from fsvae_core.settings import config_to_dict
-from fsvae_core.text import SentenceEncoder, class_embeddings
+from fsvae_core.text import TEXT_PARTS, SentenceEncoder, class_embeddings
 from realtime.inference import InferenceStats, Recognizer, RecognizerConfig, WindowRejected, run_inference
 from realtime.inference import main as inference_main
 from realtime.messages import LabelEvent, LogEvent, NoPerson, SkeletonWindow, now_ms, skeleton_topics
@@ -56,19 +56,19 @@ ACTIONS = [
 
 def make_bundle(path: Path, encoder: SentenceEncoder, unknown: float = -1.0, gamma: float = 0.05,
                 backbone: BackboneConfig = BACKBONE, vae_config: VAEConfig = VAE,
-                unknown_text: float | None = None) -> Path:  # fmt: skip
+                unknown_text: float | None = None, text_parts: tuple[str, ...] = TEXT_PARTS) -> Path:  # fmt: skip
     """Save a bundle with random weights at ``path``; ``unknown`` (``unknown_text``) is the unknown threshold
     of trained (text-only) classes. The first two of ACTIONS are trained, the third is text-only."""
     torch.manual_seed(0)
     gcn = build_backbone(backbone, n_classes=2).eval()
-    vae = FSVAE(vae_config).eval()
-    class_text = torch.from_numpy(class_embeddings(ACTIONS, encoder))  # (3, 1152)
+    class_text = torch.from_numpy(class_embeddings(ACTIONS, encoder, text_parts))  # (3, 384 per text part)
+    vae = FSVAE(dataclasses.replace(vae_config, text_dim=class_text.shape[1])).eval()
     classes = [ClassEntry(a.name, a.ld, a.gd, seen=i < 2, origin="trained") for i, a in enumerate(ACTIONS)]
     return save_bundle(
         path, vae=vae, classes=classes, class_text=class_text,
         skeleton=WindowSpec(frames=backbone.window_frames, fps=FPS, max_persons=backbone.max_persons,
                             normalization=NormalizationConfig(fps=FPS)),
-        text=TextSpec(), thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma, unknown_text=unknown_text),
+        text=TextSpec(parts=text_parts), thresholds=Thresholds(unknown=unknown, gzsl_gamma=gamma, unknown_text=unknown_text),
         backbone_config=config_to_dict(backbone), backbone_state=gcn.state_dict(),
     )  # fmt: skip
 

@@ -108,6 +108,7 @@ def actions(args: argparse.Namespace) -> int:
     if args.control is not None:
         return live_actions(args, parts)
     from fsvae_core.bundle import add_action, list_actions, load_bundle, remove_action
+    from fsvae_core.text import text_name
 
     if args.action == "list":
         entries = list_actions(args.bundle)
@@ -124,7 +125,7 @@ def actions(args: argparse.Namespace) -> int:
                   "its descriptions alone", file=sys.stderr)  # fmt: skip
         unused = [flag for part, flag in (("ld", "--ld"), ("gd", "--gd")) if part not in bundle.text.parts]
         if unused:  # the validation classes of its training chose a shorter class text
-            print(f"note: this bundle's class text is {'+'.join(bundle.text.parts)}; {' and '.join(unused)} "
+            print(f"note: this bundle's class text is {text_name(bundle.text.parts)}; {' and '.join(unused)} "
                   "is kept with the action but not embedded", file=sys.stderr)  # fmt: skip
     else:
         entry = remove_action(args.bundle, args.name)

@@ -71,7 +71,8 @@ from fsvae_core.descriptions import PART_NAMES, ActionDescription, DescriptionEr
 from fsvae_core.model import FSVAE, VAEConfig
 from fsvae_core.parts import PartAligner, part_text_embeddings
 from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
-from fsvae_core.text import DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, TextEncoderConfig, class_embeddings
+from fsvae_core.text import (DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, TextEncoderConfig, check_text_parts,
+                             class_embeddings)
 
 FORMAT = "fsvae-bundle"
 FORMAT_VERSION = 2  # 2: the manifest carries a digest of itself; 1 (still read): checksums of the files only
@@ -187,10 +188,8 @@ class TextSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
             raise ValueError(f"TextSpec.model must be a non-empty string, got {self.model!r}")
-        parts = tuple(self.parts) if isinstance(self.parts, (list, tuple)) else None
-        if not parts or set(parts) - set(TEXT_PARTS) or len(set(parts)) != len(parts):
-            raise ValueError(f"TextSpec.parts must be distinct entries of {list(TEXT_PARTS)}, got {self.parts!r}")
-        object.__setattr__(self, "parts", parts)  # a JSON list becomes the documented tuple
+        # a JSON list becomes the documented tuple
+        object.__setattr__(self, "parts", check_text_parts(self.parts, "TextSpec.parts"))
 
 
 @dataclass(frozen=True)

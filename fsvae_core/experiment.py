@@ -35,7 +35,7 @@ from fsvae_core.gzsl import CalibratedStacking, LogisticGate, accuracy, gzsl_res
 from fsvae_core.model import FSVAE, VAEConfig
 from fsvae_core.parts import PartAligner
 from fsvae_core.splits import ClassSplit
-from fsvae_core.text import TEXT_PARTS, SentenceEncoder, TextEncoderConfig, class_embeddings
+from fsvae_core.text import TEXT_PARTS, SentenceEncoder, TextEncoderConfig, check_text_parts, class_embeddings, text_name
 from fsvae_core.train import TrainConfig, TrainResult, train_vaes
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,9 @@ class ExperimentConfig:
             raise ValueError(f"part_weights must be a non-empty list of weights >= 0, got {self.part_weights}")
         if self.part_penalty <= 0:
             raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
-        for parts in (self.text_parts, *self.text_parts_choices):
-            if not parts or not set(parts) <= set(TEXT_PARTS) or len(set(parts)) != len(parts):
-                raise ValueError(f"text parts must be a non-empty subset of {TEXT_PARTS}, got {list(parts)}")
+        check_text_parts(self.text_parts, "text_parts")
+        for parts in self.text_parts_choices:
+            check_text_parts(parts, "text_parts_choices")
 
     @property
     def text_options(self) -> tuple[tuple[str, ...], ...]:
@@ -232,14 +232,10 @@ class _Validated:
     score: float
 
 
-def _text_name(parts: tuple[str, ...]) -> str:
-    return "+".join(parts)  # "name+ld+gd": how logs, metrics.json and checkpoint names spell a class text
-
-
 def _stage1_checkpoint(out_dir: Path | None, parts: tuple[str, ...], first: bool) -> Path | None:
     if out_dir is None:
         return None
-    return out_dir / ("validation_stage.ckpt.safetensors" if first else f"validation_stage-{_text_name(parts)}.ckpt.safetensors")
+    return out_dir / ("validation_stage.ckpt.safetensors" if first else f"validation_stage-{text_name(parts)}.ckpt.safetensors")
 
 
 def run_zero_shot_protocol(
@@ -291,7 +287,7 @@ def run_zero_shot_protocol(
 
         stage = _train(stage_train, text, config, config.train, validation_accuracy, checkpoint, progress,
                        cycles_after=config.train.cycles)  # the final stage trains at most as many
-        log.info("validation stage (class text %s): best cycle %d, validation ZSL %.3f", _text_name(parts),
+        log.info("validation stage (class text %s): best cycle %d, validation ZSL %.3f", text_name(parts),
                  stage.best_cycle, stage.best_score)
         choice = _choose_part_weight(stage.model, text, aligner1, part_text, pseudo_unseen, validation, config)
         score = stage.best_score if aligner1 is None else choice["validation_zsl"][str(choice["weight"])]
@@ -303,7 +299,7 @@ def run_zero_shot_protocol(
     text_parts = max(validated, key=lambda parts: validated[parts].score)  # ties: the first, config.text_parts
     if len(validated) > 1:
         log.info("class texts on validation classes: %s -> %s",
-                 {_text_name(p): round(v.score, 4) for p, v in validated.items()}, _text_name(text_parts))
+                 {text_name(p): round(v.score, 4) for p, v in validated.items()}, text_name(text_parts))
     chosen = validated[text_parts]
     text, stage1, part_choice = chosen.text, chosen.stage, chosen.part_choice
     part_weight = part_choice["weight"]
@@ -347,7 +343,7 @@ def run_zero_shot_protocol(
     common = {
         "parts": part_choice,
         "text_parts": {"chosen": list(text_parts),
-                       "validation_zsl": {_text_name(p): v.score for p, v in validated.items()}},
+                       "validation_zsl": {text_name(p): v.score for p, v in validated.items()}},
         "calibration": {"gzsl_gamma": stacking.gamma, "gate_threshold": gate.threshold,
                         "unknown_threshold": decision.unknown_trained, "unknown_text_threshold": decision.unknown_text,
                         "text_by": decision.text_by,

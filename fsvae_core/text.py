@@ -123,6 +123,19 @@ class SentenceEncoder:
             np.save(handle, vector)
 
 
+def check_text_parts(parts, what: str = "text parts") -> tuple[str, ...]:
+    """``parts`` as a tuple if it names distinct entries of ``TEXT_PARTS`` (at least one); else ValueError."""
+    checked = tuple(parts) if isinstance(parts, (list, tuple)) else ()
+    if not checked or set(checked) - set(TEXT_PARTS) or len(set(checked)) != len(checked):
+        raise ValueError(f"{what} must be a non-empty subset of {list(TEXT_PARTS)}, each part once, got {parts!r}")
+    return checked
+
+
+def text_name(parts: tuple[str, ...]) -> str:
+    """How logs, metrics.json, checkpoint names and notes spell a class text: ``"name+ld+gd"``."""
+    return "+".join(parts)
+
+
 def class_embeddings(
     descriptions: Sequence[ActionDescription],
     encoder: SentenceEncoder,
@@ -132,9 +145,7 @@ def class_embeddings(
 
     ``parts`` chooses which texts take part, e.g. ``("name",)`` for label-only.
     """
-    unknown = set(parts) - set(TEXT_PARTS)
-    if not parts or unknown:
-        raise ValueError(f"text parts must be a non-empty subset of {TEXT_PARTS}, got {parts}")
+    parts = check_text_parts(parts)
     per_part = [encoder.encode([d.texts((part,))[0] for d in descriptions]) for part in parts]
     joint = np.concatenate(per_part, axis=1)  # (C, P * D)
     return (joint / np.linalg.norm(joint, axis=1, keepdims=True)).astype(np.float32)

@@ -280,13 +280,14 @@ def run_zero_shot_protocol(
                 and data.train.parts is not None and seen_data.parts is not None)
     aligner1 = PartAligner.fit(stage_train.parts, part_text.table[stage_train.y], config.part_penalty) if parts_on else None
 
-    def validate(parts: tuple[str, ...], text: torch.Tensor, checkpoint: Path | None) -> _Validated:
+    def validate(parts: tuple[str, ...], text: torch.Tensor, checkpoint: Path | None, stages_after: int) -> _Validated:
         def validation_accuracy(model: FSVAE) -> float:
             zero_shot = fit_zero_shot(model, text, validation, config)
             return accuracy(zero_shot.predict(pseudo_unseen.x), pseudo_unseen.y)
 
+        # The later stages (other class texts, then the final stage) train at most as many cycles each.
         stage = _train(stage_train, text, config, config.train, validation_accuracy, checkpoint, progress,
-                       cycles_after=config.train.cycles)  # the final stage trains at most as many
+                       cycles_after=config.train.cycles * stages_after)
         log.info("validation stage (class text %s): best cycle %d, validation ZSL %.3f", text_name(parts),
                  stage.best_cycle, stage.best_score)
         choice = _choose_part_weight(stage.model, text, aligner1, part_text, pseudo_unseen, validation, config)
@@ -294,7 +295,7 @@ def run_zero_shot_protocol(
         return _Validated(text, stage, choice, score)
 
     validated = {parts: validate(parts, torch.as_tensor(table, dtype=torch.float32),
-                                 _stage1_checkpoint(out_dir, parts, first=i == 0))
+                                 _stage1_checkpoint(out_dir, parts, first=i == 0), stages_after=len(texts) - i)
                  for i, (parts, table) in enumerate(texts.items())}
     text_parts = max(validated, key=lambda parts: validated[parts].score)  # ties: the first, config.text_parts
     if len(validated) > 1:

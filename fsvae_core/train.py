@@ -160,7 +160,7 @@ def train_vaes(
             best_score, best_cycle, best_state = score, cycle + 1, copy.deepcopy(model.state_dict())
         seconds = time.perf_counter() - started
         left = seconds * (config.cycles - cycle - 1)
-        later = f", at most {seconds * cycles_after:.0f} s more in the next stage" if cycles_after else ""
+        later = f", at most {seconds * cycles_after:.0f} s more in later stages" if cycles_after else ""
         log.info("cycle %d/%d: loss %.4f score %.4f (%.0f s; about %.0f s left in this stage%s)", cycle + 1,
                  config.cycles, record["total"], score, seconds, left, later)
         if checkpoint_path is not None:

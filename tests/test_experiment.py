@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from fsvae_core import experiment
 from fsvae_core.descriptions import load_descriptions
 from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures, text_structured_features
@@ -118,12 +119,16 @@ def test_the_part_rule_is_chosen_on_validation_classes_when_the_parts_carry_the_
     assert plain.part_aligner is None and plain.metrics["parts"]["weight"] == 0.0 and "parts" not in plain.metrics["zsl"]
 
 
-def test_the_validation_stage_trains_the_class_text_that_matches_best(class_text):
+def test_the_validation_stage_trains_the_class_text_that_matches_best(class_text, monkeypatch):
     data = generated_features(class_text)  # the features follow class_text
     scrambled = class_text[np.random.default_rng(0).permutation(len(class_text))]  # each class given another's text
     config = dataclasses.replace(small_config(), text_parts_choices=(("name", "ld"),))
+    estimated = []  # the cycles each stage's time estimate says are still to come
+    train_vaes = experiment.train_vaes
+    monkeypatch.setattr(experiment, "train_vaes", lambda *args: estimated.append(args[-1]) or train_vaes(*args))
     result = run_zero_shot_protocol(data, SPLIT, {("name", "ld", "gd"): scrambled, ("name", "ld"): class_text}, config,
                                     progress=False)
+    assert estimated == [4, 2, 0]  # two cycles each: the second class text and the final stage, then the final stage
     chosen = result.metrics["text_parts"]
     assert result.text_parts == ("name", "ld") and chosen["chosen"] == ["name", "ld"]
     assert chosen["validation_zsl"]["name+ld"] > chosen["validation_zsl"]["name+ld+gd"] + 0.2

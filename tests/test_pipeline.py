@@ -100,7 +100,7 @@ def test_a_run_folder_keeps_a_readable_log_and_loss_curves(tmp_path, dataset_fil
     text = (out / "train.log").read_text()
     for line in (f"settings from {tiny_settings}", "stage: windows", "stage: backbone 1/2", "stage: backbone 2/2",
                  "epoch 2/2 done, about 0 s left for the backbones", "stage: features", "stage: VAEs", "cycle 1/1: loss",
-                 "s more in the next stage"):  # the validation stage's estimate covers the final one too
+                 "s more in later stages"):  # the validation stage's estimate covers the final one too
         assert line in text, line
     assert (out / "loss_curves.png").stat().st_size > 0
 

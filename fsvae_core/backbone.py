@@ -297,24 +297,28 @@ class SpatialGraphConv(nn.Module):
     same sum as convolving first, but the gathering runs on C_in channels
     instead of K * C_out, and one matrix product replaces a strided einsum
     (the einsum and its copies took over a quarter of the CPU time at batch 1).
+    ``frames`` is the input's length T: with every size but the batch known, the
+    reshapes stay constant when traced (an exported graph otherwise computes each
+    one from the input's shape at run time, some twenty small operations a layer).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor):
+    def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor, frames: int):
         super().__init__()
+        self.frames = frames
         self.register_buffer("partitions", partitions, persistent=False)
         self.adjacency_residual = nn.Parameter(torch.zeros_like(partitions))
         self.conv = nn.Conv2d(in_channels, partitions.shape[0] * out_channels, kernel_size=1)
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        P, C, T, V = x.shape
-        K = self.partitions.shape[0]
+        """(P, C_in, T, V) -> (P, C_out, T, V)."""
+        # Sizes from the layer, not from x, and -1 for the batch: they stay constants when traced (ONNX export).
+        K, W, V = self.partitions.shape
+        C, T, C_out = self.conv.in_channels, self.frames, self.bn.num_features
         graph = (self.partitions + self.adjacency_residual).to(x.dtype)  # (K, W, V): joint v's message to w
-        gathered = x.reshape(P * C * T, V) @ graph.permute(2, 0, 1).reshape(V, K * V)  # (P*C*T, K*W)
-        gathered = gathered.view(P, C, T, K, V).permute(0, 3, 1, 2, 4).reshape(P, K * C, T, V)  # (P, K*C, T, W)
-        # Sizes from the layer, not from x: the kernel's shape stays static when traced (ONNX export).
-        C_in, C_out = self.conv.in_channels, self.bn.num_features
-        weight = self.conv.weight.view(K, C_out, C_in).permute(1, 0, 2).reshape(C_out, K * C_in, 1, 1)  # (C_out, K*C, 1, 1)
+        gathered = x.reshape(-1, V) @ graph.permute(2, 0, 1).reshape(V, K * W)  # (P*C*T, K*W)
+        gathered = gathered.view(-1, C, T, K, W).permute(0, 3, 1, 2, 4).reshape(-1, K * C, T, W)  # (P, K*C, T, W)
+        weight = self.conv.weight.view(K, C_out, C).permute(1, 0, 2).reshape(C_out, K * C, 1, 1)  # (C_out, K*C, 1, 1)
         bias = torch.einsum("kc,kw->cw", self.conv.bias.view(K, -1), graph.sum(dim=2))  # (C_out, W)
         return self.bn(F.conv2d(gathered, weight.to(x.dtype)) + bias[:, None, :].to(x.dtype))  # (P, C_out, T, W)
 
@@ -322,9 +326,10 @@ class SpatialGraphConv(nn.Module):
 class GCNBlock(nn.Module):
     """Spatial graph conv -> ReLU -> temporal conv (k x 1) -> BatchNorm, plus a residual, then ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor, kernel: int, stride: int, residual: bool):
+    def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor, kernel: int, stride: int,
+                 residual: bool, frames: int):
         super().__init__()
-        self.spatial = SpatialGraphConv(in_channels, out_channels, partitions)
+        self.spatial = SpatialGraphConv(in_channels, out_channels, partitions, frames)
         self.temporal = nn.Sequential(
             nn.Conv2d(out_channels, out_channels, (kernel, 1), stride=(stride, 1), padding=((kernel - 1) // 2, 0)),
             nn.BatchNorm2d(out_channels),
@@ -361,8 +366,12 @@ class SkeletonGCN(nn.Module):
         partitions = spatial_partitions(config.n_joints)
         widths = (config.in_channels, *config.channels)
         # The first block has no residual (as in ST-GCN): a 3-channel input is no useful shortcut.
+        frames = [config.window_frames]  # each block's input length: a strided block halves it, rounding up
+        for stride in config.strides:
+            frames.append((frames[-1] - 1) // stride + 1)
         self.blocks = nn.ModuleList(
-            GCNBlock(widths[i], widths[i + 1], partitions, config.temporal_kernel, config.strides[i], residual=i > 0)
+            GCNBlock(widths[i], widths[i + 1], partitions, config.temporal_kernel, config.strides[i], residual=i > 0,
+                     frames=frames[i])
             for i in range(len(config.channels))
         )
         last = config.channels[-1]
@@ -446,11 +455,11 @@ class SkeletonGCN(nn.Module):
 
     def _activations(self, h: torch.Tensor) -> torch.Tensor:
         """Present persons (P, T, V, C) -> the last block's activations (P, C_last, T', V)."""
-        P, T, V, C = h.shape
+        T, V, C = self.config.window_frames, self.config.n_joints, self.config.in_channels  # constants when traced
         if self.frequency is not None:
             h = self.frequency(h, dim=1)  # (P, T, V, C)
-        h = self.data_bn(h.permute(0, 2, 3, 1).reshape(P, V * C, T))  # (P, V*C, T)
-        h = h.view(P, V, C, T).permute(0, 2, 3, 1).contiguous()  # (P, C, T, V)
+        h = self.data_bn(h.permute(0, 2, 3, 1).reshape(-1, V * C, T))  # (P, V*C, T)
+        h = h.view(-1, V, C, T).permute(0, 2, 3, 1).contiguous()  # (P, C, T, V)
         for block in self.blocks:
             h = block(h)  # (P, C_i, T_i, V)
         return h

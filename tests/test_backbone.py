@@ -132,7 +132,7 @@ def test_partitions_split_the_normalised_adjacency_into_root_centripetal_centrif
 
 def test_graph_conv_is_one_convolution_per_partition_summed_over_the_learned_graph():
     torch.manual_seed(0)
-    layer = SpatialGraphConv(5, 7, spatial_partitions()).eval()
+    layer = SpatialGraphConv(5, 7, spatial_partitions(), frames=4).eval()
     torch.nn.init.normal_(layer.adjacency_residual, std=0.1)
     torch.nn.init.normal_(layer.conv.bias)
     x = torch.randn(2, 5, 4, 25)  # (P, C_in, T, V)

@@ -66,6 +66,14 @@ def test_nothing_is_written_when_the_graph_disagrees_with_pytorch(parts_bundle, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_graphs_layers_take_their_sizes_as_constants(parts_bundle, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    scorer, classes = export.scorer_of(load_bundle(parts_bundle))
+    graph = onnx.load_from_string(export.onnx_graph(scorer, classes, built_in=False))
+    # Only the batch is free; a layer that read its input's shape would make onnxruntime compute its sizes every call.
+    assert not [node.name for node in graph.graph.node if node.op_type == "Shape" and "/blocks." in node.name]
+
+
 def test_the_onnx_runtime_scores_as_torch_and_follows_added_actions(tmp_path, encoder):
     path = make_bundle(tmp_path / "bundle", encoder)
     on_torch = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder, runtime="torch")

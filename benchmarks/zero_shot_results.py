@@ -26,7 +26,8 @@ alignment), ``parts`` (the part-aware rule, ``fsvae_core/parts.py``, its
 weight chosen on validation classes among 0, 0.5, 1 and 2), ``parts-no-global``
 (the part rule with the label and local description as the class text),
 ``parts-text-choice`` (the part rule; validation classes choose between those
-two class texts). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
+two class texts), ``parts-text-choice-w4`` (the same, with part weight 4 to
+choose from too). Every run uses ``benchmarks/configs/utd_cpu.json`` (sized for a
 2-core CPU) and writes ``RUNS/<dataset>-u<K>-<variant>-s<seed>/``; a finished
 run is skipped, an interrupted one resumes. Variants whose backbone settings
 equal ``full``'s (``no-frequency``, ``label-only``, ``no-alignment``) start
@@ -67,6 +68,9 @@ VARIANTS = {
     "parts-no-global": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts": ["name", "ld"]}},
     # The validation classes choose between the full class text and label + local description.
     "parts-text-choice": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts_choices": [["name", "ld"]]}},
+    # The same, with a larger part weight to choose from: validation classes often still rise at 2.
+    "parts-text-choice-w4": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0, 4.0],
+                                            "text_parts_choices": [["name", "ld"]]}},
     # The same number of VAE steps in cycles half as long: validation often keeps the first cycle.
     "parts-short-cycles": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                           "train": {"cycles": 12, "steps_per_cycle": 500}}},
@@ -75,7 +79,7 @@ VARIANTS = {
                                        "train": {"batch_size": 256, "steps_per_cycle": 250}}},
 }
 SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "no-alignment", "parts",
-                        "parts-no-global", "parts-text-choice", "parts-short-cycles", "parts-big-batch")
+                        "parts-no-global", "parts-text-choice", "parts-text-choice-w4", "parts-short-cycles", "parts-big-batch")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 

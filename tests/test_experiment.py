@@ -128,7 +128,8 @@ def test_the_validation_stage_trains_the_class_text_that_matches_best(class_text
     monkeypatch.setattr(experiment, "train_vaes", lambda *args: estimated.append(args[-1]) or train_vaes(*args))
     result = run_zero_shot_protocol(data, SPLIT, {("name", "ld", "gd"): scrambled, ("name", "ld"): class_text}, config,
                                     progress=False)
-    assert estimated == [4, 2, 0]  # two cycles each: the second class text and the final stage, then the final stage
+    # Two cycles a stage: the first text's estimate covers the second text and the final stage, the second's the final.
+    assert estimated == [4, 2, 0]
     chosen = result.metrics["text_parts"]
     assert result.text_parts == ("name", "ld") and chosen["chosen"] == ["name", "ld"]
     assert chosen["validation_zsl"]["name+ld"] > chosen["validation_zsl"]["name+ld+gd"] + 0.2

@@ -66,7 +66,7 @@ def test_nothing_is_written_when_the_graph_disagrees_with_pytorch(parts_bundle, 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_graphs_layers_take_their_sizes_as_constants(parts_bundle, tmp_path):
+def test_the_graphs_layers_take_their_sizes_as_constants(parts_bundle):
     onnx = pytest.importorskip("onnx")
     scorer, classes = export.scorer_of(load_bundle(parts_bundle))
     graph = onnx.load_from_string(export.onnx_graph(scorer, classes, built_in=False))

@@ -366,7 +366,7 @@ class SkeletonGCN(nn.Module):
         partitions = spatial_partitions(config.n_joints)
         widths = (config.in_channels, *config.channels)
         # The first block has no residual (as in ST-GCN): a 3-channel input is no useful shortcut.
-        frames = [config.window_frames]  # each block's input length: a strided block halves it, rounding up
+        frames = [config.window_frames]  # each block's input length: a block of stride s divides it by s, rounding up
         for stride in config.strides:
             frames.append((frames[-1] - 1) // stride + 1)
         self.blocks = nn.ModuleList(

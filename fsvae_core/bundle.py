@@ -65,6 +65,7 @@ import fsvae_core
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
 from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text
+from fsvae_core.attributes import ATTRIBUTES, AttributeMatcher
 from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone
 from fsvae_core.decision import TEXT_BY, DecisionRule
 from fsvae_core.descriptions import PART_NAMES, ActionDescription, DescriptionError, description_from_fields
@@ -289,10 +290,20 @@ class Bundle:
         section = self.manifest.get("parts")
         return 0.0 if not section else float(section["weight"])
 
+    @property
+    def attribute_weight(self) -> float:
+        """The weight of the attribute scores (:mod:`fsvae_core.attributes`); 0 without them."""
+        section = self.manifest.get("parts")
+        return 0.0 if not section else float(section.get("attribute_weight", 0.0))
+
     def part_aligner(self) -> PartAligner | None:
         """The part-aware rule's ridge maps, or None without one."""
         return None if self.part_state is None else PartAligner.from_tensors(
             {name: tensor.numpy() for name, tensor in self.part_state.items()})
+
+    def attribute_matcher(self) -> AttributeMatcher | None:
+        """The attribute scores' constants, or None without them."""
+        return None if self.attribute_weight == 0 else _attribute_matcher(self.part_state)
 
     @property
     def has_parts(self) -> np.ndarray:
@@ -433,6 +444,8 @@ def save_bundle(
     part_aligner: PartAligner | None = None,
     part_weight: float = 0.0,
     part_text: torch.Tensor | np.ndarray | None = None,
+    attribute_matcher: AttributeMatcher | None = None,
+    attribute_weight: float = 0.0,
 ) -> Path:
     """Write a complete bundle to ``path``, atomically replacing any bundle already there.
 
@@ -450,8 +463,11 @@ def save_bundle(
             infinities become null so that the manifest stays strict JSON).
         part_aligner, part_weight, part_text: the part-aware rule
             (:mod:`fsvae_core.parts`), all three or none: its ridge maps, the
-            weight of its scores (> 0) and every class's body-part sentence
+            weight of its scores and every class's body-part sentence
             embeddings (K, B, D), zero rows for classes without them.
+        attribute_matcher, attribute_weight: the attribute scores
+            (:mod:`fsvae_core.attributes`), both or neither, only with the part
+            rule; one of the two weights must be > 0.
 
     Returns:
         ``path`` as a Path.
@@ -463,8 +479,12 @@ def save_bundle(
     path = Path(path)
     if (backbone_config is None) != (backbone_state is None):
         raise BundleError(f"{path}: give backbone_config and backbone_state together, or neither")
-    if (part_aligner is None) != (part_text is None) or (part_aligner is not None and not part_weight > 0):
-        raise BundleError(f"{path}: give part_aligner, part_text and a part_weight > 0 together, or none of them")
+    if (part_aligner is None) != (part_text is None) or (part_aligner is None and attribute_matcher is not None):
+        raise BundleError(f"{path}: give part_aligner and part_text together (and attribute_matcher only with them)")
+    if (attribute_matcher is None) != (attribute_weight == 0) or (
+            part_aligner is not None and not (part_weight > 0 or attribute_weight > 0)):
+        raise BundleError(f"{path}: the part rule needs a part_weight or an attribute_weight > 0, and "
+                          "attribute_matcher goes with an attribute_weight > 0")
     rows = _as_matrix(class_text)  # (K, Ct)
     tables = ClassTables(_embed_text(vae, rows), rows,  # prototypes (K, Z)
                          None if part_text is None else torch.as_tensor(np.asarray(part_text, dtype=np.float32)))
@@ -473,6 +493,9 @@ def save_bundle(
     if part_aligner is not None:
         weights.update({f"parts.{name}": torch.from_numpy(np.ascontiguousarray(array))
                         for name, array in part_aligner.to_tensors().items()})
+    if attribute_matcher is not None:
+        weights.update({f"parts.attributes_{name}": torch.from_numpy(np.ascontiguousarray(array))
+                        for name, array in attribute_matcher.to_tensors().items()})
     try:
         backbone_json = None if backbone_config is None else json.loads(json.dumps(backbone_config, allow_nan=False))
     except (TypeError, ValueError) as error:
@@ -489,7 +512,9 @@ def save_bundle(
         "classes": [entry.to_dict() for entry in classes],
         "thresholds": thresholds.to_dict(),
         "parts": None if part_aligner is None else {
-            "weight": float(part_weight), "names": list(PART_NAMES), "dim": int(tables.part_text.shape[2])},
+            "weight": float(part_weight), "names": list(PART_NAMES), "dim": int(tables.part_text.shape[2]),
+            **({} if attribute_matcher is None else {"attribute_weight": float(attribute_weight),
+                                                     "attributes": [a.name for a in ATTRIBUTES]})},
         "metrics": _plain_json(metrics or {}, path, "metrics"),
         "provenance": _plain_json(provenance or {}, path, "provenance"),
         "files": {},  # filled with checksums once the files exist
@@ -562,7 +587,8 @@ def add_action(
     ``origin="user"``. Whitespace in the texts is collapsed. ``parts`` gives
     one sentence per body part (all of ``descriptions.PART_NAMES``); a bundle
     with the part-aware rule scores an action without them by FS-VAE alone,
-    its part term being the mean of the other classes' (:mod:`fsvae_core.parts`).
+    its part and attribute terms being the mean of the other classes'
+    (:mod:`fsvae_core.parts`, :mod:`fsvae_core.attributes`).
 
     Args:
         encoder: a sentence encoder for the bundle's text model (to share its
@@ -818,9 +844,11 @@ def _check_contents(
             raise BundleError(f"{path}: {WEIGHTS} {'holds' if has_part_maps else 'lacks'} parts.* tensors but "
                               f"{MANIFEST} {'has no' if has_part_maps else 'has a'} parts section")
         if has_part_maps:
+            state = {k.partition(".")[2]: v for k, v in weights.items() if k.startswith("parts.")}
             try:
-                PartAligner.from_tensors({k.partition(".")[2]: v.numpy() for k, v in weights.items()
-                                          if k.startswith("parts.")})
+                PartAligner.from_tensors({k: v.numpy() for k, v in state.items()})
+                if manifest["parts"].get("attribute_weight", 0.0):
+                    _attribute_matcher(state)
             except (KeyError, ValueError) as error:
                 raise BundleError(f"{path}: {WEIGHTS} parts.*: {error}") from error
     _check_part_text(path, manifest, tables.part_text, len(manifest["classes"]))
@@ -855,17 +883,31 @@ def _check_part_text(path: Path, manifest: dict, part_text: torch.Tensor | None,
         return
     try:
         _require_keys(section, {"weight": float, "names": list, "dim": int}, "parts")
+        if "attribute_weight" in section:
+            _require_keys(section, {"attribute_weight": float, "attributes": list}, "parts")
     except ValueError as error:
         raise BundleError(f"{path}: {MANIFEST} {error}") from error
-    if not section["weight"] > 0 or tuple(section["names"]) != PART_NAMES:
-        raise BundleError(f"{path}: {MANIFEST} parts needs a weight > 0 and names {list(PART_NAMES)}, "
-                          f"got {section['weight']!r} and {section['names']!r}")
+    attribute_weight = section.get("attribute_weight", 0.0)
+    if (section["weight"] < 0 or attribute_weight < 0 or not (section["weight"] > 0 or attribute_weight > 0)
+            or tuple(section["names"]) != PART_NAMES):
+        raise BundleError(f"{path}: {MANIFEST} parts needs a weight or an attribute_weight > 0 (neither below 0) "
+                          f"and names {list(PART_NAMES)}, got {section['weight']!r}, {attribute_weight!r} and "
+                          f"{section['names']!r}")
+    if "attributes" in section and section["attributes"] != [a.name for a in ATTRIBUTES]:
+        raise BundleError(f"{path}: {MANIFEST} parts.attributes lists {section['attributes']!r}, but this version "
+                          f"measures {[a.name for a in ATTRIBUTES]}")
     expected = (k, len(PART_NAMES), section["dim"])
     if part_text is None or tuple(part_text.shape) != expected or part_text.dtype != torch.float32:
         found = None if part_text is None else f"{part_text.dtype} {tuple(part_text.shape)}"
         raise BundleError(f"{path}: {PROTOTYPES} part_text must be float32 {expected}, got {found}")
     if not torch.isfinite(part_text).all():
         raise BundleError(f"{path}: {PROTOTYPES} part_text contains NaN or infinite values")
+
+
+def _attribute_matcher(state: Mapping[str, torch.Tensor]) -> AttributeMatcher:
+    """The attribute constants among the ``parts.*`` weights (stored as ``attributes_<field>``)."""
+    prefix = "attributes_"
+    return AttributeMatcher.from_tensors({k[len(prefix):]: v.numpy() for k, v in state.items() if k.startswith(prefix)})
 
 
 def _require_keys(data: Any, fields: Mapping[str, Any], where: str) -> None:

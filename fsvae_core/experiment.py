@@ -10,7 +10,9 @@
    When classes carry body-part sentences and ``part_weights`` offers more than
    0, the part-aware rule (:mod:`fsvae_core.parts`) is fitted on the same
    training windows and its weight chosen here by validation ZSL; 0 keeps
-   plain FS-VAE. With ``text_parts_choices`` the stage runs once per class
+   plain FS-VAE. ``attribute_weights`` likewise offers the attribute scores
+   (:mod:`fsvae_core.attributes`), whose weight is chosen with the part weight
+   as the best pair. With ``text_parts_choices`` the stage runs once per class
    text (e.g. label + local + global description, or label + local) and the
    text with the best validation ZSL is the one trained and shipped.
 2. Final stage: all seen classes train the VAEs for the chosen number of
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fsvae_core.attributes import AttributeMatcher
 from fsvae_core.classifiers import PrototypeClassifier, fit_latent_softmax, fit_linear_softmax
 from fsvae_core.decision import TEXT_BY, DecisionRule, fit_decision_rule
 from fsvae_core.features import FeatureSplit, LabelledFeatures
@@ -65,6 +68,8 @@ class ExperimentConfig:
     text_by: str = "score"  # what the text-class threshold bounds: the best score or its lead (fsvae_core.decision)
     part_weights: tuple[float, ...] = (0.0,)
     part_penalty: float = 100.0
+    # Weights of the attribute scores (fsvae_core.attributes) chosen from beside the part weight; (0,) keeps them off.
+    attribute_weights: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
         if self.zsl_classifier not in ("prototype", "softmax"):
@@ -77,6 +82,8 @@ class ExperimentConfig:
             raise ValueError(f"unknown_quantile must lie in [0, 1), got {self.unknown_quantile}")
         if not self.part_weights or any(w < 0 for w in self.part_weights):
             raise ValueError(f"part_weights must be a non-empty list of weights >= 0, got {self.part_weights}")
+        if not self.attribute_weights or any(w < 0 for w in self.attribute_weights):
+            raise ValueError(f"attribute_weights must be a non-empty list of weights >= 0, got {self.attribute_weights}")
         if self.part_penalty <= 0:
             raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
         check_text_parts(self.text_parts, "text_parts")
@@ -191,35 +198,59 @@ def _fit_decision(scores: np.ndarray, target: np.ndarray, classes: np.ndarray, t
 
 @dataclass(frozen=True)
 class PartText:
-    """Every class's body-part sentence embeddings (K, B, D) and which classes have them (K,)."""
+    """Every class's body-part sentence embeddings (K, B, D), which classes have them (K,), and, for the
+    attribute scores, the attribute directions (B, D, A) of the same sentence encoder."""
 
     table: np.ndarray
     has: np.ndarray
+    attribute_directions: np.ndarray | None = None
 
     def of(self, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.table[classes], self.has[classes]
 
 
-def _with_parts(scores: np.ndarray, aligner: PartAligner | None, weight: float, data: LabelledFeatures,
-                part_text: PartText | None, classes: np.ndarray) -> np.ndarray:
-    """FS-VAE scores (N, K) of ``classes`` plus ``weight`` times the part scores, when the part rule is on."""
-    if aligner is None or weight == 0:
-        return scores
-    return scores + weight * aligner.scores(data.parts, *part_text.of(classes))
+@dataclass(frozen=True)
+class PartRule:
+    """The terms added to FS-VAE's scores: ``weight`` times the part scores of ``aligner``
+    (:mod:`fsvae_core.parts`) and ``attribute_weight`` times the attribute scores of ``matcher``
+    (:mod:`fsvae_core.attributes`); a weight of 0 leaves its term out."""
+
+    aligner: PartAligner | None = None
+    weight: float = 0.0
+    matcher: AttributeMatcher | None = None
+    attribute_weight: float = 0.0
+
+    @property
+    def on(self) -> bool:
+        return self.weight > 0 or self.attribute_weight > 0
+
+    def terms(self, data: LabelledFeatures, part_text: PartText, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The part scores and the attribute scores (N, K) of ``data`` against ``classes`` (zeros where off)."""
+        zeros = np.zeros((len(data), len(classes)), dtype=np.float32)
+        part = zeros if self.aligner is None else self.aligner.scores(data.parts, *part_text.of(classes))
+        attribute = zeros if self.matcher is None else self.matcher.scores(data.attributes, *part_text.of(classes))
+        return part, attribute
+
+    def add(self, scores: np.ndarray, data: LabelledFeatures, part_text: PartText | None,
+            classes: np.ndarray) -> np.ndarray:
+        """FS-VAE scores (N, K) of ``classes`` with the rule's terms added."""
+        if not self.on:
+            return scores
+        part, attribute = self.terms(data, part_text, classes)
+        return scores + self.weight * part + self.attribute_weight * attribute
 
 
 @dataclass
 class ProtocolResult:
-    """What a protocol run produced: the metrics (JSON-able), the final trained model and, when the
-    part-aware rule is on (``part_weight`` > 0), its aligner."""
+    """What a protocol run produced: the metrics (JSON-able), the final trained model and the
+    part-aware rule's terms (off when validation chose FS-VAE alone)."""
 
     metrics: dict
     zero_shot: ZeroShotModel
     predictions: dict[str, np.ndarray]  # zsl / zsl_target / gzsl / gzsl_target, class ids
     text_parts: tuple[str, ...]  # the class text trained, chosen on validation classes among config.text_options
     class_text: np.ndarray  # its vectors (n_classes, Ct)
-    part_aligner: PartAligner | None = None
-    part_weight: float = 0.0
+    part_rule: PartRule = PartRule()
 
 
 @dataclass
@@ -278,7 +309,10 @@ def run_zero_shot_protocol(
 
     parts_on = (part_text is not None and bool(part_text.has.all()) and max(config.part_weights) > 0
                 and data.train.parts is not None and seen_data.parts is not None)
-    aligner1 = PartAligner.fit(stage_train.parts, part_text.table[stage_train.y], config.part_penalty) if parts_on else None
+    attributes_on = (part_text is not None and bool(part_text.has.all()) and max(config.attribute_weights) > 0
+                     and part_text.attribute_directions is not None and data.train.attributes is not None
+                     and seen_data.attributes is not None)
+    rule1 = _fit_part_rule(stage_train, part_text, train_classes, config, parts_on, attributes_on)
 
     def validate(parts: tuple[str, ...], text: torch.Tensor, checkpoint: Path | None, stages_after: int) -> _Validated:
         def validation_accuracy(model: FSVAE) -> float:
@@ -290,8 +324,8 @@ def run_zero_shot_protocol(
                        cycles_after=config.train.cycles * stages_after)
         log.info("validation stage (class text %s): best cycle %d, validation ZSL %.3f", text_name(parts),
                  stage.best_cycle, stage.best_score)
-        choice = _choose_part_weight(stage.model, text, aligner1, part_text, pseudo_unseen, validation, config)
-        score = stage.best_score if aligner1 is None else choice["validation_zsl"][str(choice["weight"])]
+        choice = _choose_part_weights(stage.model, text, rule1, part_text, pseudo_unseen, validation, config)
+        score = stage.best_score if choice["score"] is None else choice["score"]
         return _Validated(text, stage, choice, score)
 
     validated = {parts: validate(parts, torch.as_tensor(table, dtype=torch.float32),
@@ -303,7 +337,7 @@ def run_zero_shot_protocol(
                  {text_name(p): round(v.score, 4) for p, v in validated.items()}, text_name(text_parts))
     chosen = validated[text_parts]
     text, stage1, part_choice = chosen.text, chosen.stage, chosen.part_choice
-    part_weight = part_choice["weight"]
+    rule1 = replace(rule1, weight=part_choice["weight"], attribute_weight=part_choice["attribute_weight"])
 
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
     trained = np.isin(joint_classes, train_classes)
@@ -312,8 +346,7 @@ def run_zero_shot_protocol(
         """The held-out seen and validation-class samples of ``samples`` (rows as in seen_data), and their scores."""
         _, holdout = _hold_out(samples.of_classes(train_classes), config.holdout_fraction, seed)
         held = LabelledFeatures.concatenate([holdout, samples.of_classes(validation)])
-        scores = _with_parts(joint_scores(stage1.model, text, joint_classes, held.x), aligner1, part_weight, held,
-                             part_text, joint_classes)
+        scores = rule1.add(joint_scores(stage1.model, text, joint_classes, held.x), held, part_text, joint_classes)
         return held, scores
 
     calibration, calibration_scores = held_out_scores(seen_data)
@@ -338,8 +371,10 @@ def run_zero_shot_protocol(
     final_train = replace(config.train, cycles=max(stage1.best_cycle, 1))
     stage2 = _train(data.train, text, config, final_train, None,
                     out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
-    aligner = (PartAligner.fit(data.train.parts, part_text.table[data.train.y], config.part_penalty)
-               if part_weight > 0 else None)
+    # The part maps are fitted whenever the rule is on: a bundle keeps them with the part sentences (weight 0 or not).
+    part_rule = replace(_fit_part_rule(data.train, part_text, seen, config, parts_on and rule1.on,
+                                       rule1.attribute_weight > 0),
+                        weight=rule1.weight, attribute_weight=rule1.attribute_weight)
     all_classes = np.arange(split.n_classes)
     common = {
         "parts": part_choice,
@@ -354,15 +389,14 @@ def run_zero_shot_protocol(
     }
     if len(unseen) == 0:  # deployment: every class trained, so only seen-class accuracy can be measured
         zero_shot = fit_zero_shot(stage2.model, text, seen, config)
-        scores = _with_parts(joint_scores(stage2.model, text, seen, data.gtest.x), aligner, part_weight,
-                             data.gtest, part_text, seen)
+        scores = part_rule.add(joint_scores(stage2.model, text, seen, data.gtest.x), data.gtest, part_text, seen)
         predicted = seen[scores.argmax(1)]
         metrics = {"zsl": None, "gzsl": None,
                    "seen": {"top1": accuracy(predicted, data.gtest.y),
                             "per_class": per_class_accuracy(predicted, data.gtest.y, all_classes)},
                    **common, "seconds": time.perf_counter() - started}
         return ProtocolResult(metrics, zero_shot, {"gzsl": predicted, "gzsl_target": data.gtest.y}, text_parts,
-                              texts[text_parts], aligner, part_weight)
+                              texts[text_parts], part_rule)
 
     zero_shot = fit_zero_shot(stage2.model, text, unseen, config)
     zsl = {}
@@ -370,16 +404,16 @@ def run_zero_shot_protocol(
         predicted = zero_shot.predict(data.ztest.x, rule)
         zsl[rule] = {"top1": accuracy(predicted, data.ztest.y), "per_class": per_class_accuracy(predicted, data.ztest.y, unseen)}
     zsl_predicted = zero_shot.predict(data.ztest.x)
-    if part_weight > 0 and config.zsl_classifier == "prototype":
-        scores = _with_parts(joint_scores(stage2.model, text, unseen, data.ztest.x), aligner, part_weight,
-                             data.ztest, part_text, unseen)
+    if part_rule.on and config.zsl_classifier == "prototype":
+        scores = part_rule.add(joint_scores(stage2.model, text, unseen, data.ztest.x), data.ztest, part_text, unseen)
         zsl_predicted = unseen[scores.argmax(1)]
-        zsl["parts"] = {"top1": accuracy(zsl_predicted, data.ztest.y), "weight": part_weight,
+        zsl["parts"] = {"top1": accuracy(zsl_predicted, data.ztest.y), "weight": part_rule.weight,
+                        "attribute_weight": part_rule.attribute_weight,
                         "per_class": per_class_accuracy(zsl_predicted, data.ztest.y, unseen)}
 
     final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
-    gtest_scores = _with_parts(joint_scores(stage2.model, text, all_classes, data.gtest.x), aligner, part_weight,
-                               data.gtest, part_text, all_classes)
+    gtest_scores = part_rule.add(joint_scores(stage2.model, text, all_classes, data.gtest.x), data.gtest, part_text,
+                                 all_classes)
     stacked = stacking.predict(gtest_scores, all_classes, np.isin(all_classes, seen))
     gated = gate.predict(_seen_logits(final_expert, data.gtest.x), zero_shot.probabilities(data.gtest.x), seen, unseen)
 
@@ -395,18 +429,38 @@ def run_zero_shot_protocol(
         "seconds": time.perf_counter() - started,
     }
     predictions = {"zsl": zsl_predicted, "zsl_target": data.ztest.y, "gzsl": stacked, "gzsl_target": data.gtest.y}
-    return ProtocolResult(metrics, zero_shot, predictions, text_parts, texts[text_parts], aligner, part_weight)
+    return ProtocolResult(metrics, zero_shot, predictions, text_parts, texts[text_parts], part_rule)
 
 
-def _choose_part_weight(model: FSVAE, text: torch.Tensor, aligner: PartAligner | None, part_text: PartText | None,
-                        pseudo_unseen: LabelledFeatures, validation: np.ndarray, config: ExperimentConfig) -> dict:
-    """The part weight with the best validation ZSL among ``config.part_weights`` (ties: the smaller), and each one's."""
-    if aligner is None:
-        return {"weight": 0.0, "validation_zsl": None}
+def _fit_part_rule(samples: LabelledFeatures, part_text: PartText | None, classes: np.ndarray,
+                   config: ExperimentConfig, parts: bool, attributes: bool) -> PartRule:
+    """The part maps and the attribute standardisers fitted on ``samples`` of the trained ``classes``
+    (weights 0: they are chosen afterwards)."""
+    aligner = PartAligner.fit(samples.parts, part_text.table[samples.y], config.part_penalty) if parts else None
+    matcher = (AttributeMatcher.fit(part_text.attribute_directions, samples.attributes, part_text.table[classes])
+               if attributes else None)
+    return PartRule(aligner, 0.0, matcher, 0.0)
+
+
+def _choose_part_weights(model: FSVAE, text: torch.Tensor, rule: PartRule, part_text: PartText | None,
+                         pseudo_unseen: LabelledFeatures, validation: np.ndarray, config: ExperimentConfig) -> dict:
+    """The part and attribute weights with the best validation ZSL among ``config.part_weights`` x
+    ``config.attribute_weights`` (ties: the smaller part weight, then the smaller attribute weight).
+
+    ``validation_zsl`` holds each part weight's accuracy at the chosen attribute weight, and
+    ``attribute_validation_zsl`` each attribute weight's at the chosen part weight.
+    """
+    if rule.aligner is None and rule.matcher is None:
+        return {"weight": 0.0, "attribute_weight": 0.0, "validation_zsl": None, "score": None}
     plain = joint_scores(model, text, validation, pseudo_unseen.x)
-    part = aligner.scores(pseudo_unseen.parts, *part_text.of(validation))
-    by_weight = {float(w): accuracy(validation[(plain + w * part).argmax(1)], pseudo_unseen.y)
-                 for w in sorted(set(config.part_weights))}
-    best = max(by_weight, key=lambda w: (by_weight[w], -w))
-    log.info("part weights on validation classes: %s -> %g", by_weight, best)
-    return {"weight": best, "validation_zsl": {str(w): a for w, a in by_weight.items()}}
+    part, attribute = rule.terms(pseudo_unseen, part_text, validation)
+    part_weights = sorted(set(config.part_weights)) if rule.aligner is not None else [0.0]
+    attribute_weights = sorted(set(config.attribute_weights)) if rule.matcher is not None else [0.0]
+    grid = {(float(w), float(a)): accuracy(validation[(plain + w * part + a * attribute).argmax(1)], pseudo_unseen.y)
+            for w in part_weights for a in attribute_weights}
+    best_w, best_a = max(grid, key=lambda wa: (grid[wa], -wa[0], -wa[1]))
+    log.info("part / attribute weights on validation classes: %s -> %g / %g",
+             {f"{w:g}/{a:g}": round(v, 4) for (w, a), v in grid.items()}, best_w, best_a)
+    return {"weight": best_w, "attribute_weight": best_a, "score": grid[best_w, best_a],
+            "validation_zsl": {str(w): grid[w, best_a] for w in part_weights},
+            "attribute_validation_zsl": {str(a): grid[best_w, a] for a in attribute_weights}}

@@ -4,7 +4,7 @@
 with the bundle's classes built in:
 
     input   windows  (N, M, T, V, 3) float32   N any, 1 <= M <= max_persons
-    output  scores   (N, K) float32            calibrated cosine (+ part term), classes in bundle order
+    output  scores   (N, K) float32            calibrated cosine (+ part and attribute terms), classes in bundle order
 
 The windows are what the live recognizer feeds its model: canonical ``ntu25``
 joints, normalised as the bundle's ``skeleton`` section says, newest T frames,
@@ -129,7 +129,7 @@ def onnx_graph(scorer: WindowScorer, classes: ClassTensors, built_in: bool) -> b
 
 def scorer_of(bundle: Bundle) -> tuple[WindowScorer, ClassTensors]:
     """The bundle's scorer (CPU, eval mode) and its classes."""
-    scorer = WindowScorer(bundle.build_backbone(), bundle.build_vae(), bundle.part_aligner(), bundle.part_weight)
+    scorer = WindowScorer.for_bundle(bundle, bundle.build_backbone(), bundle.build_vae())
     return scorer.eval(), ClassTensors.of_bundle(bundle)
 
 
@@ -192,8 +192,9 @@ class ExportCheck:
 def check_graph(graph: bytes, scorer: WindowScorer, classes: ClassTensors, windows: np.ndarray) -> ExportCheck:
     """Scores of ``windows`` (N, M, T, V, 3) by onnxruntime against PyTorch's live path."""
     with torch.no_grad():
-        features, parts = scorer.backbone.features_and_parts(torch.from_numpy(windows))
-        expected = scorer.score(features, parts, classes).numpy()
+        x = torch.from_numpy(windows)
+        features, parts = scorer.backbone.features_and_parts(x)
+        expected = scorer.score(features, parts, classes, x).numpy()
     got = OnnxScorer(graph).scores(windows, classes)
     return ExportCheck(len(windows), float(np.abs(got - expected).max()),
                        bool((got.argmax(axis=1) == expected.argmax(axis=1)).all()))

@@ -29,26 +29,33 @@ class FeatureFileError(ValueError):
 @dataclass(frozen=True)
 class LabelledFeatures:
     """Features (N, C) float32 with their class labels (N,) int64, and optionally
-    the backbone's activations pooled per body part (N, B, C_last) (``fsvae_core.parts``)."""
+    the backbone's activations pooled per body part (N, B, C_last) (``fsvae_core.parts``)
+    and the windows' attribute measures (N, A) (``fsvae_core.attributes``)."""
 
     x: np.ndarray
     y: np.ndarray
     parts: np.ndarray | None = None
+    attributes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, mask: np.ndarray) -> "LabelledFeatures":
-        return LabelledFeatures(self.x[mask], self.y[mask], None if self.parts is None else self.parts[mask])
+        return LabelledFeatures(self.x[mask], self.y[mask], None if self.parts is None else self.parts[mask],
+                                None if self.attributes is None else self.attributes[mask])
 
     def of_classes(self, classes) -> "LabelledFeatures":
         return self.subset(np.isin(self.y, np.asarray(classes)))
 
     @staticmethod
     def concatenate(pieces: list["LabelledFeatures"]) -> "LabelledFeatures":
-        """The samples of every piece, in order (part features kept when every piece has them)."""
-        parts = None if any(p.parts is None for p in pieces) else np.concatenate([p.parts for p in pieces])
-        return LabelledFeatures(np.concatenate([p.x for p in pieces]), np.concatenate([p.y for p in pieces]), parts)
+        """The samples of every piece, in order (part features and measures kept when every piece has them)."""
+        def joined(field: str) -> np.ndarray | None:
+            arrays = [getattr(p, field) for p in pieces]
+            return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
+        return LabelledFeatures(np.concatenate([p.x for p in pieces]), np.concatenate([p.y for p in pieces]),
+                                joined("parts"), joined("attributes"))
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import torch
 
 from calibration import resample, to_canonical
 from calibration.windows import WindowSpec, clip_windows
+from fsvae_core.attributes import attribute_directions, measure_windows
 from fsvae_core.backbone import (
     BackboneConfig, BackboneTrainConfig, augment, extract_features, extract_part_features, train_backbone,
 )
@@ -385,9 +386,12 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
         log.warning("part-aware rule off: %d classes have no body-part sentences (%s); deciding by FS-VAE alone",
                     len(bare), ", ".join(bare[:5]) + (" ..." if len(bare) > 5 else ""))
 
+    with_attributes = with_parts and max(config.experiment.attribute_weights) > 0
+
     def labelled(model, windows, labels) -> LabelledFeatures:
         part_features = extract_part_features(model, windows) if with_parts else None
-        return LabelledFeatures(extract_features(model, windows), labels, part_features)
+        measures = measure_windows(windows) if with_attributes else None
+        return LabelledFeatures(extract_features(model, windows), labels, part_features, measures)
 
     test = labelled(backbone, test_windows, test_labels)
     data = FeatureSplit(train=labelled(backbone, train_windows, train_labels), ztest=test.of_classes(unseen), gtest=test)
@@ -404,7 +408,8 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     log.info("stage: VAEs (validation stage, then final stage, then evaluation)")
     encoder = SentenceEncoder(config.experiment.text)
     class_text = class_texts(descriptions, encoder, config.experiment)
-    part_text = PartText(*part_text_embeddings(descriptions, encoder)) if with_parts else None
+    part_text = (PartText(*part_text_embeddings(descriptions, encoder),
+                          attribute_directions(encoder) if with_attributes else None) if with_parts else None)
     result = run_zero_shot_protocol(data, split, class_text, config.experiment, out_dir, progress, validation_train,
                                     part_text, validation_shifted)
     timings["vaes_s"] = time.perf_counter() - t0
@@ -444,7 +449,8 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
                               text_by=calibration.get("text_by", "score")),
         metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "calibration", "parts") if metrics.get(k) is not None},
         provenance={"datasets": name, "samples": len(dataset), "seed": seed, "split": split.name},
-        part_aligner=result.part_aligner, part_weight=result.part_weight,
-        part_text=None if result.part_aligner is None else part_text.table,
+        part_aligner=result.part_rule.aligner, part_weight=result.part_rule.weight,
+        attribute_matcher=result.part_rule.matcher, attribute_weight=result.part_rule.attribute_weight,
+        part_text=part_text.table if result.part_rule.on else None,
     )
     return PipelineResult(metrics, bundle_path)

@@ -1,12 +1,14 @@
 """A window's whole way to class scores, as one module: what the live recognizer computes.
 
     f_s, f_parts = backbone(window)                            (SkeletonGCN.features_and_parts)
-    score_k      = cos(mu_s(f_s), prototype_k) - gamma [k trained] + lambda part_k(f_parts)
+    score_k      = cos(mu_s(f_s), prototype_k) - gamma [k trained]
+                   + lambda part_k(f_parts) + lambda_attr attr_k(window)
 
 ``mu_s`` is the skeleton VAE's latent mean, ``prototype_k`` the text VAE's
 latent mean of class k's text, ``gamma`` the calibration penalty on trained
-classes and ``part_k`` the part-aware score (:mod:`fsvae_core.parts`, lambda = 0
-without it). The classes come in as tensors at every call, so adding an action
+classes, ``part_k`` the part-aware score (:mod:`fsvae_core.parts`) and
+``attr_k`` the attribute score (:mod:`fsvae_core.attributes`), each weight 0
+without its term. The classes come in as tensors at every call, so adding an action
 changes no weights.
 
 :class:`WindowScorer` runs this two ways: :meth:`WindowScorer.score` from
@@ -30,6 +32,7 @@ from torch import nn
 
 from fsvae_core.backbone import SkeletonGCN
 from fsvae_core.model import FSVAE
+from fsvae_core.attributes import AttributeMatcher, attribute_scores, measure
 from fsvae_core.parts import PartAligner, part_scores
 
 if TYPE_CHECKING:
@@ -67,37 +70,62 @@ class ClassTensors:
 
 
 class WindowScorer(nn.Module):
-    """Backbone + skeleton VAE encoder + part maps: windows (N, M, T, V, 3) -> scores (N, K)."""
+    """Backbone + skeleton VAE encoder + part maps + attributes: windows (N, M, T, V, 3) -> scores (N, K)."""
 
     def __init__(self, backbone: SkeletonGCN, vae: FSVAE, part_aligner: PartAligner | None = None,
-                 part_weight: float = 0.0) -> None:
+                 part_weight: float = 0.0, attribute_matcher: AttributeMatcher | None = None,
+                 attribute_weight: float = 0.0) -> None:
         super().__init__()
-        if (part_aligner is None) != (part_weight == 0):
-            raise ValueError("WindowScorer takes a part aligner and a part weight > 0 together, or neither")
+        if (part_weight > 0 and part_aligner is None) or ((attribute_matcher is None) != (attribute_weight == 0)):
+            raise ValueError("WindowScorer takes a part aligner with a part weight > 0, and an attribute matcher "
+                             "with an attribute weight > 0")
         self.backbone = backbone
         self.vae = vae
         self.part_weight = float(part_weight)
-        if part_aligner is not None:
+        self.attribute_weight = float(attribute_weight)
+        if self.part_weight > 0:
             self.register_buffer("part_mean", torch.as_tensor(part_aligner.mean))  # (B, C)
             self.register_buffer("part_scale", torch.as_tensor(part_aligner.scale))  # (B, C)
             self.register_buffer("part_maps", torch.as_tensor(part_aligner.weights))  # (B, C, D)
+        if attribute_matcher is not None:
+            for name, array in attribute_matcher.to_tensors().items():  # directions (B, D, A), four (A,)
+                self.register_buffer(f"attributes_{name}", torch.as_tensor(array))
+
+    @classmethod
+    def for_bundle(cls, bundle: Bundle, backbone: SkeletonGCN, vae: FSVAE) -> WindowScorer:
+        """The scorer of ``bundle`` around its backbone and VAE (built by the caller, on its device)."""
+        return cls(backbone, vae, bundle.part_aligner(), bundle.part_weight, bundle.attribute_matcher(),
+                   bundle.attribute_weight)
 
     @property
     def has_parts(self) -> bool:
         return self.part_weight > 0
 
+    @property
+    def has_attributes(self) -> bool:
+        return self.attribute_weight > 0
+
     def forward(self, windows: torch.Tensor, prototypes: torch.Tensor, penalty: torch.Tensor,
                 part_text: torch.Tensor | None = None, has_parts: torch.Tensor | None = None) -> torch.Tensor:
         """Scores (N, K) of windows (N, M, T, V, 3), the classes given as :meth:`ClassTensors.tensors`."""
         features, parts = self.backbone.features_and_parts_dense(windows)
-        return self.score(features, parts, ClassTensors(prototypes, penalty, part_text, has_parts))
+        return self.score(features, parts, ClassTensors(prototypes, penalty, part_text, has_parts), windows)
 
-    def score(self, features: torch.Tensor, parts: torch.Tensor, classes: ClassTensors) -> torch.Tensor:
-        """Scores (N, K) from backbone features (N, Cs) and part features (N, B, C)."""
+    def score(self, features: torch.Tensor, parts: torch.Tensor, classes: ClassTensors,
+              windows: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores (N, K) from backbone features (N, Cs), part features (N, B, C) and, for the attribute
+        scores, the windows themselves (N, M, T, V, 3)."""
         latents = F.normalize(self.vae.embed_skeleton(features).float(), dim=1)  # (N, Z)
         scores = latents @ classes.prototypes.T - classes.penalty  # (N, K)
         if self.has_parts:
             part = part_scores(parts.float(), self.part_mean, self.part_scale, self.part_maps,
                                classes.part_text, classes.has_parts)
             scores = scores + self.part_weight * part
+        if self.has_attributes:
+            if windows is None:
+                raise ValueError("WindowScorer.score: this bundle's attribute scores need the windows")
+            attribute = attribute_scores(measure(windows), self.attributes_window_mean, self.attributes_window_scale,
+                                         classes.part_text, classes.has_parts, self.attributes_directions,
+                                         self.attributes_text_mean, self.attributes_text_scale)
+            scores = scores + self.attribute_weight * attribute
         return scores

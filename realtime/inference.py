@@ -177,7 +177,7 @@ class Recognizer:
         self.rule = bundle.decision_rule
         self._encoder = encoder  # the MiniLM model loads only when an action is added
         self.runtime = runtime
-        self._scorer = WindowScorer(backbone, vae, bundle.part_aligner(), bundle.part_weight).to(device)
+        self._scorer = WindowScorer.for_bundle(bundle, backbone, vae).to(device)
         # source -> (class names the vector is about, smoothed scores (K,), last update in ms)
         self._smoothed: dict[str, tuple[tuple[str, ...], np.ndarray, float]] = {}
         self._set_classes()
@@ -309,9 +309,9 @@ class Recognizer:
 
         Returns:
             (N, K) float32: cos(skeleton latent, prototype) minus the rule's ``gamma`` on
-            seen classes, plus, for a bundle with the part-aware rule, its weight
-            times the part scores (:mod:`fsvae_core.parts`); columns in the
-            order of :meth:`actions`.
+            seen classes, plus, for a bundle with the part-aware rule, its weights
+            times the part scores (:mod:`fsvae_core.parts`) and the attribute
+            scores (:mod:`fsvae_core.attributes`); columns in the order of :meth:`actions`.
         """
         return self.scores_prepared(np.stack([self.prepare(window) for window in windows]))
 
@@ -322,7 +322,7 @@ class Recognizer:
             return self._onnx.scores(batch, self.class_tensors)
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
         features, parts = self.backbone.features_and_parts(x, self._joint_encoder)  # (N, Cs), (N, B, C_last)
-        return self._scorer.score(features, parts, self.class_tensors).cpu().numpy()
+        return self._scorer.score(features, parts, self.class_tensors, x).cpu().numpy()
 
     def warm_up(self) -> None:
         """Run one window through the models so the first real window is not slowed by lazy setup."""

@@ -26,6 +26,7 @@ from fsvae_core.bundle import (
     load_bundle, prototype_for, remove_action, save_bundle, upgrade_bundle,
 )
 from fsvae_core.descriptions import PART_NAMES, ActionDescription
+from fsvae_core.attributes import ATTRIBUTES, AttributeMatcher, attribute_directions
 from fsvae_core.parts import PartAligner, part_text_embeddings
 from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.model import FSVAE, VAEConfig
@@ -593,3 +594,40 @@ def test_a_part_bundle_whose_parts_disagree_is_refused(parts_bundle_path, vae, c
     with pytest.raises(BundleError, match="together"):
         _save(parts_bundle_path.parent / "half", vae, class_text, part_weight=0.5,
               part_text=np.zeros((3, len(PART_NAMES), 384), np.float32))
+
+
+def _matcher(encoder, part_text) -> AttributeMatcher:
+    measures = np.random.default_rng(2).normal(size=(6, len(ATTRIBUTES)))
+    return AttributeMatcher.fit(attribute_directions(encoder), measures, np.asarray(part_text))
+
+
+def test_a_bundle_with_attribute_scores_round_trips_them_with_or_without_part_scores(parts_bundle_path, encoder):
+    bundle = load_bundle(parts_bundle_path)
+    matcher = _matcher(encoder, bundle.part_text)
+    for part_weight in (0.5, 0.0):
+        path = _save(parts_bundle_path.parent / f"attributes-{part_weight}", bundle.build_vae(), bundle.class_text,
+                     classes=bundle.classes, part_aligner=bundle.part_aligner(), part_weight=part_weight,
+                     part_text=bundle.part_text, attribute_matcher=matcher, attribute_weight=0.25)
+        again = load_bundle(path)
+        assert again.part_weight == part_weight and again.attribute_weight == 0.25
+        for name in AttributeMatcher.FIELDS:
+            np.testing.assert_array_equal(getattr(again.attribute_matcher(), name), getattr(matcher, name))
+    assert bundle.attribute_weight == 0.0 and bundle.attribute_matcher() is None
+
+
+def test_attribute_scores_without_their_weight_or_constants_are_refused(parts_bundle_path, encoder):
+    bundle = load_bundle(parts_bundle_path)
+    common = dict(classes=bundle.classes, part_aligner=bundle.part_aligner(), part_text=bundle.part_text)
+    with pytest.raises(BundleError, match="attribute_weight"):
+        _save(parts_bundle_path.parent / "a", bundle.build_vae(), bundle.class_text, part_weight=0.5,
+              attribute_matcher=_matcher(encoder, bundle.part_text), **common)
+    with pytest.raises(BundleError, match="attribute_weight"):
+        _save(parts_bundle_path.parent / "b", bundle.build_vae(), bundle.class_text, part_weight=0.0, **common)
+    path = _save(parts_bundle_path.parent / "c", bundle.build_vae(), bundle.class_text, part_weight=0.5,
+                 attribute_matcher=_matcher(encoder, bundle.part_text), attribute_weight=0.25, **common)
+    weights = path / "weights.safetensors"
+    tensors = load_file(str(weights))
+    save_file({k: v for k, v in tensors.items() if k != "parts.attributes_text_scale"}, str(weights),
+              metadata={"format": "fsvae-bundle"})
+    with pytest.raises(BundleError, match="parts"):
+        load_bundle(path, verify=False)

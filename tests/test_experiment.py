@@ -11,8 +11,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from fsvae_core import experiment
+from fsvae_core.attributes import attribute_directions, class_attributes
 from fsvae_core.descriptions import load_descriptions
 from fsvae_core.experiment import ExperimentConfig, PartText, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures, text_structured_features
@@ -110,13 +112,39 @@ def test_the_part_rule_is_chosen_on_validation_classes_when_the_parts_carry_the_
     config = dataclasses.replace(small_config(), part_weights=(0.0, 1.0, 4.0))
     result = run_zero_shot_protocol(data, SPLIT, class_text, config, progress=False, part_text=PartText(table, has))
     choice = result.metrics["parts"]
-    assert choice["weight"] > 0 and result.part_weight == choice["weight"] and result.part_aligner is not None
+    assert choice["weight"] > 0 and result.part_rule.weight == choice["weight"] and result.part_rule.aligner is not None
     assert set(choice["validation_zsl"]) == {"0.0", "1.0", "4.0"}
     zsl = result.metrics["zsl"]
     assert zsl["parts"]["top1"] > zsl["prototype"]["top1"] + 0.1 and zsl["top1"] == zsl["parts"]["top1"]
     # Off by default: the same data without part weights to choose from decides by FS-VAE alone.
     plain = run_zero_shot_protocol(data, SPLIT, class_text, small_config(), progress=False, part_text=PartText(table, has))
-    assert plain.part_aligner is None and plain.metrics["parts"]["weight"] == 0.0 and "parts" not in plain.metrics["zsl"]
+    assert plain.part_rule.aligner is None and plain.metrics["parts"]["weight"] == 0.0 and "parts" not in plain.metrics["zsl"]
+
+
+def test_attribute_scores_are_chosen_when_the_measures_follow_the_part_sentences(tmp_path_factory, class_text):
+    encoder = SentenceEncoder(cache_root=tmp_path_factory.mktemp("attribute-cache"))
+    table, has = part_text_embeddings(load_descriptions("ntu60"), encoder)
+    directions = attribute_directions(encoder)
+    values = class_attributes(torch.from_numpy(table), torch.from_numpy(directions)).numpy()  # (K, A)
+    values = (values - values.mean(0)) / values.std(0)
+    weak_global = text_structured_features(class_text, SPLIT, dim=FEATURE_DIM, noise=2.0)
+    data = with_part_features(weak_global, table, noise=30.0)  # part features that say next to nothing
+    rng = np.random.default_rng(1)
+
+    def measured(part):  # window measures that follow the class's part sentences, with noise
+        return dataclasses.replace(part, attributes=(values[part.y] + 0.5 * rng.normal(size=(len(part.y), values.shape[1]))).astype(np.float32))
+
+    data = FeatureSplit(train=measured(data.train), ztest=measured(data.ztest), gtest=measured(data.gtest))
+    config = dataclasses.replace(small_config(), part_weights=(0.0, 1.0), attribute_weights=(0.0, 1.0, 4.0))
+    result = run_zero_shot_protocol(data, SPLIT, class_text, config, progress=False,
+                                    part_text=PartText(table, has, directions))
+    choice = result.metrics["parts"]
+    assert choice["attribute_weight"] > 0 and result.part_rule.attribute_weight == choice["attribute_weight"]
+    assert set(choice["attribute_validation_zsl"]) == {"0.0", "1.0", "4.0"}
+    # The bundle keeps the part maps with the part sentences whatever the part weight.
+    assert result.part_rule.matcher is not None and result.part_rule.aligner is not None
+    zsl = result.metrics["zsl"]
+    assert zsl["parts"]["top1"] > zsl["prototype"]["top1"] + 0.1 and zsl["top1"] == zsl["parts"]["top1"]
 
 
 def test_the_validation_stage_trains_the_class_text_that_matches_best(class_text, monkeypatch):

@@ -28,7 +28,8 @@ def encoder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def parts_bundle(tmp_path_factory, encoder):
-    path, _, _ = make_parts_bundle(tmp_path_factory.mktemp("bundles") / "parts", encoder, backbone=TEMPORAL)
+    path, _, _ = make_parts_bundle(tmp_path_factory.mktemp("bundles") / "parts", encoder, backbone=TEMPORAL,
+                                   attribute_weight=0.3)
     return path
 
 

@@ -148,10 +148,12 @@ def test_seen_classes_pay_gzsl_gamma(recognizer):
 
 
 def make_parts_bundle(path: Path, encoder: SentenceEncoder, part_weight: float = 0.7,
-                      backbone: BackboneConfig = BACKBONE) -> tuple[Path, object, np.ndarray]:
-    """:func:`make_bundle` with the part-aware rule: random part maps, part sentences for every class.
+                      backbone: BackboneConfig = BACKBONE, attribute_weight: float = 0.0) -> tuple[Path, object, np.ndarray]:
+    """:func:`make_bundle` with the part-aware rule: random part maps, part sentences for every class,
+    and with ``attribute_weight`` > 0 the attribute scores, standardised on random windows.
 
     Returns the bundle path, its PartAligner and its part_text (K, B, D)."""
+    from fsvae_core.attributes import AttributeMatcher, attribute_directions, measure_windows
     from fsvae_core.descriptions import PART_NAMES
     from fsvae_core.parts import PartAligner, part_text_embeddings
 
@@ -166,10 +168,15 @@ def make_parts_bundle(path: Path, encoder: SentenceEncoder, part_weight: float =
                           rng.normal(size=(len(PART_NAMES), width, 384)).astype(np.float32))
     classes = [ClassEntry(a.name, a.ld, a.gd, seen=c.seen, origin="trained", parts=a.parts)
                for a, c in zip(described, plain.classes)]
+    matcher = None
+    if attribute_weight > 0:
+        reference = np.stack([random_window(i).transpose(1, 0, 2, 3) for i in range(8)])  # (N, M, T, V, 3)
+        matcher = AttributeMatcher.fit(attribute_directions(encoder), measure_windows(reference), part_text)
     save_bundle(
         path, vae=plain.build_vae(), classes=classes, class_text=plain.class_text, skeleton=plain.skeleton,
         text=plain.text, thresholds=plain.thresholds, backbone_config=plain.backbone_config,
         backbone_state=plain.backbone_state, part_aligner=aligner, part_weight=part_weight, part_text=part_text,
+        attribute_matcher=matcher, attribute_weight=attribute_weight,
     )  # fmt: skip
     return path, aligner, part_text
 
@@ -185,6 +192,20 @@ def test_a_bundle_with_the_part_rule_adds_its_weighted_part_scores(encoder, tmp_
         _, parts = with_parts.backbone.features_and_parts(torch.from_numpy(batch))
     expected = without.scores_prepared(batch) + 0.7 * aligner.scores(parts.numpy(), part_text, np.ones(3, bool))
     np.testing.assert_allclose(with_parts.scores_prepared(batch), expected, atol=1e-4)
+
+
+def test_a_bundle_with_attribute_scores_adds_them_weighted_even_without_part_scores(encoder, tmp_path):
+    from fsvae_core.attributes import measure
+
+    path, _, part_text = make_parts_bundle(tmp_path / "attributes", encoder, part_weight=0.0, attribute_weight=0.4)
+    bundle = load_bundle(path)
+    with_attributes = Recognizer.from_bundle(bundle, device="cpu", encoder=encoder)
+    without = Recognizer.from_bundle(load_bundle(tmp_path / "attributes-plain"), device="cpu", encoder=encoder)
+    batch = np.stack([with_attributes.prepare(random_window(i)) for i in (4, 5)])
+    attribute = bundle.attribute_matcher().scores(measure(torch.from_numpy(batch)).numpy(), part_text, np.ones(3, bool))
+    expected = without.scores_prepared(batch) + 0.4 * attribute
+    np.testing.assert_allclose(with_attributes.scores_prepared(batch), expected, atol=1e-4)
+    assert np.abs(attribute).max() > 0.01  # the term is not vanishing
 
 
 def test_windows_of_other_lengths_and_person_counts(recognizer):

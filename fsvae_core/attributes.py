@@ -1,0 +1,244 @@
+"""Part attributes: motion the skeleton shows by its geometry, read out of the body-part sentences.
+
+The VAEs and the part maps (:mod:`fsvae_core.parts`) learn the match between
+motion and words from the seen classes alone, so a word no seen class showed
+("the hand comes up to the ear") means nothing to them. Some of what part
+sentences say can be measured on a skeleton without learning anything: how
+high a hand rises, whether the two hands meet, how far the torso bends, whether
+the hips lower. Each attribute a here is such a measure m_a(window) with a
+phrase that says it ("the right hand rises above the head") on the body parts
+whose sentences would say it. A class's value for it is how much more its
+part sentence resembles the phrase than the part's sentence for standing still:
+
+    t_{k,a} = mean_{p in parts(a)} e_{k,p} . (u_a - n_p)          (unit sentence embeddings)
+
+and a window's attribute score for class k correlates the two, each
+standardised (windows over training windows, classes over trained classes):
+
+    attr_k = 1/A sum_a clip(z(m_a(window)), -3, 3) z(t_{k,a})
+    score_k = cos(z_s, prototype_k) + lambda part_k + lambda_attr attr_k
+
+with lambda_attr chosen on validation classes beside lambda (0: off). Only the
+standardisation is fitted; the match itself is fixed, so it holds for actions
+no training class resembles. A class without body-part sentences gets each
+window's mean attribute score, as in the part rule.
+
+Windows are in the canonical body frame (:func:`calibration.normalize.normalize_body`):
+x runs to the subject's right, y up, the subject faces -z.
+
+Axis letters: N windows, M persons, T frames, V joints, A attributes, B body
+parts, D sentence dimension, K classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from calibration.layouts import NTU25
+from fsvae_core.descriptions import PART_NAMES
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A measurable motion: its name, the body parts whose sentences say it, and the phrase that does."""
+
+    name: str
+    parts: tuple[str, ...]
+    phrase: str
+
+
+def _arm_and_leg(side: str) -> tuple[Attribute, ...]:
+    arm, leg = (f"{side}_arm",), (f"{side}_leg",)
+    return (
+        Attribute(f"{side}_hand_above_head", arm, f"the {side} hand rises above the head"),
+        Attribute(f"{side}_hand_to_face", arm, f"the {side} hand comes up to the face"),
+        Attribute(f"{side}_hand_forward", arm, f"the {side} arm stretches out forward"),
+        Attribute(f"{side}_arm_moves", arm, f"the {side} arm swings and moves a lot"),
+        Attribute(f"{side}_hand_down", arm, f"the {side} hand reaches down toward the floor"),
+        Attribute(f"{side}_hand_out", arm, f"the {side} arm stretches out to the side"),
+        Attribute(f"{side}_kick", leg, f"the {side} leg kicks forward"),
+    )
+
+
+ATTRIBUTES: tuple[Attribute, ...] = _arm_and_leg("right") + _arm_and_leg("left") + (
+    Attribute("hands_meet", ("right_arm", "left_arm"), "the two hands meet in front of the chest"),
+    Attribute("torso_bends", ("torso",), "the torso bends forward at the hips"),
+    Attribute("hips_lower", ("left_leg", "right_leg"), "the knees bend and the hips lower"),
+    Attribute("hips_rise", ("left_leg", "right_leg"), "the legs straighten and the body rises up"),
+    Attribute("walks", ("left_leg", "right_leg"), "the legs take steps and walk"),
+    Attribute("jumps", ("left_leg", "right_leg"), "both feet leave the ground in a jump"),
+    Attribute("head_down", ("head",), "the head tilts down"),
+)
+
+# What each part's sentence says when that part does nothing (the wording of our own descriptions): the
+# contrast that keeps "the right arm stays still at the side" from matching "stretches out to the side".
+STILL_SENTENCES = {
+    "head": "the head faces forward and stays level",
+    "torso": "the torso stays upright and still",
+    "left_arm": "the left arm stays still at the side",
+    "right_arm": "the right arm stays still at the side",
+    "left_leg": "the left leg stands still, weight on both feet",
+    "right_leg": "the right leg stands still, weight on both feet",
+}
+# Standardised measures are clipped to this many deviations: one odd window must not outvote the rest.
+CLIP = 3.0
+
+
+def _reading(*terms: tuple[float, str, int]) -> np.ndarray:
+    """One column of :data:`_READINGS`: a weighted sum of joint coordinates, terms (weight, joint, axis 0-2)."""
+    column = np.zeros(len(NTU25) * 3, np.float32)
+    for weight, joint, axis in terms:
+        column[3 * NTU25[joint] + axis] += weight
+    return column
+
+
+def _difference(a: str, b: str) -> list[np.ndarray]:
+    """The three columns of joint a minus joint b."""
+    return [_reading((1.0, a, axis), (-1.0, b, axis)) for axis in range(3)]
+
+
+X, Y, Z = 0, 1, 2
+_SIDES = (("RIGHT", 1.0), ("LEFT", -1.0))  # x runs to the subject's right: "out to the side" is +x, then -x
+# Every measure reads the joints through one matrix (V*3, R): per frame, R linear readings, then a few
+# reductions over time. One matrix product instead of a gather per joint keeps the exported graph small
+# (about 0.5 ms of a window's time with one small operation per joint and axis).
+_READINGS = np.stack([
+    *[_reading((1.0, f"WRIST_{s}", Y), (-1.0, "HEAD", Y)) for s, _ in _SIDES],  # 0-1 hand above head
+    *[_reading((1.0, f"SHOULDER_{s}", Z), (-1.0, f"WRIST_{s}", Z)) for s, _ in _SIDES],  # 2-3 hand forward
+    *[_reading((out, f"WRIST_{s}", X), (-out, f"SHOULDER_{s}", X)) for s, out in _SIDES],  # 4-5 hand out
+    *[_reading((1.0, f"HIP_{s}", Z), (-1.0, f"ANKLE_{s}", Z)) for s, _ in _SIDES],  # 6-7 kick
+    *[_reading((1.0, f"ANKLE_{a}", Y), (-1.0, f"WRIST_{s}", Y)) for s, _ in _SIDES for a in ("RIGHT", "LEFT")],  # 8-11
+    _reading((1.0, "ANKLE_RIGHT", Y)), _reading((1.0, "ANKLE_LEFT", Y)),  # 12-13 feet
+    _reading((1.0, "SPINE_BASE", X)), _reading((1.0, "SPINE_BASE", Y)), _reading((1.0, "SPINE_BASE", Z)),  # 14-16
+    *[c for s, _ in _SIDES for c in _difference(f"WRIST_{s}", "HEAD")],  # 17-22 hand to face (x, y, z per side)
+    *[c for s, _ in _SIDES for c in _difference(f"WRIST_{s}", "SPINE_SHOULDER")],  # 23-28 reach from the neck
+    *_difference("WRIST_RIGHT", "WRIST_LEFT"),  # 29-31 between the hands
+    *_difference("SPINE_SHOULDER", "SPINE_BASE"), *_difference("HEAD", "SPINE_SHOULDER"),  # 32-37 spine, face
+], axis=1)
+
+
+def measure(windows: torch.Tensor) -> torch.Tensor:
+    """The attribute measures (N, A) of windows (N, M, T, V, 3), person 0, in :data:`ATTRIBUTES` order.
+
+    Branch-free (it is traced for ONNX export too); larger means more of the attribute.
+    """
+    frames = windows[:, 0].flatten(2).float()  # (N, T, V*3)
+    r = frames @ torch.from_numpy(_READINGS)  # (N, T, R)
+    highest = r[..., 0:8].amax(1).view(-1, 4, 2)  # (N, 4, 2): above head, forward, out, kick; right then left
+    down = r[..., 8:12].view(*r.shape[:2], 2, 2).amin(-1).amax(1)  # (N, 2) hand below the lower ankle
+    feet_y = r[..., 12:14].amin(-1)  # (N, T) the lower foot
+    base = r[..., 14:17] - r[:, :1, 14:17]  # (N, T, 3) hips against the first frame
+    vectors = r[..., 17:].unflatten(-1, (7, 3))  # (N, T, 7, 3): hand-face x2, reach x2, hands, spine, face
+    lengths = vectors.norm(dim=-1)  # (N, T, 7)
+    reach = vectors[:, :, 2:4]
+    moves = (reach[:, 1:] - reach[:, :-1]).norm(dim=-1).sum(1)  # (N, 2) (slices: the ONNX exporter lacks diff)
+    lean = (-vectors[..., 5:7, 2] / (lengths[..., 5:7] + 1e-6)).amax(1)  # (N, 2): torso bends, head down
+    nearest = -lengths[..., 0:5].amin(1)  # (N, 5): hand to face x2, reach (unused), hands meet
+    sided = torch.stack([highest[:, 0], nearest[:, 0:2], highest[:, 1], moves, down, highest[:, 2], highest[:, 3]],
+                        dim=1)  # (N, 7, 2) in the order of _arm_and_leg
+    body = torch.stack([
+        nearest[:, 4],  # hands meet
+        lean[:, 0],  # torso bends
+        (-base[..., 1]).amax(1),  # hips lower
+        base[..., 1].amax(1),  # hips rise
+        base[..., ::2].norm(dim=-1).amax(1),  # walks: along the floor (x, z)
+        feet_y.amax(1) - feet_y.amin(1),  # jumps: the lower foot rises only when both leave the floor
+        lean[:, 1],  # head down
+    ], dim=1)  # (N, 7)
+    return torch.cat([sided.transpose(1, 2).flatten(1), body], dim=1)
+
+
+def measure_windows(windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """:func:`measure` of numpy windows (N, M, T, V, 3) -> (N, A) float32."""
+    out = [measure(torch.from_numpy(np.ascontiguousarray(windows[i : i + batch_size], dtype=np.float32))).numpy()
+           for i in range(0, len(windows), batch_size)]  # fmt: skip
+    return np.concatenate(out) if out else np.zeros((0, len(ATTRIBUTES)), np.float32)
+
+
+def attribute_directions(encoder) -> np.ndarray:
+    """(B, D, A) float32: column a holds (u_a - n_p) / |parts(a)| in the rows of each part p it names."""
+    unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)  # noqa: E731
+    phrases = unit(np.asarray(encoder.encode([a.phrase for a in ATTRIBUTES]), dtype=np.float64))  # (A, D)
+    still = unit(np.asarray(encoder.encode([STILL_SENTENCES[p] for p in PART_NAMES]), dtype=np.float64))  # (B, D)
+    directions = np.zeros((len(PART_NAMES), phrases.shape[1], len(ATTRIBUTES)))
+    for a, attribute in enumerate(ATTRIBUTES):
+        for part in attribute.parts:
+            p = PART_NAMES.index(part)
+            directions[p, :, a] = (phrases[a] - still[p]) / len(attribute.parts)
+    return directions.astype(np.float32)
+
+
+def class_attributes(part_text: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """t_{k,a} of the module docstring (K, A) from unit part-sentence embeddings (K, B, D) and directions (B, D, A)."""
+    return part_text.flatten(1) @ directions.flatten(0, 1)
+
+
+def attribute_scores(measures: torch.Tensor, window_mean: torch.Tensor, window_scale: torch.Tensor,
+                     part_text: torch.Tensor, has_parts: torch.Tensor, directions: torch.Tensor,
+                     text_mean: torch.Tensor, text_scale: torch.Tensor) -> torch.Tensor:
+    """attr_k of the module docstring (N, K), without branches.
+
+    Args:
+        measures: (N, A) from :func:`measure`; window_mean, window_scale, text_mean, text_scale (A,) and
+            directions (B, D, A): an :class:`AttributeMatcher`.
+        part_text: (K, B, D) unit part-sentence embeddings; has_parts: (K,) bool, False for a class
+            without sentences, which gets each window's mean over the classes that have them.
+    """
+    z = ((measures - window_mean) / window_scale).clamp(-CLIP, CLIP) / text_scale  # (N, A)
+    # z . (t_k - text_mean) with t_k = e_k . directions, multiplied window side first: N A BD + N BD K
+    # operations instead of K BD A for every call (the classes come in at each call).
+    through = (z @ directions.flatten(0, 1).T) @ part_text.flatten(1).T  # (N, K)
+    scores = (through - (z @ text_mean)[:, None]) / measures.shape[1]  # (N, K)
+    has = has_parts.to(scores.dtype)
+    neutral = (scores * has).sum(dim=1, keepdim=True) / has.sum().clamp_min(1)
+    return scores * has + neutral * (1 - has)
+
+
+@dataclass(frozen=True)
+class AttributeMatcher:
+    """The fitted constants of the attribute scores: directions (B, D, A) and four (A,) standardisers."""
+
+    directions: np.ndarray
+    window_mean: np.ndarray
+    window_scale: np.ndarray
+    text_mean: np.ndarray
+    text_scale: np.ndarray
+
+    FIELDS = ("directions", "window_mean", "window_scale", "text_mean", "text_scale")
+
+    @classmethod
+    def fit(cls, directions: np.ndarray, measures: np.ndarray, trained_part_text: np.ndarray) -> AttributeMatcher:
+        """Standardisers from training windows' measures (N, A) and the trained classes' part sentences (K, B, D)."""
+        if measures.ndim != 2 or measures.shape[1] != directions.shape[2] or len(measures) < 2:
+            raise ValueError(f"AttributeMatcher.fit needs measures (N >= 2, A={directions.shape[2]}), got {measures.shape}")
+        text = class_attributes(torch.as_tensor(trained_part_text, dtype=torch.float32),
+                                torch.as_tensor(directions)).numpy()  # (K, A)
+        return cls(directions.astype(np.float32), measures.mean(0).astype(np.float32),
+                   (measures.std(0) + 1e-6).astype(np.float32), text.mean(0).astype(np.float32),
+                   (text.std(0) + 1e-6).astype(np.float32))
+
+    def scores(self, measures: np.ndarray, part_text: np.ndarray, has_parts: np.ndarray) -> np.ndarray:
+        """Attribute scores (N, K) of windows' measures (N, A) against classes' part sentences (K, B, D)."""
+        t = {name: torch.as_tensor(np.asarray(a, dtype=np.float32)) for name, a in self.to_tensors().items()}
+        return attribute_scores(torch.as_tensor(np.asarray(measures, dtype=np.float32)), t["window_mean"],
+                                t["window_scale"], torch.as_tensor(np.asarray(part_text, dtype=np.float32)),
+                                torch.as_tensor(np.asarray(has_parts, dtype=bool)), t["directions"],
+                                t["text_mean"], t["text_scale"]).numpy()
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        """The arrays to store, by name (:attr:`FIELDS`)."""
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict) -> AttributeMatcher:
+        """Rebuild from :meth:`to_tensors` output (numpy arrays or CPU tensors); shapes are checked."""
+        arrays = {name: np.asarray(tensors[name], dtype=np.float32) for name in cls.FIELDS}
+        directions, a = arrays["directions"], len(ATTRIBUTES)
+        if directions.ndim != 3 or directions.shape[0] != len(PART_NAMES) or directions.shape[2] != a or any(
+                arrays[name].shape != (a,) for name in cls.FIELDS[1:]):
+            raise ValueError(f"attribute tensors do not fit {a} attributes over {len(PART_NAMES)} parts: "
+                             + ", ".join(f"{name} {arrays[name].shape}" for name in cls.FIELDS))
+        return cls(**arrays)

@@ -71,6 +71,9 @@ VARIANTS = {
     # The same, with a larger part weight to choose from: validation classes often still rise at 2.
     "parts-text-choice-w4": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0, 4.0],
                                             "text_parts_choices": [["name", "ld"]]}},
+    # The same, with the attribute scores (fsvae_core.attributes) to choose from beside the part scores.
+    "parts-text-choice-attr": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts_choices": [["name", "ld"]],
+                                              "attribute_weights": [0.0, 0.25, 0.5, 1.0]}},
     # The same number of VAE steps in cycles half as long: validation often keeps the first cycle.
     "parts-short-cycles": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                           "train": {"cycles": 12, "steps_per_cycle": 500}}},
@@ -79,7 +82,8 @@ VARIANTS = {
                                        "train": {"batch_size": 256, "steps_per_cycle": 250}}},
 }
 SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "no-alignment", "parts",
-                        "parts-no-global", "parts-text-choice", "parts-text-choice-w4", "parts-short-cycles", "parts-big-batch")
+                        "parts-no-global", "parts-text-choice", "parts-text-choice-w4", "parts-text-choice-attr",
+                        "parts-short-cycles", "parts-big-batch")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 

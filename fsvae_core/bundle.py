@@ -76,8 +76,10 @@ from fsvae_core.text import (DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, Te
                              class_embeddings)
 
 FORMAT = "fsvae-bundle"
-FORMAT_VERSION = 2  # 2: the manifest carries a digest of itself; 1 (still read): checksums of the files only
-READABLE_VERSIONS = (1, 2)
+# 3: the parts section may carry attribute scores (a reader of 2 would score without them, so it must refuse);
+# 2: the manifest carries a digest of itself; 1: checksums of the files only. All three are read.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 PROTOTYPES = "prototypes.safetensors"
@@ -732,7 +734,7 @@ def _check_manifest(path: Path, manifest: Any, with_files: bool = True) -> None:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise BundleError(f"{path}: {MANIFEST} is not an fsvae bundle manifest (format {found!r}, expected {FORMAT!r})")
     version = manifest.get("format_version")
-    readable = " and ".join(map(str, READABLE_VERSIONS))
+    readable = ", ".join(map(str, READABLE_VERSIONS))
     if _is_int(version) and version > FORMAT_VERSION:
         raise BundleError(f"{path}: format_version {version} was written by a newer fsvae; "
                           f"this one (fsvae {fsvae_core.__version__}) reads format_version {readable}")

@@ -87,66 +87,43 @@ STILL_SENTENCES = {
 CLIP = 3.0
 
 
-def _reading(*terms: tuple[float, str, int]) -> np.ndarray:
-    """One column of :data:`_READINGS`: a weighted sum of joint coordinates, terms (weight, joint, axis 0-2)."""
-    column = np.zeros(len(NTU25) * 3, np.float32)
-    for weight, joint, axis in terms:
-        column[3 * NTU25[joint] + axis] += weight
-    return column
-
-
-def _difference(a: str, b: str) -> list[np.ndarray]:
-    """The three columns of joint a minus joint b."""
-    return [_reading((1.0, a, axis), (-1.0, b, axis)) for axis in range(3)]
-
-
-X, Y, Z = 0, 1, 2
-_SIDES = (("RIGHT", 1.0), ("LEFT", -1.0))  # x runs to the subject's right: "out to the side" is +x, then -x
-# Every measure reads the joints through one matrix (V*3, R): per frame, R linear readings, then a few
-# reductions over time. One matrix product instead of a gather per joint keeps the exported graph small
-# (about 0.5 ms of a window's time with one small operation per joint and axis).
-_READINGS = np.stack([
-    *[_reading((1.0, f"WRIST_{s}", Y), (-1.0, "HEAD", Y)) for s, _ in _SIDES],  # 0-1 hand above head
-    *[_reading((1.0, f"SHOULDER_{s}", Z), (-1.0, f"WRIST_{s}", Z)) for s, _ in _SIDES],  # 2-3 hand forward
-    *[_reading((out, f"WRIST_{s}", X), (-out, f"SHOULDER_{s}", X)) for s, out in _SIDES],  # 4-5 hand out
-    *[_reading((1.0, f"HIP_{s}", Z), (-1.0, f"ANKLE_{s}", Z)) for s, _ in _SIDES],  # 6-7 kick
-    *[_reading((1.0, f"ANKLE_{a}", Y), (-1.0, f"WRIST_{s}", Y)) for s, _ in _SIDES for a in ("RIGHT", "LEFT")],  # 8-11
-    _reading((1.0, "ANKLE_RIGHT", Y)), _reading((1.0, "ANKLE_LEFT", Y)),  # 12-13 feet
-    _reading((1.0, "SPINE_BASE", X)), _reading((1.0, "SPINE_BASE", Y)), _reading((1.0, "SPINE_BASE", Z)),  # 14-16
-    *[c for s, _ in _SIDES for c in _difference(f"WRIST_{s}", "HEAD")],  # 17-22 hand to face (x, y, z per side)
-    *[c for s, _ in _SIDES for c in _difference(f"WRIST_{s}", "SPINE_SHOULDER")],  # 23-28 reach from the neck
-    *_difference("WRIST_RIGHT", "WRIST_LEFT"),  # 29-31 between the hands
-    *_difference("SPINE_SHOULDER", "SPINE_BASE"), *_difference("HEAD", "SPINE_SHOULDER"),  # 32-37 spine, face
-], axis=1)
+# Joints the measures read, gathered once; the sided ones right first, as the attributes are listed.
+_JOINTS = [NTU25[name] for name in ("HEAD", "SPINE_SHOULDER", "SPINE_BASE", "WRIST_RIGHT", "WRIST_LEFT",
+                                     "SHOULDER_RIGHT", "SHOULDER_LEFT", "ANKLE_RIGHT", "ANKLE_LEFT",
+                                     "HIP_RIGHT", "HIP_LEFT")]
+_OUTWARD = (1.0, -1.0)  # the subject's right is +x, so "out to the side" is +x for the right hand, -x for the left
 
 
 def measure(windows: torch.Tensor) -> torch.Tensor:
     """The attribute measures (N, A) of windows (N, M, T, V, 3), person 0, in :data:`ATTRIBUTES` order.
 
-    Branch-free (it is traced for ONNX export too); larger means more of the attribute.
+    Branch-free (it is traced for ONNX export too), both sides at once; larger means more of the attribute.
     """
-    frames = windows[:, 0].flatten(2).float()  # (N, T, V*3)
-    r = frames @ torch.from_numpy(_READINGS)  # (N, T, R)
-    highest = r[..., 0:8].amax(1).view(-1, 4, 2)  # (N, 4, 2): above head, forward, out, kick; right then left
-    down = r[..., 8:12].view(*r.shape[:2], 2, 2).amin(-1).amax(1)  # (N, 2) hand below the lower ankle
-    feet_y = r[..., 12:14].amin(-1)  # (N, T) the lower foot
-    base = r[..., 14:17] - r[:, :1, 14:17]  # (N, T, 3) hips against the first frame
-    vectors = r[..., 17:].unflatten(-1, (7, 3))  # (N, T, 7, 3): hand-face x2, reach x2, hands, spine, face
-    lengths = vectors.norm(dim=-1)  # (N, T, 7)
-    reach = vectors[:, :, 2:4]
-    moves = (reach[:, 1:] - reach[:, :-1]).norm(dim=-1).sum(1)  # (N, 2) (slices: the ONNX exporter lacks diff)
-    lean = (-vectors[..., 5:7, 2] / (lengths[..., 5:7] + 1e-6)).amax(1)  # (N, 2): torso bends, head down
-    nearest = -lengths[..., 0:5].amin(1)  # (N, 5): hand to face x2, reach (unused), hands meet
-    sided = torch.stack([highest[:, 0], nearest[:, 0:2], highest[:, 1], moves, down, highest[:, 2], highest[:, 3]],
-                        dim=1)  # (N, 7, 2) in the order of _arm_and_leg
+    joints = windows[:, 0, :, _JOINTS].float()  # (N, T, 11, 3)
+    head, neck, base = joints[:, :, 0], joints[:, :, 1], joints[:, :, 2]  # (N, T, 3)
+    wrist, shoulder, ankle, hip = joints[:, :, 3:5], joints[:, :, 5:7], joints[:, :, 7:9], joints[:, :, 9:11]  # (N, T, 2, 3)
+    feet_y = ankle[..., 1].amin(dim=2)  # (N, T) the lower foot
+    reach = wrist - neck[:, :, None]  # (N, T, 2, 3)
+    outward = torch.tensor(_OUTWARD, dtype=joints.dtype)
+    sided = torch.stack([
+        (wrist[..., 1] - head[:, :, None, 1]).amax(1),  # hand above head
+        -(wrist - head[:, :, None]).norm(dim=-1).amin(1),  # hand to face
+        (shoulder[..., 2] - wrist[..., 2]).amax(1),  # hand forward
+        (reach[:, 1:] - reach[:, :-1]).norm(dim=-1).sum(1),  # arm moves (slices: the ONNX exporter lacks diff)
+        (feet_y[:, :, None] - wrist[..., 1]).amax(1),  # hand down
+        (outward * (wrist[..., 0] - shoulder[..., 0])).amax(1),  # hand out
+        (hip[..., 2] - ankle[..., 2]).amax(1),  # kick
+    ], dim=1)  # (N, 7, 2)
+    spine, face = neck - base, head - neck  # (N, T, 3)
+    height = base[..., 1] - base[:, :1, 1]  # (N, T) hips against the first frame
     body = torch.stack([
-        nearest[:, 4],  # hands meet
-        lean[:, 0],  # torso bends
-        (-base[..., 1]).amax(1),  # hips lower
-        base[..., 1].amax(1),  # hips rise
-        base[..., ::2].norm(dim=-1).amax(1),  # walks: along the floor (x, z)
+        -(wrist[:, :, 0] - wrist[:, :, 1]).norm(dim=-1).amin(1),  # hands meet
+        (-spine[..., 2] / (spine.norm(dim=-1) + 1e-6)).amax(1),  # torso bends
+        (-height).amax(1),  # hips lower
+        height.amax(1),  # hips rise
+        (base - base[:, :1])[..., [0, 2]].norm(dim=-1).amax(1),  # walks: along the floor
         feet_y.amax(1) - feet_y.amin(1),  # jumps: the lower foot rises only when both leave the floor
-        lean[:, 1],  # head down
+        (-face[..., 2] / (face.norm(dim=-1) + 1e-6)).amax(1),  # head down
     ], dim=1)  # (N, 7)
     return torch.cat([sided.transpose(1, 2).flatten(1), body], dim=1)
 

@@ -300,7 +300,7 @@ class Bundle:
 
     def part_aligner(self) -> PartAligner | None:
         """The part-aware rule's ridge maps, or None without one."""
-        return None if self.part_state is None else PartAligner.from_tensors(
+        return None if self.part_weight == 0 else PartAligner.from_tensors(
             {name: tensor.numpy() for name, tensor in self.part_state.items()})
 
     def attribute_matcher(self) -> AttributeMatcher | None:
@@ -463,13 +463,12 @@ def save_bundle(
             (training on feature files). The config must be JSON; it is stored as is.
         metrics, provenance: free JSON (numpy scalars become numbers, NaN and
             infinities become null so that the manifest stays strict JSON).
-        part_aligner, part_weight, part_text: the part-aware rule
-            (:mod:`fsvae_core.parts`), all three or none: its ridge maps, the
-            weight of its scores and every class's body-part sentence
-            embeddings (K, B, D), zero rows for classes without them.
+        part_aligner, part_weight: the part scores (:mod:`fsvae_core.parts`),
+            both or neither: the ridge maps and their weight (> 0).
         attribute_matcher, attribute_weight: the attribute scores
-            (:mod:`fsvae_core.attributes`), both or neither, only with the part
-            rule; one of the two weights must be > 0.
+            (:mod:`fsvae_core.attributes`), both or neither: the constants and their weight (> 0).
+        part_text: every class's body-part sentence embeddings (K, B, D), zero
+            rows for classes without them; with either scores, and only then.
 
     Returns:
         ``path`` as a Path.
@@ -481,12 +480,11 @@ def save_bundle(
     path = Path(path)
     if (backbone_config is None) != (backbone_state is None):
         raise BundleError(f"{path}: give backbone_config and backbone_state together, or neither")
-    if (part_aligner is None) != (part_text is None) or (part_aligner is None and attribute_matcher is not None):
-        raise BundleError(f"{path}: give part_aligner and part_text together (and attribute_matcher only with them)")
-    if (attribute_matcher is None) != (attribute_weight == 0) or (
-            part_aligner is not None and not (part_weight > 0 or attribute_weight > 0)):
-        raise BundleError(f"{path}: the part rule needs a part_weight or an attribute_weight > 0, and "
-                          "attribute_matcher goes with an attribute_weight > 0")
+    if (part_aligner is None) != (part_weight == 0) or (attribute_matcher is None) != (attribute_weight == 0):
+        raise BundleError(f"{path}: give part_aligner with a part_weight > 0 and attribute_matcher with an "
+                          "attribute_weight > 0, each together or not at all")
+    if (part_text is None) != (part_aligner is None and attribute_matcher is None):
+        raise BundleError(f"{path}: part_text goes together with the part or the attribute scores")
     rows = _as_matrix(class_text)  # (K, Ct)
     tables = ClassTables(_embed_text(vae, rows), rows,  # prototypes (K, Z)
                          None if part_text is None else torch.as_tensor(np.asarray(part_text, dtype=np.float32)))
@@ -513,7 +511,7 @@ def save_bundle(
         "text": {"model": text.model, "parts": list(text.parts), "dim": int(rows.shape[1])},
         "classes": [entry.to_dict() for entry in classes],
         "thresholds": thresholds.to_dict(),
-        "parts": None if part_aligner is None else {
+        "parts": None if part_text is None else {
             "weight": float(part_weight), "names": list(PART_NAMES), "dim": int(tables.part_text.shape[2]),
             **({} if attribute_matcher is None else {"attribute_weight": float(attribute_weight),
                                                      "attributes": [a.name for a in ATTRIBUTES]})},
@@ -841,18 +839,17 @@ def _check_contents(
             raise BundleError(f"{path}: {WEIGHTS} holds backbone.* tensors but {MANIFEST} has no backbone config")
         if not has_backbone and manifest["backbone"]["config"] is not None:
             raise BundleError(f"{path}: {MANIFEST} has a backbone config but {WEIGHTS} holds no backbone.* tensors")
-        has_part_maps = any(k.startswith("parts.") for k in weights)
-        if has_part_maps != bool(manifest.get("parts")):
-            raise BundleError(f"{path}: {WEIGHTS} {'holds' if has_part_maps else 'lacks'} parts.* tensors but "
-                              f"{MANIFEST} {'has no' if has_part_maps else 'has a'} parts section")
-        if has_part_maps:
-            state = {k.partition(".")[2]: v for k, v in weights.items() if k.startswith("parts.")}
-            try:
+        state = {k.partition(".")[2]: v for k, v in weights.items() if k.startswith("parts.")}
+        section = manifest.get("parts") or {}
+        if state and not section:
+            raise BundleError(f"{path}: {WEIGHTS} holds parts.* tensors but {MANIFEST} has no parts section")
+        try:
+            if section.get("weight", 0.0):
                 PartAligner.from_tensors({k: v.numpy() for k, v in state.items()})
-                if manifest["parts"].get("attribute_weight", 0.0):
-                    _attribute_matcher(state)
-            except (KeyError, ValueError) as error:
-                raise BundleError(f"{path}: {WEIGHTS} parts.*: {error}") from error
+            if section.get("attribute_weight", 0.0):
+                _attribute_matcher(state)
+        except (KeyError, ValueError) as error:
+            raise BundleError(f"{path}: {WEIGHTS} parts.*: {error}") from error
     _check_part_text(path, manifest, tables.part_text, len(manifest["classes"]))
 
     dim, k = manifest["text"]["dim"], len(classes)

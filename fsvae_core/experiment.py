@@ -371,8 +371,7 @@ def run_zero_shot_protocol(
     final_train = replace(config.train, cycles=max(stage1.best_cycle, 1))
     stage2 = _train(data.train, text, config, final_train, None,
                     out_dir / "final_stage.ckpt.safetensors" if out_dir else None, progress)
-    # The part maps are fitted whenever the rule is on: a bundle keeps them with the part sentences (weight 0 or not).
-    part_rule = replace(_fit_part_rule(data.train, part_text, seen, config, parts_on and rule1.on,
+    part_rule = replace(_fit_part_rule(data.train, part_text, seen, config, rule1.weight > 0,
                                        rule1.attribute_weight > 0),
                         weight=rule1.weight, attribute_weight=rule1.attribute_weight)
     all_classes = np.arange(split.n_classes)

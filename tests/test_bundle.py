@@ -606,7 +606,8 @@ def test_a_bundle_with_attribute_scores_round_trips_them_with_or_without_part_sc
     matcher = _matcher(encoder, bundle.part_text)
     for part_weight in (0.5, 0.0):
         path = _save(parts_bundle_path.parent / f"attributes-{part_weight}", bundle.build_vae(), bundle.class_text,
-                     classes=bundle.classes, part_aligner=bundle.part_aligner(), part_weight=part_weight,
+                     classes=bundle.classes, part_aligner=bundle.part_aligner() if part_weight else None,
+                     part_weight=part_weight,
                      part_text=bundle.part_text, attribute_matcher=matcher, attribute_weight=0.25)
         again = load_bundle(path)
         assert again.part_weight == part_weight and again.attribute_weight == 0.25

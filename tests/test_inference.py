@@ -175,7 +175,8 @@ def make_parts_bundle(path: Path, encoder: SentenceEncoder, part_weight: float =
     save_bundle(
         path, vae=plain.build_vae(), classes=classes, class_text=plain.class_text, skeleton=plain.skeleton,
         text=plain.text, thresholds=plain.thresholds, backbone_config=plain.backbone_config,
-        backbone_state=plain.backbone_state, part_aligner=aligner, part_weight=part_weight, part_text=part_text,
+        backbone_state=plain.backbone_state, part_aligner=aligner if part_weight > 0 else None,
+        part_weight=part_weight, part_text=part_text,
         attribute_matcher=matcher, attribute_weight=attribute_weight,
     )  # fmt: skip
     return path, aligner, part_text

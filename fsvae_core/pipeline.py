@@ -388,14 +388,17 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
 
     with_attributes = with_parts and max(config.experiment.attribute_weights) > 0
 
-    def labelled(model, windows, labels) -> LabelledFeatures:
+    def labelled(model, windows, labels, measures=None) -> LabelledFeatures:
         part_features = extract_part_features(model, windows) if with_parts else None
-        measures = measure_windows(windows) if with_attributes else None
+        if with_attributes and measures is None:
+            measures = measure_windows(windows)
         return LabelledFeatures(extract_features(model, windows), labels, part_features, measures)
 
     test = labelled(backbone, test_windows, test_labels)
-    data = FeatureSplit(train=labelled(backbone, train_windows, train_labels), ztest=test.of_classes(unseen), gtest=test)
-    validation_train = labelled(backbone_validation, train_windows, train_labels)
+    train = labelled(backbone, train_windows, train_labels)
+    data = FeatureSplit(train=train, ztest=test.of_classes(unseen), gtest=test)
+    # The measures read the windows, not a backbone: both passes over the training windows share them.
+    validation_train = labelled(backbone_validation, train_windows, train_labels, train.attributes)
     validation_shifted = None
     if config.decision_shift:
         generator = torch.Generator().manual_seed(seed)

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fsvae_core.attributes import AttributeMatcher, attribute_scores, measure
 from fsvae_core.backbone import SkeletonGCN
 from fsvae_core.model import FSVAE
-from fsvae_core.attributes import AttributeMatcher, attribute_scores, measure
 from fsvae_core.parts import PartAligner, part_scores
 
 if TYPE_CHECKING:
@@ -76,14 +76,14 @@ class WindowScorer(nn.Module):
                  part_weight: float = 0.0, attribute_matcher: AttributeMatcher | None = None,
                  attribute_weight: float = 0.0) -> None:
         super().__init__()
-        if (part_weight > 0 and part_aligner is None) or ((attribute_matcher is None) != (attribute_weight == 0)):
-            raise ValueError("WindowScorer takes a part aligner with a part weight > 0, and an attribute matcher "
-                             "with an attribute weight > 0")
+        if (part_aligner is None) != (part_weight == 0) or (attribute_matcher is None) != (attribute_weight == 0):
+            raise ValueError("WindowScorer takes a part aligner with a part weight > 0 and an attribute matcher "
+                             "with an attribute weight > 0, each together or not at all")
         self.backbone = backbone
         self.vae = vae
         self.part_weight = float(part_weight)
         self.attribute_weight = float(attribute_weight)
-        if self.part_weight > 0:
+        if part_aligner is not None:
             self.register_buffer("part_mean", torch.as_tensor(part_aligner.mean))  # (B, C)
             self.register_buffer("part_scale", torch.as_tensor(part_aligner.scale))  # (B, C)
             self.register_buffer("part_maps", torch.as_tensor(part_aligner.weights))  # (B, C, D)

@@ -203,8 +203,8 @@ class Thresholds:
     ``gzsl_gamma``: calibrated-stacking constant subtracted from seen classes' cosine scores.
     ``unknown_text``: the same for classes known only by their text (unseen and user-added);
     bundles written before it existed hold none and use ``unknown`` for every class.
-    ``text_by``: ``"score"`` (``unknown_text`` bounds the best score) or ``"lead"``
-    (it bounds the best score's standardised lead over the second best).
+    ``text_by``: ``"score"`` (``unknown_text`` bounds the best score), ``"lead"`` or ``"lead_raw"``
+    (it bounds the best score's standardised lead over the second best; :mod:`fsvae_core.decision`).
     """
 
     unknown: float
@@ -214,7 +214,7 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         if self.text_by not in TEXT_BY or (self.text_by != "score" and self.unknown_text is None):
-            raise ValueError(f"Thresholds.text_by must be one of {TEXT_BY} (not 'lead' without unknown_text), "
+            raise ValueError(f"Thresholds.text_by must be one of {TEXT_BY} (a lead only with unknown_text), "
                              f"got {self.text_by!r}")  # fmt: skip
         for name in ("unknown", "gzsl_gamma", "unknown_text"):
             value = getattr(self, name)

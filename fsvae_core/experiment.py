@@ -65,7 +65,7 @@ class ExperimentConfig:
     prototype_scale: float = 10.0
     holdout_fraction: float = 0.2
     unknown_quantile: float = 0.05
-    text_by: str = "score"  # what the text-class threshold bounds: the best score or its lead (fsvae_core.decision)
+    text_by: str = "score"  # what the text-class threshold bounds: the best score or a lead (fsvae_core.decision)
     part_weights: tuple[float, ...] = (0.0,)
     part_penalty: float = 100.0
     # Weights of the attribute scores (fsvae_core.attributes) chosen from beside the part weight; (0,) keeps them off.

@@ -343,7 +343,7 @@ class Recognizer:
         The label is ``unknown`` when the best smoothed score is below the
         threshold of that class's origin (:class:`fsvae_core.decision.DecisionRule`:
         one for trained classes, another for classes known only by text, which
-        bounds the best score or, with ``text_by="lead"``, its standardised lead over the second).
+        bounds the best score or, with ``text_by="lead"`` or ``"lead_raw"``, its standardised lead over the second).
         """
         now = now_ms() if timestamp_ms is None else float(timestamp_ms)
         fresh = np.asarray(scores, dtype=np.float64).reshape(-1)

@@ -138,11 +138,12 @@ def test_a_text_threshold_round_trips_and_old_bundles_decide_every_class_by_one(
     bundle = load_bundle(_save(tmp_path / "b", vae, class_text, thresholds=two))
     assert bundle.thresholds == two and bundle.decision_rule == DecisionRule(0.1, 0.5, 0.2)
     assert "unknown_text" not in THRESHOLDS.to_dict() and THRESHOLDS.rule.unknown_text == THRESHOLDS.unknown
-    by_lead = Thresholds(unknown=0.5, gzsl_gamma=0.1, unknown_text=1.5, text_by="lead")
-    bundle = load_bundle(_save(tmp_path / "m", vae, class_text, thresholds=by_lead))
-    assert bundle.decision_rule == DecisionRule(0.1, 0.5, 1.5, "lead") and "text_by" not in two.to_dict()
-    with pytest.raises(ValueError, match="text_by"):
-        Thresholds(unknown=0.5, gzsl_gamma=0.1, text_by="lead")  # a lead needs its own threshold
+    for text_by in ("lead", "lead_raw"):
+        by_lead = Thresholds(unknown=0.5, gzsl_gamma=0.1, unknown_text=1.5, text_by=text_by)
+        bundle = load_bundle(_save(tmp_path / text_by, vae, class_text, thresholds=by_lead))
+        assert bundle.decision_rule == DecisionRule(0.1, 0.5, 1.5, text_by) and "text_by" not in two.to_dict()
+        with pytest.raises(ValueError, match="text_by"):
+            Thresholds(unknown=0.5, gzsl_gamma=0.1, text_by=text_by)  # a lead needs its own threshold
 
 
 def test_bundle_is_readable_by_other_accounts(bundle_path):

@@ -97,3 +97,26 @@ def test_a_lead_fitted_on_held_out_windows_survives_scores_that_drop_and_crowd()
     decided = by_lead.decide(shifted, untrained)
     assert ((decided >= 0) & (text_classes[decided] == target[text_windows])).mean() > 0.9
     assert (by_score.decide(shifted, untrained) == -1).mean() > 0.9
+
+
+def test_the_raw_lead_is_not_shrunk_by_the_penalty_on_listed_trained_classes():
+    # Text classes 2 and 3 against trained classes 0 and 1 that gamma pushes far below them.
+    scores = np.array([[0.80, 0.70, 0.50, 0.40]])  # before the penalty
+    trained = np.array([True, True, False, False])
+    by_lead, by_raw = (DecisionRule(gamma=0.9, unknown_trained=0.6, unknown_text=0.6, text_by=t) for t in ("lead", "lead_raw"))
+    text_only = scores[:, ~trained]  # a user who removed the trained actions
+    none = np.zeros(2, dtype=bool)
+    # "lead": the penalty widens the calibrated spread (0.30 instead of 0.16), a lead of 0.10 is 0.33 of it.
+    assert by_lead.decide(scores, trained).tolist() == [-1] and by_lead.decide(text_only, none).tolist() == [0]
+    # "lead_raw": the spread of the scores before the penalty, 0.16: a lead of 0.63.
+    assert by_raw.decide(scores, trained).tolist() == [2] and by_raw.decide(text_only, none).tolist() == [0]
+    assert DecisionRule(0.9, 0.6, 0.7, "lead_raw").decide(scores, trained).tolist() == [-1]
+
+
+def test_a_raw_lead_rule_is_fitted_like_the_lead_one_and_equals_it_without_a_penalty():
+    scores, target, classes, trained = synthetic_held_out(seed=3)
+    rule, rates = fit_decision_rule(scores, target, classes, trained, gamma=0.3, text_by="lead_raw")
+    assert rule.text_by == "lead_raw" and rates.text_right > 0.85 and rates.absent_unknown > 0.8
+    assert open_set_rates(rule, scores, target, classes, trained, classes[~trained][:3]).text_right > 0.85
+    raw, lead = (fit_decision_rule(scores, target, classes, trained, gamma=0.0, text_by=t)[0] for t in ("lead_raw", "lead"))
+    assert raw.unknown_text == lead.unknown_text

@@ -8,7 +8,6 @@ interface, so nothing binds beyond 127.0.0.1.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from fsvae_core.checkpoint import read_checkpoint_info
+from ports import free_port
 
 WORKER = textwrap.dedent(
     """
@@ -63,15 +63,9 @@ WORKER = textwrap.dedent(
 )
 
 
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def launch_two_ranks(folder: Path) -> None:
     """Run the worker as ranks 0 and 1 with torchrun's variables; fail with a rank's output if it fails."""
-    port = free_loopback_port()
+    port = free_port()
     # A fresh rendezvous file per launch: a FileStore left by the previous launch can hold the next one forever.
     rendezvous = f"rendezvous-{port}-{time.monotonic_ns()}"
     processes = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -28,16 +27,11 @@ from realtime.capture import (
 )
 from realtime.messages import NoPerson, PoseFrame, SkeletonWindow, now_ms, skeleton_topics
 from realtime.transport import LatestWinsPublisher, LatestWinsSubscriber
+from ports import free_endpoint, free_port
 
 SKELETON = "ntu_samples/S001C001P001R001A011.skeleton"
 TWO_BODIES = "ntu_samples/S001C003P008R002A058.skeleton"
 VIDEO = "videos/S001C001P001R001A001_rgb.avi"
-
-
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def standing_pose(rng: np.random.Generator | None = None) -> np.ndarray:
@@ -612,9 +606,7 @@ def test_the_window_spec_is_read_without_torch_and_agrees_with_the_bundle(tmp_pa
 
 
 def test_cli_binds_windows_to_the_network_only_with_allow_remote():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     refused = _run("--poses", free_endpoint(), "--windows", f"tcp://0.0.0.0:{port}", "--duration", "0.5")
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()

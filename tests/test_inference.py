@@ -17,7 +17,6 @@ import shutil
 import threading
 import time
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +38,8 @@ from realtime.inference import InferenceStats, Recognizer, RecognizerConfig, Win
 from realtime.inference import main as inference_main
 from realtime.messages import LabelEvent, LogEvent, NoPerson, SkeletonWindow, now_ms, skeleton_topics
 from realtime.transport import ControlClient, ControlServer, LatestWinsPublisher, LatestWinsSubscriber
+from ports import free_endpoint as endpoint
+from ports import free_port
 
 WINDOW_FRAMES = 16
 FPS = 10.0
@@ -79,16 +80,6 @@ def random_window(seed: int, frames: int = WINDOW_FRAMES, persons: int = 1) -> n
     base = rng.normal(size=(1, persons, 25, 3))
     drift = np.cumsum(rng.normal(scale=0.05, size=(frames, persons, 25, 3)), axis=0)
     return (base + drift).astype(np.float32)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def endpoint() -> str:
-    return f"tcp://127.0.0.1:{free_port()}"
 
 
 # ---------------------------------------------------------------------------------------------

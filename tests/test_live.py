@@ -22,7 +22,9 @@ from realtime.listen import format_event, listen_main
 from realtime.messages import LabelEvent, PoseFrame, RankedLabel, now_ms
 from realtime.transport import ControlServer, LatestWinsPublisher, LatestWinsSubscriber, write_curve_key_files
 from test_capture import standing_pose
-from test_inference import endpoint, free_port, make_bundle
+from ports import free_endpoint as endpoint
+from ports import free_port
+from test_inference import make_bundle
 from fsvae_core.text import SentenceEncoder
 
 NTU_SAMPLE = "ntu_samples/S001C001P001R001A011.skeleton"

@@ -32,6 +32,7 @@ parts, D sentence dimension, K classes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,9 @@ def _arm_and_leg(side: str) -> tuple[Attribute, ...]:
         Attribute(f"{side}_hand_down", arm, f"the {side} hand reaches down toward the floor"),
         Attribute(f"{side}_hand_out", arm, f"the {side} arm stretches out to the side"),
         Attribute(f"{side}_kick", leg, f"the {side} leg kicks forward"),
+        Attribute(f"{side}_hand_to_mouth", arm, f"the {side} hand comes up to the mouth"),
+        Attribute(f"{side}_hand_to_ear", arm, f"the {side} hand is held near the ear"),
+        Attribute(f"{side}_forearm_swings", arm, f"the {side} forearm swings side to side above the shoulder"),
     )
 
 
@@ -72,6 +76,8 @@ ATTRIBUTES: tuple[Attribute, ...] = _arm_and_leg("right") + _arm_and_leg("left")
     Attribute("jumps", ("left_leg", "right_leg"), "both feet leave the ground in a jump"),
     Attribute("head_down", ("head",), "the head tilts down"),
 )
+
+_NAMES = tuple(a.name for a in ATTRIBUTES)
 
 # What each part's sentence says when that part does nothing (the wording of our own descriptions): the
 # contrast that keeps "the right arm stays still at the side" from matching "stretches out to the side".
@@ -90,8 +96,12 @@ CLIP = 3.0
 # Joints the measures read, gathered once; the sided ones right first, as the attributes are listed.
 _JOINTS = [NTU25[name] for name in ("HEAD", "SPINE_SHOULDER", "SPINE_BASE", "WRIST_RIGHT", "WRIST_LEFT",
                                      "SHOULDER_RIGHT", "SHOULDER_LEFT", "ANKLE_RIGHT", "ANKLE_LEFT",
-                                     "HIP_RIGHT", "HIP_LEFT")]
+                                     "HIP_RIGHT", "HIP_LEFT", "ELBOW_RIGHT", "ELBOW_LEFT")]
 _OUTWARD = (1.0, -1.0)  # the subject's right is +x, so "out to the side" is +x for the right hand, -x for the left
+# Where the wrist is when the hand is at the mouth or at the ear, from the head joint (the middle of the head):
+# (outward, up, forward) in lengths of the head above the shoulders, set from body proportions, not fitted.
+_MOUTH = (0.0, -0.7, 0.5)
+_EAR = (0.45, -0.6, 0.0)
 
 
 def measure(windows: torch.Tensor) -> torch.Tensor:
@@ -102,9 +112,16 @@ def measure(windows: torch.Tensor) -> torch.Tensor:
     joints = windows[:, 0, :, _JOINTS].float()  # (N, T, 11, 3)
     head, neck, base = joints[:, :, 0], joints[:, :, 1], joints[:, :, 2]  # (N, T, 3)
     wrist, shoulder, ankle, hip = joints[:, :, 3:5], joints[:, :, 5:7], joints[:, :, 7:9], joints[:, :, 9:11]  # (N, T, 2, 3)
+    elbow = joints[:, :, 11:13]  # (N, T, 2, 3)
     feet_y = ankle[..., 1].amin(dim=2)  # (N, T) the lower foot
     reach = wrist - neck[:, :, None]  # (N, T, 2, 3)
     outward = torch.tensor(_OUTWARD, dtype=joints.dtype)
+    head_length = (head - neck).norm(dim=-1).mean(1).clamp_min(1e-3)[:, None, None]  # (N, 1, 1)
+    from_head = wrist - head[:, :, None]  # (N, T, 2, 3)
+    # The wrist from the head in (outward, up, forward) head lengths (the subject faces -z).
+    near_head = torch.stack([outward * from_head[..., 0], from_head[..., 1], -from_head[..., 2]], dim=-1) / head_length[..., None]
+    forearm_x = (wrist[..., 0] - elbow[..., 0]) / head_length  # (N, T, 2)
+    raised = ((wrist[..., 1] - shoulder[..., 1]) / head_length).clamp(0, 1)  # (N, T, 2) 1 once a head above
     sided = torch.stack([
         (wrist[..., 1] - head[:, :, None, 1]).amax(1),  # hand above head
         -(wrist - head[:, :, None]).norm(dim=-1).amin(1),  # hand to face
@@ -113,7 +130,10 @@ def measure(windows: torch.Tensor) -> torch.Tensor:
         (feet_y[:, :, None] - wrist[..., 1]).amax(1),  # hand down
         (outward * (wrist[..., 0] - shoulder[..., 0])).amax(1),  # hand out
         (hip[..., 2] - ankle[..., 2]).amax(1),  # kick
-    ], dim=1)  # (N, 7, 2)
+        -(near_head - torch.tensor(_MOUTH, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to mouth
+        -(near_head - torch.tensor(_EAR, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to ear
+        ((forearm_x[:, 1:] - forearm_x[:, :-1]).abs() * raised[:, 1:]).sum(1),  # forearm swings while raised
+    ], dim=1)  # (N, 10, 2)
     spine, face = neck - base, head - neck  # (N, T, 3)
     height = base[..., 1] - base[:, :1, 1]  # (N, T) hips against the first frame
     body = torch.stack([
@@ -176,15 +196,26 @@ def attribute_scores(measures: torch.Tensor, window_mean: torch.Tensor, window_s
 
 @dataclass(frozen=True)
 class AttributeMatcher:
-    """The fitted constants of the attribute scores: directions (B, D, A) and four (A,) standardisers."""
+    """The fitted constants of the attribute scores: directions (B, D, A) and four (A,) standardisers,
+    for the attributes ``names`` (A of :data:`ATTRIBUTES`, in that order; all of them when fitted here).
+
+    A matcher fitted by an earlier version knows fewer attributes than this one
+    measures; it goes on scoring with its own, the measures of the rest unused.
+    """
 
     directions: np.ndarray
     window_mean: np.ndarray
     window_scale: np.ndarray
     text_mean: np.ndarray
     text_scale: np.ndarray
+    names: tuple[str, ...] = tuple(a.name for a in ATTRIBUTES)
 
     FIELDS = ("directions", "window_mean", "window_scale", "text_mean", "text_scale")
+
+    @property
+    def columns(self) -> np.ndarray:
+        """(A,) int64: where each of ``names`` is among :func:`measure`'s columns."""
+        return np.array([_NAMES.index(name) for name in self.names], dtype=np.int64)
 
     @classmethod
     def fit(cls, directions: np.ndarray, measures: np.ndarray, trained_part_text: np.ndarray) -> AttributeMatcher:
@@ -198,9 +229,10 @@ class AttributeMatcher:
                    (text.std(0) + 1e-6).astype(np.float32))
 
     def scores(self, measures: np.ndarray, part_text: np.ndarray, has_parts: np.ndarray) -> np.ndarray:
-        """Attribute scores (N, K) of windows' measures (N, A) against classes' part sentences (K, B, D)."""
+        """Attribute scores (N, K) of windows' measures (N, len(ATTRIBUTES)) against classes' part sentences (K, B, D)."""
         t = {name: torch.as_tensor(np.asarray(a, dtype=np.float32)) for name, a in self.to_tensors().items()}
-        return attribute_scores(torch.as_tensor(np.asarray(measures, dtype=np.float32)), t["window_mean"],
+        measures = np.asarray(measures, dtype=np.float32)[:, self.columns]
+        return attribute_scores(torch.as_tensor(measures), t["window_mean"],
                                 t["window_scale"], torch.as_tensor(np.asarray(part_text, dtype=np.float32)),
                                 torch.as_tensor(np.asarray(has_parts, dtype=bool)), t["directions"],
                                 t["text_mean"], t["text_scale"]).numpy()
@@ -210,12 +242,18 @@ class AttributeMatcher:
         return {name: getattr(self, name) for name in self.FIELDS}
 
     @classmethod
-    def from_tensors(cls, tensors: dict) -> AttributeMatcher:
-        """Rebuild from :meth:`to_tensors` output (numpy arrays or CPU tensors); shapes are checked."""
+    def from_tensors(cls, tensors: dict, names: Sequence[str] | None = None) -> AttributeMatcher:
+        """Rebuild from :meth:`to_tensors` output (numpy arrays or CPU tensors) for the attributes ``names``
+        (default: all of :data:`ATTRIBUTES`); names and shapes are checked."""
+        names = _NAMES if names is None else tuple(names)
+        unknown = [name for name in names if name not in _NAMES]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"attributes {list(names)!r}: {'unknown ' + repr(unknown) if unknown else 'repeated'} "
+                             f"(this version measures {list(_NAMES)})")
         arrays = {name: np.asarray(tensors[name], dtype=np.float32) for name in cls.FIELDS}
-        directions, a = arrays["directions"], len(ATTRIBUTES)
+        directions, a = arrays["directions"], len(names)
         if directions.ndim != 3 or directions.shape[0] != len(PART_NAMES) or directions.shape[2] != a or any(
                 arrays[name].shape != (a,) for name in cls.FIELDS[1:]):
             raise ValueError(f"attribute tensors do not fit {a} attributes over {len(PART_NAMES)} parts: "
                              + ", ".join(f"{name} {arrays[name].shape}" for name in cls.FIELDS))
-        return cls(**arrays)
+        return cls(**arrays, names=names)

@@ -305,7 +305,7 @@ class Bundle:
 
     def attribute_matcher(self) -> AttributeMatcher | None:
         """The attribute scores' constants, or None without them."""
-        return None if self.attribute_weight == 0 else _attribute_matcher(self.part_state)
+        return None if self.attribute_weight == 0 else _attribute_matcher(self.part_state, self.manifest["parts"])
 
     @property
     def has_parts(self) -> np.ndarray:
@@ -514,7 +514,7 @@ def save_bundle(
         "parts": None if part_text is None else {
             "weight": float(part_weight), "names": list(PART_NAMES), "dim": int(tables.part_text.shape[2]),
             **({} if attribute_matcher is None else {"attribute_weight": float(attribute_weight),
-                                                     "attributes": [a.name for a in ATTRIBUTES]})},
+                                                     "attributes": list(attribute_matcher.names)})},
         "metrics": _plain_json(metrics or {}, path, "metrics"),
         "provenance": _plain_json(provenance or {}, path, "provenance"),
         "files": {},  # filled with checksums once the files exist
@@ -827,6 +827,7 @@ def _check_contents(
         if key in first_of:
             raise BundleError(f"{path}: duplicate action name {entry.name!r} (also {first_of[key]!r})")
         first_of[key] = entry.name
+    _check_part_text(path, manifest, tables.part_text, len(manifest["classes"]))
 
     if weights is not None:
         stray = sorted(k for k in weights if k.partition(".")[0] not in _GROUPS)
@@ -847,10 +848,9 @@ def _check_contents(
             if section.get("weight", 0.0):
                 PartAligner.from_tensors({k: v.numpy() for k, v in state.items()})
             if section.get("attribute_weight", 0.0):
-                _attribute_matcher(state)
+                _attribute_matcher(state, section)
         except (KeyError, ValueError) as error:
             raise BundleError(f"{path}: {WEIGHTS} parts.*: {error}") from error
-    _check_part_text(path, manifest, tables.part_text, len(manifest["classes"]))
 
     dim, k = manifest["text"]["dim"], len(classes)
     for name, table in (("prototypes", prototypes), ("class_text", class_text)):
@@ -892,9 +892,10 @@ def _check_part_text(path: Path, manifest: dict, part_text: torch.Tensor | None,
         raise BundleError(f"{path}: {MANIFEST} parts needs a weight or an attribute_weight > 0 (neither below 0) "
                           f"and names {list(PART_NAMES)}, got {section['weight']!r}, {attribute_weight!r} and "
                           f"{section['names']!r}")
-    if "attributes" in section and section["attributes"] != [a.name for a in ATTRIBUTES]:
+    measured = [a.name for a in ATTRIBUTES]
+    if "attributes" in section and not set(section["attributes"]) <= set(measured):
         raise BundleError(f"{path}: {MANIFEST} parts.attributes lists {section['attributes']!r}, but this version "
-                          f"measures {[a.name for a in ATTRIBUTES]}")
+                          f"measures only {measured}")
     expected = (k, len(PART_NAMES), section["dim"])
     if part_text is None or tuple(part_text.shape) != expected or part_text.dtype != torch.float32:
         found = None if part_text is None else f"{part_text.dtype} {tuple(part_text.shape)}"
@@ -903,10 +904,12 @@ def _check_part_text(path: Path, manifest: dict, part_text: torch.Tensor | None,
         raise BundleError(f"{path}: {PROTOTYPES} part_text contains NaN or infinite values")
 
 
-def _attribute_matcher(state: Mapping[str, torch.Tensor]) -> AttributeMatcher:
-    """The attribute constants among the ``parts.*`` weights (stored as ``attributes_<field>``)."""
+def _attribute_matcher(state: Mapping[str, torch.Tensor], section: Mapping[str, Any]) -> AttributeMatcher:
+    """The attribute constants among the ``parts.*`` weights (stored as ``attributes_<field>``), for the
+    attributes the manifest's parts ``section`` names."""
     prefix = "attributes_"
-    return AttributeMatcher.from_tensors({k[len(prefix):]: v.numpy() for k, v in state.items() if k.startswith(prefix)})
+    return AttributeMatcher.from_tensors({k[len(prefix):]: v.numpy() for k, v in state.items() if k.startswith(prefix)},
+                                         section["attributes"])
 
 
 def _require_keys(data: Any, fields: Mapping[str, Any], where: str) -> None:

@@ -90,6 +90,7 @@ class WindowScorer(nn.Module):
         if attribute_matcher is not None:
             for name, array in attribute_matcher.to_tensors().items():  # directions (B, D, A), four (A,)
                 self.register_buffer(f"attributes_{name}", torch.as_tensor(array))
+            self.register_buffer("attributes_columns", torch.as_tensor(attribute_matcher.columns))  # (A,)
 
     @classmethod
     def for_bundle(cls, bundle: Bundle, backbone: SkeletonGCN, vae: FSVAE) -> WindowScorer:
@@ -124,7 +125,7 @@ class WindowScorer(nn.Module):
         if self.has_attributes:
             if windows is None:
                 raise ValueError("WindowScorer.score: this bundle's attribute scores need the windows")
-            attribute = attribute_scores(measure(windows), self.attributes_window_mean, self.attributes_window_scale,
+            attribute = attribute_scores(measure(windows)[:, self.attributes_columns], self.attributes_window_mean, self.attributes_window_scale,
                                          classes.part_text, classes.has_parts, self.attributes_directions,
                                          self.attributes_text_mean, self.attributes_text_scale)
             scores = scores + self.attribute_weight * attribute

@@ -86,6 +86,29 @@ def test_sitting_lowers_the_hips_standing_up_raises_them_and_bowing_bends_the_to
     assert m[3, INDEX["head_down"]] > m[0, INDEX["head_down"]] + 0.5
 
 
+def test_a_hand_at_the_mouth_and_a_hand_at_the_ear_are_told_apart():
+    # Head 0.2 above the shoulders: the mouth point is 0.14 below the head and 0.1 in front, the ear 0.09 out.
+    mouth = raising("WRIST_RIGHT", (0.0, 0.56, -0.1))
+    ear = raising("WRIST_RIGHT", (0.09, 0.58, 0.0))
+    m = measure(as_windows(standing(), mouth, ear))
+    assert m[1, INDEX["right_hand_to_mouth"]] > max(m[0, INDEX["right_hand_to_mouth"]], m[2, INDEX["right_hand_to_mouth"]])
+    assert m[2, INDEX["right_hand_to_ear"]] > max(m[0, INDEX["right_hand_to_ear"]], m[1, INDEX["right_hand_to_ear"]])
+    assert m[1, INDEX["left_hand_to_mouth"]] == m[0, INDEX["left_hand_to_mouth"]]
+
+
+def test_a_forearm_swings_only_while_the_hand_is_above_the_shoulder():
+    def swinging(height: float) -> np.ndarray:
+        x = standing()
+        x[:, NTU25.ELBOW_RIGHT] = (0.3, height - 0.2, 0)
+        x[:, NTU25.WRIST_RIGHT] = [(0.3 + 0.1 * (-1) ** t, height, 0) for t in range(FRAMES)]
+        return x
+
+    m = measure(as_windows(standing(), swinging(0.8), swinging(0.3)))
+    raised, low = m[1, INDEX["right_forearm_swings"]], m[2, INDEX["right_forearm_swings"]]
+    assert raised > 5 and low == 0 == m[0, INDEX["right_forearm_swings"]]
+    assert m[1, INDEX["left_forearm_swings"]] == 0
+
+
 def test_directions_cover_exactly_the_parts_each_attribute_names(encoder):
     directions = attribute_directions(encoder)  # (B, D, A)
     assert directions.shape == (len(PART_NAMES), encoder.dim, len(ATTRIBUTES))
@@ -145,3 +168,23 @@ def test_the_matcher_round_trips_through_its_tensors_and_refuses_other_shapes(en
         AttributeMatcher.from_tensors(matcher.to_tensors() | {"window_mean": np.zeros(3, np.float32)})
     with pytest.raises(ValueError, match="measures"):
         AttributeMatcher.fit(matcher.directions, np.zeros((10, 3)), table)
+
+
+def test_a_matcher_of_fewer_attributes_scores_with_its_own_columns(encoder):
+    # A bundle fitted before some attributes existed keeps its own: the others' measures are not used.
+    rng = np.random.default_rng(2)
+    table = rng.normal(size=(4, len(PART_NAMES), encoder.dim)).astype(np.float32)
+    full = AttributeMatcher.fit(attribute_directions(encoder), rng.normal(size=(10, len(ATTRIBUTES))), table)
+    kept = [a.name for a in ATTRIBUTES][::2]
+    columns = [INDEX[name] for name in kept]
+    tensors = {name: array[..., columns] for name, array in full.to_tensors().items()}
+    older = AttributeMatcher.from_tensors(tensors, kept)
+    assert older.columns.tolist() == columns
+    measures = rng.normal(size=(3, len(ATTRIBUTES))).astype(np.float32)
+    t = {name: torch.from_numpy(array) for name, array in tensors.items()}
+    expected = attribute_scores(torch.from_numpy(measures[:, columns]), t["window_mean"], t["window_scale"],
+                                torch.from_numpy(table), torch.ones(4, dtype=torch.bool), t["directions"],
+                                t["text_mean"], t["text_scale"]).numpy()
+    np.testing.assert_allclose(older.scores(measures, table, np.ones(4, bool)), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown"):
+        AttributeMatcher.from_tensors(tensors, kept[:-1] + ["hand_on_hip"])

@@ -633,3 +633,20 @@ def test_attribute_scores_without_their_weight_or_constants_are_refused(parts_bu
               metadata={"format": "fsvae-bundle"})
     with pytest.raises(BundleError, match="parts"):
         load_bundle(path, verify=False)
+
+
+def test_a_bundle_fitted_with_fewer_attributes_keeps_them_and_one_naming_an_unknown_attribute_is_refused(
+        parts_bundle_path, encoder):
+    # What an earlier version wrote: the attributes it knew, in this version's order.
+    bundle = load_bundle(parts_bundle_path)
+    full = _matcher(encoder, bundle.part_text)
+    kept = [a.name for a in ATTRIBUTES][:-3]
+    older = AttributeMatcher.from_tensors({name: array[..., :-3] for name, array in full.to_tensors().items()}, kept)
+    path = _save(parts_bundle_path.parent / "older", bundle.build_vae(), bundle.class_text, classes=bundle.classes,
+                 part_aligner=bundle.part_aligner(), part_weight=0.5, part_text=bundle.part_text,
+                 attribute_matcher=older, attribute_weight=0.25)
+    again = load_bundle(path).attribute_matcher()
+    assert list(again.names) == kept and again.columns.tolist() == list(range(len(kept)))
+    _edit_manifest(path, lambda m: m["parts"].update(attributes=kept[:-1] + ["hand_on_hip"]))
+    with pytest.raises(BundleError, match="manifest.json parts.attributes .*hand_on_hip"):
+        load_bundle(path, verify=False)

@@ -61,12 +61,19 @@ def _arm_and_leg(side: str) -> tuple[Attribute, ...]:
         Attribute(f"{side}_hand_down", arm, f"the {side} hand reaches down toward the floor"),
         Attribute(f"{side}_hand_out", arm, f"the {side} arm stretches out to the side"),
         Attribute(f"{side}_kick", leg, f"the {side} leg kicks forward"),
+    )
+
+
+def _near_the_head(side: str) -> tuple[Attribute, ...]:
+    arm = (f"{side}_arm",)
+    return (
         Attribute(f"{side}_hand_to_mouth", arm, f"the {side} hand comes up to the mouth"),
         Attribute(f"{side}_hand_to_ear", arm, f"the {side} hand is held near the ear"),
         Attribute(f"{side}_forearm_swings", arm, f"the {side} forearm swings side to side above the shoulder"),
     )
 
 
+# The first 21 in the order the earlier version listed them (its bundles name a prefix of this list).
 ATTRIBUTES: tuple[Attribute, ...] = _arm_and_leg("right") + _arm_and_leg("left") + (
     Attribute("hands_meet", ("right_arm", "left_arm"), "the two hands meet in front of the chest"),
     Attribute("torso_bends", ("torso",), "the torso bends forward at the hips"),
@@ -75,7 +82,7 @@ ATTRIBUTES: tuple[Attribute, ...] = _arm_and_leg("right") + _arm_and_leg("left")
     Attribute("walks", ("left_leg", "right_leg"), "the legs take steps and walk"),
     Attribute("jumps", ("left_leg", "right_leg"), "both feet leave the ground in a jump"),
     Attribute("head_down", ("head",), "the head tilts down"),
-)
+) + _near_the_head("right") + _near_the_head("left")
 
 _NAMES = tuple(a.name for a in ATTRIBUTES)
 
@@ -104,8 +111,9 @@ _MOUTH = (0.0, -0.7, 0.5)
 _EAR = (0.45, -0.6, 0.0)
 
 
-def measure(windows: torch.Tensor) -> torch.Tensor:
-    """The attribute measures (N, A) of windows (N, M, T, V, 3), person 0, in :data:`ATTRIBUTES` order.
+def measure(windows: torch.Tensor, count: int = len(ATTRIBUTES)) -> torch.Tensor:
+    """The first ``count`` attribute measures (N, count) of windows (N, M, T, V, 3), person 0, in
+    :data:`ATTRIBUTES` order: a bundle fitted with only the first 21 computes nothing more.
 
     Branch-free (it is traced for ONNX export too), both sides at once; larger means more of the attribute.
     """
@@ -116,12 +124,6 @@ def measure(windows: torch.Tensor) -> torch.Tensor:
     feet_y = ankle[..., 1].amin(dim=2)  # (N, T) the lower foot
     reach = wrist - neck[:, :, None]  # (N, T, 2, 3)
     outward = torch.tensor(_OUTWARD, dtype=joints.dtype)
-    head_length = (head - neck).norm(dim=-1).mean(1).clamp_min(1e-3)[:, None, None]  # (N, 1, 1)
-    from_head = wrist - head[:, :, None]  # (N, T, 2, 3)
-    # The wrist from the head in (outward, up, forward) head lengths (the subject faces -z).
-    near_head = torch.stack([outward * from_head[..., 0], from_head[..., 1], -from_head[..., 2]], dim=-1) / head_length[..., None]
-    forearm_x = (wrist[..., 0] - elbow[..., 0]) / head_length  # (N, T, 2)
-    raised = ((wrist[..., 1] - shoulder[..., 1]) / head_length).clamp(0, 1)  # (N, T, 2) 1 once a head above
     sided = torch.stack([
         (wrist[..., 1] - head[:, :, None, 1]).amax(1),  # hand above head
         -(wrist - head[:, :, None]).norm(dim=-1).amin(1),  # hand to face
@@ -130,10 +132,7 @@ def measure(windows: torch.Tensor) -> torch.Tensor:
         (feet_y[:, :, None] - wrist[..., 1]).amax(1),  # hand down
         (outward * (wrist[..., 0] - shoulder[..., 0])).amax(1),  # hand out
         (hip[..., 2] - ankle[..., 2]).amax(1),  # kick
-        -(near_head - torch.tensor(_MOUTH, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to mouth
-        -(near_head - torch.tensor(_EAR, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to ear
-        ((forearm_x[:, 1:] - forearm_x[:, :-1]).abs() * raised[:, 1:]).sum(1),  # forearm swings while raised
-    ], dim=1)  # (N, 10, 2)
+    ], dim=1)  # (N, 7, 2)
     spine, face = neck - base, head - neck  # (N, T, 3)
     height = base[..., 1] - base[:, :1, 1]  # (N, T) hips against the first frame
     body = torch.stack([
@@ -145,7 +144,21 @@ def measure(windows: torch.Tensor) -> torch.Tensor:
         feet_y.amax(1) - feet_y.amin(1),  # jumps: the lower foot rises only when both leave the floor
         (-face[..., 2] / (face.norm(dim=-1) + 1e-6)).amax(1),  # head down
     ], dim=1)  # (N, 7)
-    return torch.cat([sided.transpose(1, 2).flatten(1), body], dim=1)
+    first = torch.cat([sided.transpose(1, 2).flatten(1), body], dim=1)  # (N, 21)
+    if count <= first.shape[1]:
+        return first[:, :count]
+    head_length = (head - neck).norm(dim=-1).mean(1).clamp_min(1e-3)[:, None, None]  # (N, 1, 1)
+    from_head = wrist - head[:, :, None]  # (N, T, 2, 3)
+    # The wrist from the head in (outward, up, forward) head lengths (the subject faces -z).
+    near_head = torch.stack([outward * from_head[..., 0], from_head[..., 1], -from_head[..., 2]], dim=-1) / head_length[..., None]
+    forearm_x = (wrist[..., 0] - elbow[..., 0]) / head_length  # (N, T, 2)
+    raised = ((wrist[..., 1] - shoulder[..., 1]) / head_length).clamp(0, 1)  # (N, T, 2) 1 once a head above
+    near = torch.stack([
+        -(near_head - torch.tensor(_MOUTH, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to mouth
+        -(near_head - torch.tensor(_EAR, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to ear
+        ((forearm_x[:, 1:] - forearm_x[:, :-1]).abs() * raised[:, 1:]).sum(1),  # forearm swings while raised
+    ], dim=1)  # (N, 3, 2)
+    return torch.cat([first, near.transpose(1, 2).flatten(1)], dim=1)[:, :count]
 
 
 def measure_windows(windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -91,6 +91,7 @@ class WindowScorer(nn.Module):
             for name, array in attribute_matcher.to_tensors().items():  # directions (B, D, A), four (A,)
                 self.register_buffer(f"attributes_{name}", torch.as_tensor(array))
             self.register_buffer("attributes_columns", torch.as_tensor(attribute_matcher.columns))  # (A,)
+            self.attributes_measured = int(attribute_matcher.columns.max()) + 1  # measure no more than it uses
 
     @classmethod
     def for_bundle(cls, bundle: Bundle, backbone: SkeletonGCN, vae: FSVAE) -> WindowScorer:
@@ -125,7 +126,8 @@ class WindowScorer(nn.Module):
         if self.has_attributes:
             if windows is None:
                 raise ValueError("WindowScorer.score: this bundle's attribute scores need the windows")
-            attribute = attribute_scores(measure(windows)[:, self.attributes_columns], self.attributes_window_mean, self.attributes_window_scale,
+            measures = measure(windows, self.attributes_measured)[:, self.attributes_columns]  # (N, A)
+            attribute = attribute_scores(measures, self.attributes_window_mean, self.attributes_window_scale,
                                          classes.part_text, classes.has_parts, self.attributes_directions,
                                          self.attributes_text_mean, self.attributes_text_scale)
             scores = scores + self.attribute_weight * attribute

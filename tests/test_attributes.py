@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -168,6 +171,15 @@ def test_the_matcher_round_trips_through_its_tensors_and_refuses_other_shapes(en
         AttributeMatcher.from_tensors(matcher.to_tensors() | {"window_mean": np.zeros(3, np.float32)})
     with pytest.raises(ValueError, match="measures"):
         AttributeMatcher.fit(matcher.directions, np.zeros((10, 3)), table)
+
+
+def test_the_first_21_attributes_are_measured_alone_for_a_bundle_that_uses_no_more():
+    # The earlier version's 21, in its order: the shipped bundle lists them and its live path measures nothing else.
+    windows = as_windows(standing(), raising("WRIST_RIGHT", (0.0, 0.56, -0.1)))
+    shipped = json.loads((Path(__file__).parents[1] / "fsvae_core" / "default_bundle" / "manifest.json").read_text())
+    listed = shipped["parts"]["attributes"]
+    assert [a.name for a in ATTRIBUTES][: len(listed)] == listed
+    torch.testing.assert_close(measure(windows, len(listed)), measure(windows)[:, : len(listed)])
 
 
 def test_a_matcher_of_fewer_attributes_scores_with_its_own_columns(encoder):

@@ -117,7 +117,7 @@ def measure(windows: torch.Tensor, count: int = len(ATTRIBUTES)) -> torch.Tensor
 
     Branch-free (it is traced for ONNX export too), both sides at once; larger means more of the attribute.
     """
-    joints = windows[:, 0, :, _JOINTS].float()  # (N, T, 11, 3)
+    joints = windows[:, 0, :, _JOINTS].float()  # (N, T, 13, 3)
     head, neck, base = joints[:, :, 0], joints[:, :, 1], joints[:, :, 2]  # (N, T, 3)
     wrist, shoulder, ankle, hip = joints[:, :, 3:5], joints[:, :, 5:7], joints[:, :, 7:9], joints[:, :, 9:11]  # (N, T, 2, 3)
     elbow = joints[:, :, 11:13]  # (N, T, 2, 3)
@@ -221,7 +221,7 @@ class AttributeMatcher:
     window_scale: np.ndarray
     text_mean: np.ndarray
     text_scale: np.ndarray
-    names: tuple[str, ...] = tuple(a.name for a in ATTRIBUTES)
+    names: tuple[str, ...] = _NAMES
 
     FIELDS = ("directions", "window_mean", "window_scale", "text_mean", "text_scale")
 

@@ -139,9 +139,11 @@ def test_seen_classes_pay_gzsl_gamma(recognizer):
 
 
 def make_parts_bundle(path: Path, encoder: SentenceEncoder, part_weight: float = 0.7,
-                      backbone: BackboneConfig = BACKBONE, attribute_weight: float = 0.0) -> tuple[Path, object, np.ndarray]:
+                      backbone: BackboneConfig = BACKBONE, attribute_weight: float = 0.0,
+                      attributes: int | None = None) -> tuple[Path, object, np.ndarray]:
     """:func:`make_bundle` with the part-aware rule: random part maps, part sentences for every class,
-    and with ``attribute_weight`` > 0 the attribute scores, standardised on random windows.
+    and with ``attribute_weight`` > 0 the attribute scores, standardised on random windows (only the
+    first ``attributes`` of them, as an earlier version fitted, when given).
 
     Returns the bundle path, its PartAligner and its part_text (K, B, D)."""
     from fsvae_core.attributes import AttributeMatcher, attribute_directions, measure_windows
@@ -163,6 +165,9 @@ def make_parts_bundle(path: Path, encoder: SentenceEncoder, part_weight: float =
     if attribute_weight > 0:
         reference = np.stack([random_window(i).transpose(1, 0, 2, 3) for i in range(8)])  # (N, M, T, V, 3)
         matcher = AttributeMatcher.fit(attribute_directions(encoder), measure_windows(reference), part_text)
+        if attributes is not None:
+            matcher = AttributeMatcher.from_tensors({k: v[..., :attributes] for k, v in matcher.to_tensors().items()},
+                                                    matcher.names[:attributes])
     save_bundle(
         path, vae=plain.build_vae(), classes=classes, class_text=plain.class_text, skeleton=plain.skeleton,
         text=plain.text, thresholds=plain.thresholds, backbone_config=plain.backbone_config,
@@ -186,10 +191,13 @@ def test_a_bundle_with_the_part_rule_adds_its_weighted_part_scores(encoder, tmp_
     np.testing.assert_allclose(with_parts.scores_prepared(batch), expected, atol=1e-4)
 
 
-def test_a_bundle_with_attribute_scores_adds_them_weighted_even_without_part_scores(encoder, tmp_path):
-    from fsvae_core.attributes import measure
+@pytest.mark.parametrize("attributes", [None, 21], ids=["all", "an earlier version's 21"])
+def test_a_bundle_with_attribute_scores_adds_them_weighted_even_without_part_scores(encoder, tmp_path, attributes):
+    from fsvae_core.attributes import ATTRIBUTES, measure
 
-    path, _, part_text = make_parts_bundle(tmp_path / "attributes", encoder, part_weight=0.0, attribute_weight=0.4)
+    path, _, part_text = make_parts_bundle(tmp_path / "attributes", encoder, part_weight=0.0, attribute_weight=0.4,
+                                           attributes=attributes)
+    assert len(load_bundle(path).manifest["parts"]["attributes"]) == (attributes or len(ATTRIBUTES))
     bundle = load_bundle(path)
     with_attributes = Recognizer.from_bundle(bundle, device="cpu", encoder=encoder)
     without = Recognizer.from_bundle(load_bundle(tmp_path / "attributes-plain"), device="cpu", encoder=encoder)

@@ -8,6 +8,11 @@ through ``realtime.recognize.recognize_samples`` (the window builder, scores
 and smoothed decisions of ``fsvae recognize`` and ``fsvae-live``), and
 :func:`summarise`, :func:`table` and :func:`confusion_picture` report clip
 accuracy of the decided label and of the best candidate.
+
+A rule that decided every clip would score best on those two numbers, so
+:func:`absent_unknown` measures the other half of the decision rule on the same
+clips: with one action at a time left out of the list, how many of its clips
+are answered ``unknown`` (rather than named as some other action).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fsvae_core.bundle import BundleError, add_action, list_actions, remove_action
+from fsvae_core.bundle import BundleError, add_action, list_actions, load_bundle, remove_action
 from fsvae_core.descriptions import ActionDescription
 from fsvae_core.text import SentenceEncoder
 from realtime.capture import PoseSample
@@ -77,6 +82,28 @@ def evaluate(recognizer: Recognizer, clips: list[tuple[str, list[PoseSample]]]) 
     return results
 
 
+def absent_unknown(copy: Path, work: Path, actions: list[ActionDescription],
+                   clips: list[tuple[str, list[PoseSample]]], truth: list[int]) -> dict:
+    """With each action of ``actions`` removed in turn from the bundle ``copy``, the share of its clips answered unknown.
+
+    Returns ``{"unknown": share over all clips, "per_class": {name: share}}``; a clip without any window counts
+    as unknown, as :func:`summarise` counts it.
+    """
+    truth = np.asarray(truth)
+    per_class, unknown = {}, 0
+    for index, action in enumerate(actions):
+        without = work / f"without_{index}"
+        shutil.copytree(copy, without)
+        remove_action(without, action.name)
+        recognizer = Recognizer.from_bundle(load_bundle(without), device="cpu")
+        own = [clips[i] for i in np.flatnonzero(truth == index)]
+        answered = [r is None or r.unknown for r in evaluate(recognizer, own)]
+        per_class[action.name] = float(np.mean(answered)) if answered else float("nan")
+        unknown += sum(answered)
+        shutil.rmtree(without)
+    return {"unknown": unknown / len(truth), "per_class": per_class}
+
+
 def summarise(results: list[ClipResult | None], clip_names: list[str], truth: list[int], names: list[str]) -> dict:
     """Clip accuracy of the decided label and of the best candidate, overall and per action (``names``)."""
     truth = np.asarray(truth)
@@ -126,23 +153,25 @@ def confusion_picture(summary: dict, names: list[str], title: str, path: Path) -
 
 
 def table(summaries: dict[str, dict], names: list[str]) -> str:
-    """A markdown table: per action and overall, decided and best-candidate accuracy in every setting."""
+    """A markdown table: per action and overall, decided and best-candidate accuracy in every setting, and the
+    share of clips answered unknown when their action is left out of the list."""
     settings = list(summaries)
-    head = "| action | clips | " + " | ".join(f"{s}: decided | {s}: best" for s in settings) + " |"
-    rows = [head, "|" + " --- |" * (2 + 2 * len(settings))]
+    head = "| action | clips | " + " | ".join(f"{s}: decided | {s}: best | {s}: left out, unknown" for s in settings) + " |"
+    rows = [head, "|" + " --- |" * (2 + 3 * len(settings))]
     for name in names:
-        cells = [f"{summaries[s]['per_class'][name][k]:.0%}" for s in settings for k in ("decided", "best")]
+        cells = [f"{v:.0%}" for s in settings for v in (summaries[s]["per_class"][name]["decided"],
+                 summaries[s]["per_class"][name]["best"], summaries[s]["absent"]["per_class"][name])]
         rows.append(f"| {name} | {summaries[settings[0]]['per_class'][name]['clips']} | " + " | ".join(cells) + " |")
-    cells = [f"**{summaries[s][k]:.1%}**" for s in settings for k in ("decided", "best")]
+    cells = [f"**{v:.1%}**" for s in settings
+             for v in (summaries[s]["decided"], summaries[s]["best"], summaries[s]["absent"]["unknown"])]
     rows.append(f"| all | {summaries[settings[0]]['clips']} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
 def run_settings(bundle: Path, actions: list[ActionDescription], clips: list[tuple[str, list[PoseSample]]],
                  truth: list[int], out: Path, work: Path) -> dict[str, dict]:
-    """Every setting end to end: bundles, answers, summaries and pictures (in ``out``); prints a line per setting."""
-    from fsvae_core.bundle import load_bundle
-
+    """Every setting end to end: bundles, answers, summaries, the absent check and pictures (in ``out``); prints a
+    line per setting."""
     names = [a.name for a in actions]
     encoder = SentenceEncoder(load_bundle(bundle).text_config)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,8 +179,10 @@ def run_settings(bundle: Path, actions: list[ActionDescription], clips: list[tup
     for setting, copy in setting_bundles(bundle, work, actions, encoder).items():
         recognizer = Recognizer.from_bundle(load_bundle(copy), device="cpu")
         summaries[setting] = summarise(evaluate(recognizer, clips), [c for c, _ in clips], truth, names)
+        summaries[setting]["absent"] = absent_unknown(copy, work, actions, clips, truth)
         confusion_picture(summaries[setting], names, setting, out / f"confusion_{setting.replace(' ', '_')}.png")
         s = summaries[setting]
         print(f"{setting}: decided {s['decided']:.1%}, best candidate {s['best']:.1%}, unknown {s['unknown']:.1%} "
-              f"of {s['clips']} clips", flush=True)
+              f"of {s['clips']} clips; its action left out of the list: unknown {s['absent']['unknown']:.1%}",
+              flush=True)
     return summaries

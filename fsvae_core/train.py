@@ -125,6 +125,13 @@ def train_vaes(
         load_weights(model, weights["model"], checkpoint_path)
         if info.get("train_config") != config_to_dict(config):
             raise ValueError(f"{checkpoint_path}: saved with other training settings; use a fresh output folder")
+        # The class text is recomputed by every run (and may differ in the last bits between machines): compare
+        # it with a tolerance. Checkpoints written before it was kept are taken as they are.
+        saved_text = weights.get("inputs", {}).get("class_text")
+        if saved_text is not None and (saved_text.shape != class_text.shape
+                                       or not torch.allclose(saved_text, class_text.cpu(), atol=1e-4)):
+            raise ValueError(f"{checkpoint_path}: saved while training with another class text (settings that "
+                             "choose it changed?); use a fresh output folder")
         start_cycle, history = info["cycles_done"], info["history"]
         best_score, best_cycle = info["best_score"], info["best_cycle"]
         best_state = weights.get("best", best_state)
@@ -164,7 +171,8 @@ def train_vaes(
         log.info("cycle %d/%d: loss %.4f score %.4f (%.0f s; about %.0f s left in this stage%s)", cycle + 1,
                  config.cycles, record["total"], score, seconds, left, later)
         if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, {"model": model.state_dict(), "best": best_state}, optimizer, generator, {
+            save_checkpoint(checkpoint_path, {"model": model.state_dict(), "best": best_state,
+                                              "inputs": {"class_text": class_text}}, optimizer, generator, {
                 "cycles_done": cycle + 1, "history": history, "best_score": best_score,
                 "best_cycle": best_cycle, "train_config": config_to_dict(config),
             })

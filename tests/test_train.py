@@ -81,6 +81,17 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
         train_vaes(new_model(), *small_problem(), other, checkpoint_path=checkpoint, progress=False)
 
 
+def test_resuming_with_another_class_text_is_refused(tmp_path):
+    checkpoint = tmp_path / "run.ckpt.safetensors"
+    features, labels, class_text = small_problem()
+    train_vaes(new_model(), features, labels, class_text, CONFIG, checkpoint_path=checkpoint, progress=False)
+    with pytest.raises(ValueError, match="another class text"):
+        train_vaes(new_model(), features, labels, class_text.roll(1, dims=0), CONFIG, checkpoint_path=checkpoint,
+                   progress=False)
+    # the same text, recomputed with float noise, resumes
+    train_vaes(new_model(), features, labels, class_text + 1e-6, CONFIG, checkpoint_path=checkpoint, progress=False)
+
+
 def test_a_damaged_checkpoint_is_named(tmp_path):
     checkpoint = tmp_path / "run.ckpt.safetensors"
     checkpoint.write_bytes(b"\x00" * 64)

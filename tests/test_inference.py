@@ -197,8 +197,8 @@ def test_a_bundle_with_attribute_scores_adds_them_weighted_even_without_part_sco
 
     path, _, part_text = make_parts_bundle(tmp_path / "attributes", encoder, part_weight=0.0, attribute_weight=0.4,
                                            attributes=attributes)
-    assert len(load_bundle(path).manifest["parts"]["attributes"]) == (attributes or len(ATTRIBUTES))
     bundle = load_bundle(path)
+    assert len(bundle.manifest["parts"]["attributes"]) == (attributes or len(ATTRIBUTES))
     with_attributes = Recognizer.from_bundle(bundle, device="cpu", encoder=encoder)
     without = Recognizer.from_bundle(load_bundle(tmp_path / "attributes-plain"), device="cpu", encoder=encoder)
     batch = np.stack([with_attributes.prepare(random_window(i)) for i in (4, 5)])

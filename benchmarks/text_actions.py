@@ -12,11 +12,15 @@ accuracy of the decided label and of the best candidate.
 A rule that decided every clip would score best on those two numbers, so
 :func:`absent_unknown` measures the other half of the decision rule on the same
 clips: with one action at a time left out of the list, how many of its clips
-are answered ``unknown`` (rather than named as some other action).
+are answered ``unknown`` (rather than named as some other action); and
+:func:`still_unknown` the commonest "none of these" in front of a camera: each
+clip's first pose held for 3 s with 1 cm of tracker jitter, a person standing
+still, and how many of its windows are answered ``unknown``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -31,6 +35,9 @@ from realtime.inference import Recognizer
 from realtime.recognize import ClipResult, recognize_samples
 
 SETTINGS = ("text only", "added")
+STILL_S = 3.0  # how long the held pose stands
+STILL_FPS = 30.0
+STILL_JITTER_M = 0.01  # per joint, axis and frame: about what a tracker adds to a body that does not move
 
 
 def setting_bundles(bundle: Path, work: Path, actions: list[ActionDescription],
@@ -104,6 +111,28 @@ def absent_unknown(copy: Path, work: Path, actions: list[ActionDescription],
     return {"unknown": unknown / len(truth), "per_class": per_class}
 
 
+def held_still(samples: list[PoseSample], seed: int = 0) -> list[PoseSample]:
+    """A person standing still: the first pose with a person in ``samples`` held for STILL_S, jittering."""
+    first = next(sample for sample in samples if sample.joints is not None)
+    rng = np.random.default_rng(seed)
+    return [dataclasses.replace(first, timestamp_s=first.timestamp_s + k / STILL_FPS, frame=None,
+                                joints=(first.joints + rng.normal(0.0, STILL_JITTER_M, first.joints.shape)).astype(np.float32))
+            for k in range(int(STILL_S * STILL_FPS))]  # fmt: skip
+
+
+def still_unknown(recognizer: Recognizer, clips: list[tuple[str, list[PoseSample]]], truth: list[int],
+                  names: list[str]) -> dict:
+    """Each clip's :func:`held_still`: the share of its windows answered unknown, over all clips and per action."""
+    truth = np.asarray(truth)
+    shares = []
+    for (name, samples), result in zip(clips, evaluate(recognizer, [(name, held_still(samples)) for name, samples in clips])):
+        shares.append(float("nan") if result is None else float(np.mean([d.unknown for d in result.decisions])))
+    shares = np.array(shares)
+    return {"unknown": float(np.nanmean(shares)),
+            "per_class": {n: float(np.nanmean(shares[truth == c])) if (truth == c).any() else float("nan")
+                          for c, n in enumerate(names)}}
+
+
 def summarise(results: list[ClipResult | None], clip_names: list[str], truth: list[int], names: list[str]) -> dict:
     """Clip accuracy of the decided label and of the best candidate, overall and per action (``names``)."""
     truth = np.asarray(truth)
@@ -153,17 +182,21 @@ def confusion_picture(summary: dict, names: list[str], title: str, path: Path) -
 
 
 def table(summaries: dict[str, dict], names: list[str]) -> str:
-    """A markdown table: per action and overall, decided and best-candidate accuracy in every setting, and the
-    share of clips answered unknown when their action is left out of the list."""
+    """A markdown table: per action and overall, decided and best-candidate accuracy in every setting, the
+    share of clips answered unknown when their action is left out of the list, and the share of windows
+    answered unknown when the clip's first pose stands still."""
     settings = list(summaries)
-    head = "| action | clips | " + " | ".join(f"{s}: decided | {s}: best | {s}: left out, unknown" for s in settings) + " |"
-    rows = [head, "|" + " --- |" * (2 + 3 * len(settings))]
+    head = "| action | clips | " + " | ".join(f"{s}: decided | {s}: best | {s}: left out, unknown | {s}: still, unknown"
+                                             for s in settings) + " |"
+    rows = [head, "|" + " --- |" * (2 + 4 * len(settings))]
     for name in names:
         cells = [f"{v:.0%}" for s in settings for v in (summaries[s]["per_class"][name]["decided"],
-                 summaries[s]["per_class"][name]["best"], summaries[s]["absent"]["per_class"][name])]
+                 summaries[s]["per_class"][name]["best"], summaries[s]["absent"]["per_class"][name],
+                 summaries[s]["still"]["per_class"][name])]
         rows.append(f"| {name} | {summaries[settings[0]]['per_class'][name]['clips']} | " + " | ".join(cells) + " |")
     cells = [f"**{v:.1%}**" for s in settings
-             for v in (summaries[s]["decided"], summaries[s]["best"], summaries[s]["absent"]["unknown"])]
+             for v in (summaries[s]["decided"], summaries[s]["best"], summaries[s]["absent"]["unknown"],
+                       summaries[s]["still"]["unknown"])]
     rows.append(f"| all | {summaries[settings[0]]['clips']} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -180,9 +213,11 @@ def run_settings(bundle: Path, actions: list[ActionDescription], clips: list[tup
         recognizer = Recognizer.from_bundle(load_bundle(copy), device="cpu")
         summaries[setting] = summarise(evaluate(recognizer, clips), [c for c, _ in clips], truth, names)
         summaries[setting]["absent"] = absent_unknown(copy, work, actions, clips, truth)
+        summaries[setting]["still"] = still_unknown(recognizer, clips, truth, names)
         confusion_picture(summaries[setting], names, setting, out / f"confusion_{setting.replace(' ', '_')}.png")
         s = summaries[setting]
         print(f"{setting}: decided {s['decided']:.1%}, best candidate {s['best']:.1%}, unknown {s['unknown']:.1%} "
-              f"of {s['clips']} clips; its action left out of the list: unknown {s['absent']['unknown']:.1%}",
+              f"of {s['clips']} clips; its action left out of the list: unknown {s['absent']['unknown']:.1%}; "
+              f"standing still: unknown {s['still']['unknown']:.1%} of windows",
               flush=True)
     return summaries

@@ -205,23 +205,28 @@ class Thresholds:
     bundles written before it existed hold none and use ``unknown`` for every class.
     ``text_by``: ``"score"`` (``unknown_text`` bounds the best score), ``"lead"`` or ``"lead_raw"``
     (it bounds the best score's standardised lead over the second best; :mod:`fsvae_core.decision`).
+    ``still_below``: a window whose body moves less is "unknown" whatever it scores
+    (:func:`fsvae_core.decision.window_motion`); bundles written before it existed hold none and never do that.
     """
 
     unknown: float
     gzsl_gamma: float
     unknown_text: float | None = None
     text_by: str = "score"
+    still_below: float | None = None
 
     def __post_init__(self) -> None:
         if self.text_by not in TEXT_BY or (self.text_by != "score" and self.unknown_text is None):
             raise ValueError(f"Thresholds.text_by must be one of {TEXT_BY} (a lead only with unknown_text), "
                              f"got {self.text_by!r}")  # fmt: skip
-        for name in ("unknown", "gzsl_gamma", "unknown_text"):
+        for name in ("unknown", "gzsl_gamma", "unknown_text", "still_below"):
             value = getattr(self, name)
-            if name == "unknown_text" and value is None:
+            if name in ("unknown_text", "still_below") and value is None:
                 continue
             if not _is_number(value) or not math.isfinite(value):
                 raise ValueError(f"Thresholds.{name} must be a finite number, got {value!r}")
+        if self.still_below is not None and self.still_below < 0:
+            raise ValueError(f"Thresholds.still_below must be >= 0, got {self.still_below!r}")
 
     def to_dict(self) -> dict[str, float]:
         values = {"unknown": float(self.unknown), "gzsl_gamma": float(self.gzsl_gamma)}
@@ -229,13 +234,16 @@ class Thresholds:
             values["unknown_text"] = float(self.unknown_text)
         if self.text_by != "score":  # bundles of the score rule stay as they were written
             values["text_by"] = self.text_by
+        if self.still_below is not None:
+            values["still_below"] = float(self.still_below)
         return values
 
     @property
     def rule(self) -> DecisionRule:
         """The live decision rule these constants make."""
         text = self.unknown if self.unknown_text is None else self.unknown_text
-        return DecisionRule(float(self.gzsl_gamma), float(self.unknown), float(text), self.text_by)
+        return DecisionRule(float(self.gzsl_gamma), float(self.unknown), float(text), self.text_by,
+                            float(self.still_below or 0.0))
 
 
 @dataclass(frozen=True)

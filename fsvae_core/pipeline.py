@@ -42,6 +42,7 @@ from fsvae_core.backbone import (
     BackboneConfig, BackboneTrainConfig, augment, extract_features, extract_part_features, train_backbone,
 )
 from fsvae_core.bundle import ClassEntry, TextSpec, Thresholds, save_bundle
+from fsvae_core.decision import fit_still_threshold, window_motion
 from fsvae_core.descriptions import ActionDescription, DescriptionError, known_datasets, load_descriptions, synonym_groups
 from fsvae_core.experiment import ExperimentConfig, PartText, class_texts, run_zero_shot_protocol
 from fsvae_core.features import FeatureSplit, LabelledFeatures
@@ -421,6 +422,8 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
     names = [d.name for d in descriptions]
     zero_shot = result.zero_shot
     calibration = result.metrics["calibration"]
+    calibration["still_below"] = fit_still_threshold(window_motion(train_windows))
+    log.info("a window moving less than %.3f is a body standing still: unknown", calibration["still_below"])
 
     if len(parts) > 1:  # how each dataset's own test recordings fared, all classes competing
         predicted, target = result.predictions["gzsl"], result.predictions["gzsl_target"]
@@ -449,7 +452,7 @@ def train_pipeline(data: TrainingData, split: ClassSplit, config: PipelineConfig
         text=TextSpec(config.experiment.text.model, result.text_parts),
         thresholds=Thresholds(unknown=calibration["unknown_threshold"], gzsl_gamma=calibration["gzsl_gamma"],
                               unknown_text=calibration["unknown_text_threshold"],
-                              text_by=calibration.get("text_by", "score")),
+                              text_by=calibration.get("text_by", "score"), still_below=calibration["still_below"]),
         metrics={k: metrics[k] for k in ("zsl", "gzsl", "seen", "validation", "calibration", "parts") if metrics.get(k) is not None},
         provenance={"datasets": name, "samples": len(dataset), "seed": seed, "split": split.name},
         part_aligner=result.part_rule.aligner, part_weight=result.part_rule.weight,

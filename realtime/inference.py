@@ -47,6 +47,7 @@ from fsvae_core import bundle as bundle_module
 from fsvae_core import export
 from fsvae_core.backbone import SkeletonGCN, frozen_joint_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
+from fsvae_core.decision import window_motion
 from fsvae_core.descriptions import DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE
 from fsvae_core.scorer import ClassTensors, WindowScorer
@@ -334,7 +335,8 @@ class Recognizer:
 
     # --- deciding ---
 
-    def decide(self, source_id: str, scores: np.ndarray, timestamp_ms: float | None = None) -> Decision:
+    def decide(self, source_id: str, scores: np.ndarray, timestamp_ms: float | None = None,
+               motion: float | None = None) -> Decision:
         """Smooth ``scores`` (K,) into ``source_id``'s running average and name the best action.
 
         The average is an exponential moving average with weight
@@ -343,7 +345,8 @@ class Recognizer:
         The label is ``unknown`` when the best smoothed score is below the
         threshold of that class's origin (:class:`fsvae_core.decision.DecisionRule`:
         one for trained classes, another for classes known only by text, which
-        bounds the best score or, with ``text_by="lead"`` or ``"lead_raw"``, its standardised lead over the second).
+        bounds the best score or, with ``text_by="lead"`` or ``"lead_raw"``, its standardised lead over the second),
+        and when the window's ``motion`` (:func:`fsvae_core.decision.window_motion`) says the body stands still.
         """
         now = now_ms() if timestamp_ms is None else float(timestamp_ms)
         fresh = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -365,7 +368,7 @@ class Recognizer:
         topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
         best = int(order[0])
         score = float(smoothed[best])
-        if self.rule.decide_calibrated(smoothed[None, :], self.seen)[0] < 0:
+        if self.rule.decide_calibrated(smoothed[None, :], self.seen, None if motion is None else [motion])[0] < 0:
             return Decision(UNKNOWN_LABEL, score, True, None, topk)
         return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
 
@@ -700,16 +703,18 @@ class _Loop:
 
     def _score_batch(self, batch: list[tuple[SkeletonWindow, np.ndarray]]) -> None:
         try:
-            scores = self.recognizer.scores_prepared(np.stack([x for _, x in batch]))  # (N, K)
+            windows = np.stack([x for _, x in batch])
+            scores = self.recognizer.scores_prepared(windows)  # (N, K)
+            motion = window_motion(windows)  # (N,)
         except Exception as error:  # noqa: BLE001 - one bad batch must not end the loop
             self.stats.errors += len(batch)
             self.log("error", f"scoring {len(batch)} window(s) failed: {type(error).__name__}: {error}",
                      key="score-error", every_ms=1000.0)  # fmt: skip
             return
         self.stats.batch_sizes.append(len(batch))
-        for (window, _), row in zip(batch, scores):
+        for (window, _), row, moved in zip(batch, scores, motion):
             try:
-                decision = self.recognizer.decide(window.source_id, row)
+                decision = self.recognizer.decide(window.source_id, row, motion=moved)
                 publish_ms = now_ms()
                 self.publish(LabelEvent(
                     seq=self.next_seq(window.source_id), source_id=window.source_id,
@@ -742,7 +747,7 @@ class _Loop:
                 "classes": len(recognizer.names),
                 "window_frames": recognizer.window_frames, "fps": recognizer.bundle.fps,
                 "unknown_threshold": recognizer.rule.unknown_trained, "unknown_text_threshold": recognizer.rule.unknown_text,
-                "unknown_text_by": recognizer.rule.text_by,
+                "unknown_text_by": recognizer.rule.text_by, "still_below": recognizer.rule.still_below,
                 "smoothing": recognizer.config.smoothing,
                 "pending_changes": self.changes.pending(), "failed_changes": list(self.changes.failed),
                 "control_socket": None if self.control_server is None else self.control_server.counters(),

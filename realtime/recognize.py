@@ -41,6 +41,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from calibration.windows import WindowSpec
+from fsvae_core.decision import window_motion
 from realtime.capture import (
     PoseSample,
     SequenceReplaySource,
@@ -267,6 +268,7 @@ def recognize_samples(samples: Iterable[PoseSample], recognizer: Any, source_id:
     prepared = _prepared_windows(stream, recognizer, source_id)
     scores = np.concatenate([recognizer.scores_prepared(np.stack(prepared[i : i + SCORE_BATCH]))
                              for i in range(0, len(prepared), SCORE_BATCH)])  # (N, K)  # fmt: skip
+    motion = window_motion(np.stack(prepared))  # (N,)
     recognizer.reset(source_id)
     decisions: list[WindowDecision] = []
     decision, status, row = None, "ok", 0
@@ -276,7 +278,7 @@ def recognize_samples(samples: Iterable[PoseSample], recognizer: Any, source_id:
                 recognizer.reset(source_id)
                 status = "no_person"
                 continue
-            decision = recognizer.decide(source_id, scores[row], timestamp_ms=time_s * 1000.0)
+            decision = recognizer.decide(source_id, scores[row], timestamp_ms=time_s * 1000.0, motion=motion[row])
             row += 1
             status = "ok"
             decisions.append(WindowDecision(time_s, decision.label, decision.score, decision.unknown))

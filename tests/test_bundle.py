@@ -146,6 +146,16 @@ def test_a_text_threshold_round_trips_and_old_bundles_decide_every_class_by_one(
             Thresholds(unknown=0.5, gzsl_gamma=0.1, text_by=text_by)  # a lead needs its own threshold
 
 
+def test_a_still_threshold_round_trips_and_old_bundles_take_nobody_for_still(tmp_path, vae, class_text):
+    with_still = Thresholds(unknown=0.5, gzsl_gamma=0.1, unknown_text=0.2, still_below=0.12)
+    bundle = load_bundle(_save(tmp_path / "b", vae, class_text, thresholds=with_still))
+    assert bundle.thresholds == with_still and bundle.decision_rule.still_below == 0.12
+    assert "still_below" not in THRESHOLDS.to_dict() and THRESHOLDS.rule.still_below == 0.0
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="still_below"):
+            Thresholds(unknown=0.5, gzsl_gamma=0.1, still_below=bad)
+
+
 def test_bundle_is_readable_by_other_accounts(bundle_path):
     assert stat.S_IMODE(bundle_path.stat().st_mode) == 0o755
     for file in bundle_path.iterdir():

@@ -1,9 +1,11 @@
-"""The decision rule: calibrated stacking, one threshold for trained classes and one for text-only ones."""
+"""The decision rule: calibrated stacking, one threshold for trained classes and one for text-only ones,
+and a body standing still answered unknown."""
 
 import numpy as np
 import pytest
 
-from fsvae_core.decision import DecisionRule, fit_decision_rule, open_set_rates
+from calibration.layouts import NTU25
+from fsvae_core.decision import DecisionRule, fit_decision_rule, fit_still_threshold, open_set_rates, window_motion
 
 
 def test_each_origin_has_its_own_threshold_and_trained_scores_pay_gamma():
@@ -120,3 +122,38 @@ def test_a_raw_lead_rule_is_fitted_like_the_lead_one_and_equals_it_without_a_pen
     assert open_set_rates(rule, scores, target, classes, trained, classes[~trained][:3]).text_right > 0.85
     raw, lead = (fit_decision_rule(scores, target, classes, trained, gamma=0.0, text_by=t)[0] for t in ("lead_raw", "lead"))
     assert raw.unknown_text == lead.unknown_text
+
+
+def held_pose(seed: int, frames: int = 32, jitter: float = 0.02) -> np.ndarray:
+    """One canonical window (M=2, T, V, 3) of a body holding a pose, its tracker jittering by ``jitter``; slot 2 empty."""
+    rng = np.random.default_rng(seed)
+    window = np.zeros((2, frames, 25, 3))
+    window[0] = rng.normal(size=(1, 25, 3)) + rng.normal(scale=jitter, size=(frames, 25, 3))
+    return window
+
+
+def test_a_held_pose_with_tracker_jitter_moves_far_less_than_a_swinging_arm():
+    still = np.stack([held_pose(seed) for seed in range(5)])
+    swinging = still.copy()
+    angle = np.linspace(0, 2 * np.pi, still.shape[2])
+    swinging[:, 0, :, NTU25["WRIST_RIGHT"], 0] += 0.3 * np.cos(angle)  # a forearm's length back and forth
+    assert window_motion(still).max() < 0.05
+    assert window_motion(swinging).min() > 0.2
+    assert window_motion(np.zeros((1, 2, 32, 25, 3))).tolist() == [0.0]  # nobody: no motion
+
+
+def test_a_still_body_is_unknown_whatever_it_scores_and_without_its_motion_nothing_is_taken_for_still():
+    rule = DecisionRule(gamma=0.0, unknown_trained=0.6, unknown_text=0.3, still_below=0.1)
+    scores = np.array([[0.9, 0.1], [0.9, 0.1]])  # a clear best, twice
+    trained = np.array([True, False])
+    assert rule.decide(scores, trained, motion=np.array([0.05, 0.5])).tolist() == [-1, 0]
+    assert rule.decide(scores, trained).tolist() == [0, 0]
+    with pytest.raises(ValueError, match="still_below"):
+        DecisionRule(0.0, 0.6, 0.3, still_below=-1.0)
+
+
+def test_the_still_threshold_is_half_the_motion_nearly_every_training_window_exceeds():
+    motion = np.linspace(0.2, 1.2, 1001)  # the 1% quantile is 0.21
+    assert fit_still_threshold(motion) == pytest.approx(0.105)
+    with pytest.raises(ValueError, match="at least one"):
+        fit_still_threshold(np.array([]))

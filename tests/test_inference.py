@@ -29,6 +29,7 @@ from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
 from fsvae_core.backbone import BackboneConfig, build_backbone
 from fsvae_core.bundle import BundleError, ClassEntry, TextSpec, Thresholds, list_actions, load_bundle, save_bundle
+from fsvae_core.decision import window_motion
 from fsvae_core.descriptions import ActionDescription
 from fsvae_core.frequency import FrequencyConfig
 from fsvae_core.model import FSVAE, VAEConfig
@@ -445,6 +446,24 @@ def test_no_person_and_short_window_get_no_decision(recognizer):
         (filling,) = harness.events(1, source="cam0")
     assert nobody.status == "no_person" and nobody.label == "unknown" and nobody.score == 0 and nobody.topk == ()
     assert filling.status == "warming_up" and filling.topk == ()
+
+
+def test_a_body_standing_still_is_answered_unknown_and_a_moving_one_is_named(encoder, tmp_path):
+    path = save_bundle_with(make_bundle(tmp_path / "plain", encoder), tmp_path / "still",
+                            Thresholds(unknown=-1.0, gzsl_gamma=0.05, still_below=0.1))
+    recognizer = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
+    rng = np.random.default_rng(0)
+    still = (rng.normal(size=(1, 1, 25, 3)) + rng.normal(scale=0.01, size=(WINDOW_FRAMES, 1, 25, 3))).astype(np.float32)
+    moving = random_window(1)
+    assert window_motion(recognizer.prepare(still)[None])[0] < 0.1 < window_motion(recognizer.prepare(moving)[None])[0]
+    with Harness(recognizer) as harness:
+        harness.send_window("cam0", still)
+        (standing,) = harness.events(1, source="cam0")
+        time.sleep(0.15)
+        harness.send_window("cam0", moving)
+        (acting,) = harness.events(1, source="cam0")
+    assert standing.status == "ok" and standing.unknown and len(standing.topk) == 3  # candidates still shown
+    assert not acting.unknown and acting.label in recognizer.names
 
 
 def test_bad_input_is_counted_and_the_loop_lives_on(recognizer):

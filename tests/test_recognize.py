@@ -19,6 +19,7 @@ import pytest
 from calibration import KinectV1, to_canonical
 from calibration.windows import clip_windows
 from fsvae_core.bundle import load_bundle
+from fsvae_core.decision import window_motion
 from fsvae_core.text import SentenceEncoder
 from realtime.capture import SequenceReplaySource
 from realtime.inference import InferenceStats, Recognizer
@@ -217,6 +218,20 @@ def test_real_recordings_end_to_end_with_the_shipped_bundle(shared_data):
     for result in (utd, ntu):
         assert result["status"] == "ok" and len(result["topk"]) == 5
         assert result["label"] == ("unknown" if result["unknown"] else result["topk"][0]["name"])
+
+
+def test_the_shipped_bundle_answers_unknown_for_a_body_holding_a_pose_but_not_for_one_waving():
+    from realtime.recognize import default_bundle
+
+    recognizer = Recognizer.from_bundle(load_bundle(default_bundle()), device="cpu")
+    rng = np.random.default_rng(1)
+    holding = np.repeat(kinect_v1_clip(1), 90, axis=0) + rng.normal(0, 0.01, (90, 20, 3)).astype(np.float32)  # 1 cm jitter
+    still = recognize_samples(SequenceReplaySource(holding[:, None], "kinect_v1", FPS, realtime=False), recognizer, "still")
+    assert still.windows == 11 and all(d.unknown for d in still.decisions) and len(still.topk) == 5
+    waving = live_windows(SequenceReplaySource(kinect_v1_clip(90)[:, None], "kinect_v1", FPS, realtime=False),
+                          recognizer.bundle.skeleton)
+    moving = window_motion(np.stack([recognizer.prepare(w) for w in waving.windows]))
+    assert moving.min() > recognizer.rule.still_below > 0  # the first window too, half a second of waving in it
 
 
 def test_mocap_and_two_person_recordings_end_to_end(shared_data):

@@ -18,7 +18,9 @@ any seen in training. For each seed:
 3. every recording of the held-out dataset (it was never trained on, so all
    of them count) is replayed through ``fsvae recognize``'s path: the live
    window builder, scores and smoothed decisions; the recording's answer is
-   the decision at its last window.
+   the decision at its last window; with each action left out of the list
+   in turn, and with each recording's first pose held still, how often the
+   answer is ``unknown`` (``benchmarks/text_actions.py``).
 
 Some held-out actions have a namesake among the trained ones (listed in
 ``fsvae_core/descriptions/synonyms.json``, e.g. NW-UCLA's "sit down" and

@@ -234,6 +234,23 @@ def test_the_shipped_bundle_answers_unknown_for_a_body_holding_a_pose_but_not_fo
     assert moving.min() > recognizer.rule.still_below > 0  # the first window too, half a second of waving in it
 
 
+def test_real_actions_from_every_sensor_are_not_taken_for_still_but_a_quiet_one_can_start_so(shared_data):
+    from realtime.recognize import default_bundle, open_clip
+
+    recognizer = Recognizer.from_bundle(load_bundle(default_bundle()), device="cpu")
+
+    def motion(name):
+        stream = live_windows(open_clip(shared_data / name), recognizer.bundle.skeleton)
+        return window_motion(np.stack([recognizer.prepare(w) for w in stream.windows]))
+
+    for name in ("utd_mhad/a1_s1_t1_skeleton.mat", "hdm05/HDM_bd_depositFloorR_001_120.amc",
+                 "sbu_kinect/s01s02/01/001/skeleton_pos.txt"):
+        assert motion(name).min() > recognizer.rule.still_below, name
+    reading = motion("ntu_samples/S001C001P001R001A011.skeleton")  # a window every 0.25 s from 0.5 s
+    assert reading[0] < recognizer.rule.still_below < reading[-1]  # the book held still at first, moved later
+    assert (reading < recognizer.rule.still_below).sum() <= 4
+
+
 def test_mocap_and_two_person_recordings_end_to_end(shared_data):
     files = [shared_data / "hdm05/HDM_bd_depositFloorR_001_120.amc", shared_data / "sbu_kinect/s01s02/01/001/skeleton_pos.txt"]
     code, out, err = run_main(*files, as_json=True, quiet=True, device="cpu")

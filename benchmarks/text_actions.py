@@ -15,7 +15,11 @@ clips: with one action at a time left out of the list, how many of its clips
 are answered ``unknown`` (rather than named as some other action); and
 :func:`still_unknown` the commonest "none of these" in front of a camera: each
 clip's first pose held for 3 s with 1 cm of tracker jitter, a person standing
-still, and how many of its windows are answered ``unknown``.
+still, and how many of its windows are answered ``unknown``. In front of a
+live camera an action comes between such spells, so :func:`between_still`
+plays each clip that way (3 s still, the clip, its last pose held 3 s) and
+scores what a viewer sees: the label shown for the most windows, and the
+first label shown.
 """
 
 from __future__ import annotations
@@ -133,6 +137,31 @@ def still_unknown(recognizer: Recognizer, clips: list[tuple[str, list[PoseSample
                           for c, n in enumerate(names)}}
 
 
+def between_still(recognizer: Recognizer, clips: list[tuple[str, list[PoseSample]]], truth: list[int],
+                  names: list[str]) -> dict:
+    """Each clip played between two still spells (:func:`held_still` before it, its last pose held after it):
+    the share of clips whose label shown for the most windows is right, and whose first label shown is."""
+    def episode(samples: list[PoseSample]) -> list[PoseSample]:
+        before = held_still(samples)
+        act = _shifted(samples, before[-1].timestamp_s + 1 / STILL_FPS)
+        return before + act + _shifted(held_still(act[::-1]), act[-1].timestamp_s + 1 / STILL_FPS)
+
+    longest = first = 0
+    for (name, samples), t, result in zip(clips, truth, evaluate(recognizer, [(n, episode(s)) for n, s in clips])):
+        shown = [] if result is None else [d.label for d in result.decisions if not d.unknown]
+        if shown:
+            labels, counts = np.unique(shown, return_counts=True)
+            longest += labels[counts.argmax()] == names[t]
+            first += shown[0] == names[t]
+    return {"longest": longest / len(clips), "first": first / len(clips)}
+
+
+def _shifted(samples: list[PoseSample], start_s: float) -> list[PoseSample]:
+    """``samples`` with their times moved so that the first comes at ``start_s``."""
+    shift = start_s - samples[0].timestamp_s
+    return [dataclasses.replace(sample, timestamp_s=sample.timestamp_s + shift) for sample in samples]
+
+
 def summarise(results: list[ClipResult | None], clip_names: list[str], truth: list[int], names: list[str]) -> dict:
     """Clip accuracy of the decided label and of the best candidate, overall and per action (``names``)."""
     truth = np.asarray(truth)
@@ -214,10 +243,12 @@ def run_settings(bundle: Path, actions: list[ActionDescription], clips: list[tup
         summaries[setting] = summarise(evaluate(recognizer, clips), [c for c, _ in clips], truth, names)
         summaries[setting]["absent"] = absent_unknown(copy, work, actions, clips, truth)
         summaries[setting]["still"] = still_unknown(recognizer, clips, truth, names)
+        summaries[setting]["between_still"] = between_still(recognizer, clips, truth, names)
         confusion_picture(summaries[setting], names, setting, out / f"confusion_{setting.replace(' ', '_')}.png")
         s = summaries[setting]
         print(f"{setting}: decided {s['decided']:.1%}, best candidate {s['best']:.1%}, unknown {s['unknown']:.1%} "
               f"of {s['clips']} clips; its action left out of the list: unknown {s['absent']['unknown']:.1%}; "
-              f"standing still: unknown {s['still']['unknown']:.1%} of windows",
+              f"standing still: unknown {s['still']['unknown']:.1%} of windows; between still spells, right: "
+              f"{s['between_still']['longest']:.1%} shown longest, {s['between_still']['first']:.1%} first shown",
               flush=True)
     return summaries

@@ -99,6 +99,10 @@ class DecisionRule:
         """The threshold (K,) a decision on each class must reach."""
         return np.where(np.asarray(trained, dtype=bool), self.unknown_trained, self.unknown_text)
 
+    def is_still(self, motion: np.ndarray | float) -> np.ndarray:
+        """Whether each window's :func:`window_motion` (N,) says its body stands still (always False with 0)."""
+        return np.asarray(motion, dtype=np.float64) < self.still_below
+
     def decide(self, scores: np.ndarray, trained: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
         """The decided class index (N,) of each row of scores (N, K), -1 for unknown.
 
@@ -116,7 +120,7 @@ class DecisionRule:
         value = np.where(trained[best], best_score, text_value)
         reached = value >= self.thresholds(trained)[best]
         if motion is not None:
-            reached &= ~(np.asarray(motion, dtype=np.float64).reshape(-1) < self.still_below)
+            reached &= ~self.is_still(np.reshape(motion, -1))
         return np.where(reached, best, -1)
 
 

@@ -347,12 +347,15 @@ class Recognizer:
         one for trained classes, another for classes known only by text, which
         bounds the best score or, with ``text_by="lead"`` or ``"lead_raw"``, its standardised lead over the second),
         and when the window's ``motion`` (:func:`fsvae_core.decision.window_motion`) says the body stands still.
+        A still window's scores say nothing of the action to come (a held pose scores as the start of
+        sitting down or bowing), so they clear the average instead of entering it, as nobody in view does.
         """
         now = now_ms() if timestamp_ms is None else float(timestamp_ms)
         fresh = np.asarray(scores, dtype=np.float64).reshape(-1)
         if fresh.shape[0] != len(self.names):
             raise ValueError(f"scores must have one entry per class ({len(self.names)}), got {fresh.shape[0]}")
-        previous = self._smoothed.get(source_id)
+        still = motion is not None and bool(self.rule.is_still(motion))
+        previous = None if still else self._smoothed.get(source_id)
         if previous is None or now - previous[2] > self.config.forget_after_ms:
             smoothed = fresh
         else:
@@ -363,12 +366,15 @@ class Recognizer:
                 values = np.array([old.get(name, fresh[k]) for k, name in enumerate(self.names)])
             alpha = self.config.smoothing
             smoothed = alpha * fresh + (1.0 - alpha) * values
-        self._smoothed[source_id] = (self.names, smoothed, now)
+        if still:
+            self._smoothed.pop(source_id, None)
+        else:
+            self._smoothed[source_id] = (self.names, smoothed, now)
         order = np.argsort(-smoothed, kind="stable")[: self.config.top_k]
         topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
         best = int(order[0])
         score = float(smoothed[best])
-        if self.rule.decide_calibrated(smoothed[None, :], self.seen, None if motion is None else [motion])[0] < 0:
+        if still or self.rule.decide_calibrated(smoothed[None, :], self.seen)[0] < 0:
             return Decision(UNKNOWN_LABEL, score, True, None, topk)
         return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
 

@@ -147,7 +147,9 @@ def test_a_still_body_is_unknown_whatever_it_scores_and_without_its_motion_nothi
     scores = np.array([[0.9, 0.1], [0.9, 0.1]])  # a clear best, twice
     trained = np.array([True, False])
     assert rule.decide(scores, trained, motion=np.array([0.05, 0.5])).tolist() == [-1, 0]
+    assert rule.is_still(np.array([0.05, 0.5])).tolist() == [True, False]
     assert rule.decide(scores, trained).tolist() == [0, 0]
+    assert not DecisionRule(0.0, 0.6, 0.3).is_still(0.0)  # a rule without the check takes nobody for still
     with pytest.raises(ValueError, match="still_below"):
         DecisionRule(0.0, 0.6, 0.3, still_below=-1.0)
 

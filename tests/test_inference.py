@@ -277,6 +277,21 @@ def test_smoothing_damps_a_one_window_flip(recognizer):
     recognizer.reset()
 
 
+def test_a_still_window_clears_the_smoothing_instead_of_entering_it(bundle_dir, encoder, tmp_path):
+    path = save_bundle_with(bundle_dir, tmp_path / "still", Thresholds(unknown=-1.0, gzsl_gamma=0.05, still_below=0.1))
+    recognizer = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
+    held = np.array([1.0, 0.0, 0.0])  # a held pose scores as the start of some action ("wave" here)
+    for i in range(3):
+        standing = recognizer.decide("cam0", held, timestamp_ms=1000.0 + 250 * i, motion=0.02)
+        assert standing.unknown and standing.topk[0].label == "wave"
+    moving = recognizer.decide("cam0", np.array([0.0, 0.6, 0.0]), timestamp_ms=1750.0, motion=0.5)
+    assert moving.label == "sit down" and moving.score == pytest.approx(0.6)  # nothing of the held pose in it
+    # Without the check (no motion given) the same windows average as before.
+    for i in range(3):
+        recognizer.decide("cam1", held, timestamp_ms=1000.0 + 250 * i)
+    assert recognizer.decide("cam1", np.array([0.0, 0.6, 0.0]), timestamp_ms=1750.0).label == "wave"
+
+
 def test_smoothing_off_follows_every_window(bundle_dir, encoder):
     instant = Recognizer.from_bundle(load_bundle(bundle_dir), device="cpu", encoder=encoder,
                                      config=RecognizerConfig(smoothing=1.0))  # fmt: skip

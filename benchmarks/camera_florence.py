@@ -23,8 +23,10 @@ as wrong) and of the best candidate (the first of the final decision's top-k,
 whatever the threshold), the share of clips left ``unknown``, a per-class
 table and confusion pictures; and the other half of the decision rule
 (``benchmarks/text_actions.py``): each action left out of the list in turn,
-the share of its clips answered ``unknown``, and each clip's first pose held
-still for 3 s, the share of windows answered ``unknown``.
+the share of its clips answered ``unknown``; each clip's first pose held
+still for 3 s, the share of windows answered ``unknown``; and each clip
+played between two 3 s still spells, as a camera sees people, how often the
+label shown for the most windows, and the first label shown, are right.
 
 The clips are mirror images (a Kinect colour stream): in them MediaPipe finds
 the subjects waving, drinking and phoning with their left hand (29 of 36

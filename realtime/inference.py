@@ -374,7 +374,7 @@ class Recognizer:
         topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
         best = int(order[0])
         score = float(smoothed[best])
-        if still or self.rule.decide_calibrated(smoothed[None, :], self.seen)[0] < 0:
+        if self.rule.decide_calibrated(smoothed[None, :], self.seen, None if motion is None else [motion])[0] < 0:
             return Decision(UNKNOWN_LABEL, score, True, None, topk)
         return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
 

@@ -166,7 +166,8 @@ def summarise(results: list[ClipResult | None], clip_names: list[str], truth: li
     """Clip accuracy of the decided label and of the best candidate, overall and per action (``names``)."""
     truth = np.asarray(truth)
     decided = np.array([-1 if r is None or r.unknown or r.label not in names else names.index(r.label) for r in results])
-    best = np.array([-1 if r is None or r.topk[0].label not in names else names.index(r.topk[0].label) for r in results])
+    best = np.array([-1 if r is None or not r.topk or r.topk[0].label not in names else names.index(r.topk[0].label)
+                     for r in results])  # a recording ending still lists no candidate
     unknown = np.array([r is None or r.unknown for r in results])
     per_class = {names[c]: {"clips": int((truth == c).sum()),
                             "decided": float((decided[truth == c] == c).mean()),
@@ -176,7 +177,7 @@ def summarise(results: list[ClipResult | None], clip_names: list[str], truth: li
             "unknown": float(unknown.mean()), "per_class": per_class,
             "answers": [{"clip": clip, "truth": names[t],
                          "label": None if r is None else r.label, "unknown": bool(u),
-                         "best": None if r is None else r.topk[0].label,
+                         "best": None if r is None or not r.topk else r.topk[0].label,
                          "topk": [] if r is None else [[k.label, round(k.score, 4)] for k in r.topk]}
                         for clip, t, r, u in zip(clip_names, truth, results, unknown)]}
 

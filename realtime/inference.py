@@ -110,13 +110,19 @@ class RecognizerConfig:
 
 @dataclass(frozen=True)
 class Decision:
-    """One smoothed decision: ``label`` is a class name or ``"unknown"``; ``topk`` best first."""
+    """One smoothed decision: ``label`` is a class name or ``"unknown"``; ``topk`` best first.
+
+    ``still``: the body stood still in the window, so there is no action to name
+    (label ``unknown``, score 0, no candidates: a held pose scores as the start
+    of sitting down or bowing, which is no guess worth showing).
+    """
 
     label: str
     score: float
     unknown: bool
     seen: bool | None
     topk: tuple[RankedLabel, ...]
+    still: bool = False
 
 
 class WindowRejected(ValueError):
@@ -345,17 +351,20 @@ class Recognizer:
         The label is ``unknown`` when the best smoothed score is below the
         threshold of that class's origin (:class:`fsvae_core.decision.DecisionRule`:
         one for trained classes, another for classes known only by text, which
-        bounds the best score or, with ``text_by="lead"`` or ``"lead_raw"``, its standardised lead over the second),
-        and when the window's ``motion`` (:func:`fsvae_core.decision.window_motion`) says the body stands still.
-        A still window's scores say nothing of the action to come (a held pose scores as the start of
-        sitting down or bowing), so they clear the average instead of entering it, as nobody in view does.
+        bounds the best score or, with ``text_by="lead"`` or ``"lead_raw"``, its standardised lead over the second).
+        When the window's ``motion`` (:func:`fsvae_core.decision.window_motion`) says the body stands
+        still, the decision is a ``still`` one (:class:`Decision`). A still window's scores say nothing
+        of the action to come (a held pose scores as the start of sitting down or bowing), so they
+        clear the average instead of entering it, as nobody in view does.
         """
         now = now_ms() if timestamp_ms is None else float(timestamp_ms)
         fresh = np.asarray(scores, dtype=np.float64).reshape(-1)
         if fresh.shape[0] != len(self.names):
             raise ValueError(f"scores must have one entry per class ({len(self.names)}), got {fresh.shape[0]}")
-        still = motion is not None and bool(self.rule.is_still(motion))
-        previous = None if still else self._smoothed.get(source_id)
+        if motion is not None and self.rule.is_still(motion):
+            self._smoothed.pop(source_id, None)
+            return Decision(UNKNOWN_LABEL, 0.0, True, None, (), still=True)
+        previous = self._smoothed.get(source_id)
         if previous is None or now - previous[2] > self.config.forget_after_ms:
             smoothed = fresh
         else:
@@ -366,15 +375,12 @@ class Recognizer:
                 values = np.array([old.get(name, fresh[k]) for k, name in enumerate(self.names)])
             alpha = self.config.smoothing
             smoothed = alpha * fresh + (1.0 - alpha) * values
-        if still:
-            self._smoothed.pop(source_id, None)
-        else:
-            self._smoothed[source_id] = (self.names, smoothed, now)
+        self._smoothed[source_id] = (self.names, smoothed, now)
         order = np.argsort(-smoothed, kind="stable")[: self.config.top_k]
         topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
         best = int(order[0])
         score = float(smoothed[best])
-        if self.rule.decide_calibrated(smoothed[None, :], self.seen, None if motion is None else [motion])[0] < 0:
+        if self.rule.decide_calibrated(smoothed[None, :], self.seen)[0] < 0:
             return Decision(UNKNOWN_LABEL, score, True, None, topk)
         return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
 
@@ -396,6 +402,7 @@ class InferenceStats:
 
     windows: int = 0  # windows taken from the socket (stale ones included)
     no_person: int = 0
+    still: int = 0  # windows whose body stood still (LabelEvents with status still)
     decisions: int = 0  # LabelEvents published with status ok
     warming_up: int = 0
     stale_dropped: int = 0  # windows superseded by a newer one of the same source before inference
@@ -426,7 +433,7 @@ class InferenceStats:
         """Plain JSON: every counter, latency p50/p99 and the batch sizes' mean and max."""
         sizes = list(self.batch_sizes)
         return {
-            "windows": self.windows, "no_person": self.no_person, "decisions": self.decisions,
+            "windows": self.windows, "no_person": self.no_person, "still": self.still, "decisions": self.decisions,
             "warming_up": self.warming_up, "stale_dropped": self.stale_dropped, "malformed": self.malformed,
             "rejected": self.rejected, "errors": self.errors, "lost": self.lost, "implausible": self.implausible,
             "control_requests": self.control_requests,
@@ -721,6 +728,13 @@ class _Loop:
         for (window, _), row, moved in zip(batch, scores, motion):
             try:
                 decision = self.recognizer.decide(window.source_id, row, motion=moved)
+                if decision.still:
+                    self.stats.still += 1
+                    self.publish(LabelEvent.no_decision(
+                        "still", seq=self.next_seq(window.source_id), source_id=window.source_id,
+                        capture_timestamp_ms=window.capture_timestamp_ms,
+                    ))  # fmt: skip
+                    continue
                 publish_ms = now_ms()
                 self.publish(LabelEvent(
                     seq=self.next_seq(window.source_id), source_id=window.source_id,

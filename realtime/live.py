@@ -268,6 +268,7 @@ class StatusLine:
         self.decisions = 0
         self.unknown = 0
         self.no_person = 0
+        self.still = 0
         self.started = time.monotonic()
 
     def add(self, event) -> None:
@@ -281,6 +282,7 @@ class StatusLine:
             self.current[event.source_id] = f"{event.label} {event.score:.2f}"
         else:
             self.no_person += event.status == "no_person"
+            self.still += event.status == "still"
             self.current[event.source_id] = event.status
 
     def text(self, restarts: int) -> str:
@@ -294,13 +296,13 @@ class StatusLine:
         return f"{fps:4.1f} win/s | latency p50 {p50} | {labels}{extra}"
 
     def summary(self, restarts: int, windows: int | None = None) -> str:
-        """``ran 31.4 s: 402 windows, 118 labels (96 decisions, 16 of them unknown; 22 no person), latency p50 7 ms,
-        p99 12 ms, 0 restarts``."""
+        """``ran 31.4 s: 402 windows, 118 labels (96 decisions, 16 of them unknown; 22 no person, 0 still),
+        latency p50 7 ms, p99 12 ms, 0 restarts``."""
         parts = [f"ran {time.monotonic() - self.started:.1f} s:"]
         if windows is not None:
             parts.append(f"{windows} windows,")
         parts.append(f"{self.events} labels ({self.decisions} decisions, {self.unknown} of them unknown; "
-                     f"{self.no_person} no person),")  # fmt: skip
+                     f"{self.no_person} no person, {self.still} still),")  # fmt: skip
         if self.all_latencies:
             ordered = sorted(self.all_latencies)
             p50, p99 = _quantile(ordered, 0.5), _quantile(ordered, 0.99)

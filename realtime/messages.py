@@ -63,7 +63,7 @@ MAX_CLOCK_SKEW_MS = 60_000.0
 
 WIRE_DTYPE = "<f4"
 UNKNOWN_LABEL = "unknown"
-LABEL_STATUSES = ("ok", "no_person", "warming_up")
+LABEL_STATUSES = ("ok", "no_person", "warming_up", "still")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CONTROL_COMMANDS = ("list", "add", "remove", "status")
 
@@ -531,10 +531,12 @@ class LabelEvent(_SourcedMessage):
     recognizer will not name the action; ``unknown`` is derived from it when
     not given. ``seen`` says whether ``label`` is a class seen in training
     (None when unknown). ``topk`` is best first. ``status`` is ``"ok"`` for a
-    decision, ``"no_person"`` when nobody is in view and ``"warming_up"`` for a
+    decision, ``"no_person"`` when nobody is in view, ``"still"`` when the
+    body in view stands still (no action to name, and its scores would only
+    name the pose) and ``"warming_up"`` for a
     window with fewer frames than the model takes (our capture never sends
     one: its windows always have the model's length; other producers may);
-    those two carry label ``"unknown"``, score 0, no
+    those three carry label ``"unknown"``, score 0, no
     top-k (build them with :meth:`no_decision`). ``timestamp_ms`` is when the
     event was published (also sent as ``publish_timestamp_ms``) and
     ``latency_ms`` = publish - capture time.
@@ -615,9 +617,9 @@ class LabelEvent(_SourcedMessage):
         capture_timestamp_ms: float,
         timestamp_ms: float | None = None,
     ) -> LabelEvent:
-        """An event saying why there is no decision: ``status`` is ``"no_person"`` or ``"warming_up"``."""
+        """An event saying why there is no decision: ``status`` is ``"no_person"``, ``"still"`` or ``"warming_up"``."""
         if status == "ok":
-            raise MessageError(cls.TOPIC, "status", "no_decision needs 'no_person' or 'warming_up', not 'ok'")
+            raise MessageError(cls.TOPIC, "status", "no_decision needs 'no_person', 'still' or 'warming_up', not 'ok'")
         return cls(
             seq=seq,
             source_id=source_id,

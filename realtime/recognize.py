@@ -64,16 +64,18 @@ class ClipError(Exception):
 
 @dataclass(frozen=True)
 class WindowDecision:
-    """The smoothed decision after one window: ``time_s`` is the clip time of the window's newest frame."""
+    """The smoothed decision after one window: ``time_s`` is the clip time of the window's newest frame;
+    ``still``: the body stood still in it (label ``unknown``, score 0)."""
 
     time_s: float
     label: str
     score: float
     unknown: bool
+    still: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"time_s": round(self.time_s, 4), "label": self.label, "score": round(self.score, 6),
-                "unknown": self.unknown}  # fmt: skip
+                "unknown": self.unknown, "still": self.still}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,10 @@ class ClipResult:
         label: the decision at the clip's last window: a class name or ``unknown``.
         score: its smoothed score; ``unknown`` whether it fell below the bundle's threshold.
         seen: whether the label's class was seen in training (None for ``unknown``).
-        topk: the best candidates of that decision, best first.
-        status: ``ok``, or ``no_person`` when nobody was in view for longer than
-            the grace period at the end (what fsvae-live then shows instead of a label).
+        topk: the best candidates of that decision, best first (none when the body stood still).
+        status: ``ok``; ``no_person`` when nobody was in view for longer than
+            the grace period at the end, ``still`` when the body stood still in the
+            last window (what fsvae-live then shows instead of a label).
         decisions: the decision after every window, in time order.
     """
 
@@ -121,6 +124,8 @@ class ClipResult:
         notes = [f"score {self.score:.2f}", f"windows {self.windows}"]
         if self.status == "no_person":
             notes.append("nobody in view at the end")
+        elif self.status == "still":
+            notes.append("standing still at the end")
         top = ", ".join(f"{r.label} {r.score:.2f}" for r in self.topk)
         return f"{self.file}: {self.label} ({'; '.join(notes)}) top: {top}"
 
@@ -280,8 +285,8 @@ def recognize_samples(samples: Iterable[PoseSample], recognizer: Any, source_id:
                 continue
             decision = recognizer.decide(source_id, scores[row], timestamp_ms=time_s * 1000.0, motion=motion[row])
             row += 1
-            status = "ok"
-            decisions.append(WindowDecision(time_s, decision.label, decision.score, decision.unknown))
+            status = "still" if decision.still else "ok"
+            decisions.append(WindowDecision(time_s, decision.label, decision.score, decision.unknown, decision.still))
     finally:
         recognizer.reset(source_id)
     return ClipResult(

@@ -283,7 +283,7 @@ def test_a_still_window_clears_the_smoothing_instead_of_entering_it(bundle_dir, 
     held = np.array([1.0, 0.0, 0.0])  # a held pose scores as the start of some action ("wave" here)
     for i in range(3):
         standing = recognizer.decide("cam0", held, timestamp_ms=1000.0 + 250 * i, motion=0.02)
-        assert standing.unknown and standing.topk[0].label == "wave"
+        assert standing.still and standing.unknown and standing.topk == () and standing.score == 0
     moving = recognizer.decide("cam0", np.array([0.0, 0.6, 0.0]), timestamp_ms=1750.0, motion=0.5)
     assert moving.label == "sit down" and moving.score == pytest.approx(0.6)  # nothing of the held pose in it
     # Without the check (no motion given) the same windows average as before.
@@ -463,7 +463,7 @@ def test_no_person_and_short_window_get_no_decision(recognizer):
     assert filling.status == "warming_up" and filling.topk == ()
 
 
-def test_a_body_standing_still_is_answered_unknown_and_a_moving_one_is_named(encoder, tmp_path):
+def test_a_body_standing_still_is_answered_still_and_a_moving_one_is_named(encoder, tmp_path):
     path = save_bundle_with(make_bundle(tmp_path / "plain", encoder), tmp_path / "still",
                             Thresholds(unknown=-1.0, gzsl_gamma=0.05, still_below=0.1))
     recognizer = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
@@ -477,8 +477,9 @@ def test_a_body_standing_still_is_answered_unknown_and_a_moving_one_is_named(enc
         time.sleep(0.15)
         harness.send_window("cam0", moving)
         (acting,) = harness.events(1, source="cam0")
-    assert standing.status == "ok" and standing.unknown and len(standing.topk) == 3  # candidates still shown
-    assert not acting.unknown and acting.label in recognizer.names
+    assert standing.status == "still" and standing.unknown and standing.topk == () and standing.score == 0
+    assert acting.status == "ok" and not acting.unknown and acting.label in recognizer.names
+    assert harness.stats.still == 1 and harness.stats.decisions == 1
 
 
 def test_bad_input_is_counted_and_the_loop_lives_on(recognizer):

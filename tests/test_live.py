@@ -272,7 +272,7 @@ def test_the_last_label_reaches_the_jsonl_file_and_a_summary_ends_the_run(tmp_pa
     assert events and events[-1]["label"] == "last"
     summary = capsys.readouterr().err.strip().splitlines()[-1]
     assert summary.startswith("fsvae-live: ran ") and "31 windows" in summary
-    assert f"{len(events)} labels ({len(events)} decisions, 0 of them unknown; 0 no person)" in summary
+    assert f"{len(events)} labels ({len(events)} decisions, 0 of them unknown; 0 no person, 0 still)" in summary
     assert "latency p50 " in summary and "p99 " in summary and "0 restarts" in summary
 
 

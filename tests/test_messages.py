@@ -81,6 +81,7 @@ def every_message() -> list:
         label_event(label="unknown", seen=None, score=0.2),
         LabelEvent.no_decision("no_person", seq=4, source_id="cam0", capture_timestamp_ms=1.0),
         LabelEvent.no_decision("warming_up", seq=5, source_id="cam0", capture_timestamp_ms=1.0),
+        LabelEvent.no_decision("still", seq=6, source_id="cam0", capture_timestamp_ms=1.0),
         ControlRequest(seq=1, command="list"),
         ControlRequest(seq=2, command="status"),
         ControlRequest(seq=3, command="add", name="juggle", ld="hands toss and catch", gd="juggling balls"),
@@ -159,11 +160,14 @@ def test_docs_subscriber_example_is_ten_lines_of_python():
     compile(example, "docs/messages.md", "exec")
 
 
-def test_no_decision_events_carry_no_guess():
-    event = LabelEvent.no_decision("no_person", seq=1, source_id="cam0", capture_timestamp_ms=1.0)
+@pytest.mark.parametrize("status", ["no_person", "still", "warming_up"])
+def test_no_decision_events_carry_no_guess(status):
+    event = LabelEvent.no_decision(status, seq=1, source_id="cam0", capture_timestamp_ms=1.0)
     assert (event.label, event.unknown, event.seen, event.topk, event.score) == ("unknown", True, None, (), 0.0)
     with pytest.raises(MessageError, match="status"):
-        label_event(status="no_person")
+        label_event(status=status)
+    with pytest.raises(MessageError, match="status"):
+        label_event(status=status, label="unknown", seen=None, score=0.0)  # a still body lists no candidates
 
 
 # --- constructors reject contradictions at once -------------------------------------------------

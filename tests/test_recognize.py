@@ -194,7 +194,7 @@ def test_json_lines_parse_with_every_field(bundle_dir, clips):
     assert (short["frames"], short["windows"], len(short["decisions"])) == (12, 1, 1)
     assert long["windows"] == len(long["decisions"]) == 11 and len(long["topk"]) == 3  # the bundle's 3 classes
     assert set(long["topk"][0]) == {"name", "score", "seen"} and set(long["decisions"][0]) == {
-        "time_s", "label", "score", "unknown"}
+        "time_s", "label", "score", "unknown", "still"}
 
 
 def test_bad_options_and_bundles_exit_2_before_any_file(clips, bundle_dir, tmp_path):
@@ -227,7 +227,9 @@ def test_the_shipped_bundle_answers_unknown_for_a_body_holding_a_pose_but_not_fo
     rng = np.random.default_rng(1)
     holding = np.repeat(kinect_v1_clip(1), 90, axis=0) + rng.normal(0, 0.01, (90, 20, 3)).astype(np.float32)  # 1 cm jitter
     still = recognize_samples(SequenceReplaySource(holding[:, None], "kinect_v1", FPS, realtime=False), recognizer, "still")
-    assert still.windows == 11 and all(d.unknown for d in still.decisions) and len(still.topk) == 5
+    assert still.windows == 11 and all(d.still and d.unknown for d in still.decisions)
+    assert (still.status, still.label, still.topk) == ("still", "unknown", ())
+    assert "standing still at the end" in still.line()
     waving = live_windows(SequenceReplaySource(kinect_v1_clip(90)[:, None], "kinect_v1", FPS, realtime=False),
                           recognizer.bundle.skeleton)
     moving = window_motion(np.stack([recognizer.prepare(w) for w in waving.windows]))

@@ -35,7 +35,7 @@ from fsvae_core.bundle import load_bundle
 from fsvae_core.paths import data_dir
 from fsvae_core.skeleton_data import read_ntu_skeleton
 from realtime.inference import RUNTIMES, Recognizer
-from realtime.messages import LabelEvent, SkeletonWindow, now_ms
+from realtime.messages import WINDOW_ANSWERS, LabelEvent, SkeletonWindow, now_ms
 from realtime.transport import ControlClient, LatestWinsPublisher, LatestWinsSubscriber
 
 
@@ -116,7 +116,7 @@ def socket_latency(bundle: str, windows: list[np.ndarray], rate_hz: float, threa
             latencies = []
 
             def keep(event) -> None:
-                if isinstance(event, LabelEvent) and event.status == "ok" and event.source_id == "bench":
+                if isinstance(event, LabelEvent) and event.status in WINDOW_ANSWERS and event.source_id == "bench":
                     latencies.append(event.latency_ms)
 
             for seq, joints in enumerate(windows):

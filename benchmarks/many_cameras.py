@@ -34,7 +34,7 @@ from fsvae_core.paths import data_dir
 from fsvae_core.skeleton_data import read_ntu_skeleton
 from realtime.capture import PoseSample, WindowBuilder
 from realtime.inference import RUNTIMES
-from realtime.messages import LabelEvent, SkeletonWindow, now_ms
+from realtime.messages import WINDOW_ANSWERS, LabelEvent, SkeletonWindow, now_ms
 from realtime.transport import ControlClient, LatestWinsPublisher, LatestWinsSubscriber
 
 POSE_FPS = 30.0
@@ -101,7 +101,7 @@ def run(bundle: str, sources: int, seconds: float, stride_s: float, max_batch: i
 
 def _collect(labels_sub: LatestWinsSubscriber, latencies: list[float], timeout_ms: float) -> int:
     event = labels_sub.receive(timeout_ms=max(0.0, timeout_ms))
-    if isinstance(event, LabelEvent) and event.status == "ok" and event.source_id.startswith("cam"):
+    if isinstance(event, LabelEvent) and event.status in WINDOW_ANSWERS and event.source_id.startswith("cam"):
         latencies.append(event.latency_ms)
         return 1
     return 0

@@ -55,6 +55,7 @@ from fsvae_core.text import SentenceEncoder
 from realtime.messages import (
     MAX_CLOCK_SKEW_MS,
     UNKNOWN_LABEL,
+    WINDOW_ANSWERS,
     ActionInfo,
     ControlReply,
     ControlRequest,
@@ -412,7 +413,7 @@ class InferenceStats:
     lost: int = 0  # seq gaps: dropped by ZeroMQ before they reached us
     implausible: int = 0  # windows whose capture time lies over MAX_CLOCK_SKEW_MS from our clock
     control_requests: int = 0
-    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2000))
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=2000))  # of WINDOW_ANSWERS events
     batch_sizes: deque = field(default_factory=lambda: deque(maxlen=2000))
 
     def latency_ms(self, q: float) -> float | None:
@@ -633,9 +634,12 @@ class _Loop:
 
     def publish(self, event: LabelEvent) -> None:
         # Counted first: whoever reads the stats after seeing the event finds it counted.
+        if event.status in WINDOW_ANSWERS:
+            self.stats.latencies_ms.append(event.latency_ms)
         if event.status == "ok":
             self.stats.decisions += 1
-            self.stats.latencies_ms.append(event.latency_ms)
+        elif event.status == "still":
+            self.stats.still += 1
         elif event.status == "warming_up":
             self.stats.warming_up += 1
         self.labels_pub.publish(event)
@@ -729,7 +733,6 @@ class _Loop:
             try:
                 decision = self.recognizer.decide(window.source_id, row, motion=moved)
                 if decision.still:
-                    self.stats.still += 1
                     self.publish(LabelEvent.no_decision(
                         "still", seq=self.next_seq(window.source_id), source_id=window.source_id,
                         capture_timestamp_ms=window.capture_timestamp_ms,

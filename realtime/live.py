@@ -48,6 +48,7 @@ from realtime.options import DEFAULT_ENDPOINTS, DEFAULT_STRIDE_S, add_source_arg
 
 DEFAULT_BUNDLE = Path(fsvae_core.__file__).resolve().parent / "default_bundle"  # shipped with the package
 MANIFEST = "manifest.json"  # fsvae_core.bundle.MANIFEST, named here so that the checks need no torch
+WINDOW_ANSWERS = ("ok", "still")  # realtime.messages.WINDOW_ANSWERS, spelled out: only the standard library here
 FAST_CRASH_S = 10.0  # a child dying sooner than this after its start counts as a fast crash
 MAX_FAST_CRASHES = 3  # in a row; then the supervisor gives up
 STOP_WAIT_S = 5.0  # how long a child gets to stop after SIGTERM before it is killed
@@ -260,7 +261,7 @@ class StatusLine:
     totals for the summary at the end."""
 
     def __init__(self) -> None:
-        self.arrivals: deque = deque(maxlen=200)  # monotonic times of ok decisions
+        self.arrivals: deque = deque(maxlen=200)  # monotonic times of answered windows (ok or still)
         self.latencies: deque = deque(maxlen=200)
         self.all_latencies: deque = deque(maxlen=100_000)
         self.current: dict[str, str] = {}
@@ -273,12 +274,13 @@ class StatusLine:
 
     def add(self, event) -> None:
         self.events += 1
-        if event.status == "ok":
-            self.decisions += 1
-            self.unknown += bool(event.unknown)
+        if event.status in WINDOW_ANSWERS:
             self.arrivals.append(time.monotonic())
             self.latencies.append(event.latency_ms)
             self.all_latencies.append(event.latency_ms)
+        if event.status == "ok":
+            self.decisions += 1
+            self.unknown += bool(event.unknown)
             self.current[event.source_id] = f"{event.label} {event.score:.2f}"
         else:
             self.no_person += event.status == "no_person"

@@ -64,6 +64,7 @@ MAX_CLOCK_SKEW_MS = 60_000.0
 WIRE_DTYPE = "<f4"
 UNKNOWN_LABEL = "unknown"
 LABEL_STATUSES = ("ok", "no_person", "warming_up", "still")
+WINDOW_ANSWERS = ("ok", "still")  # the statuses of a LabelEvent that answers a window the model scored
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CONTROL_COMMANDS = ("list", "add", "remove", "status")
 

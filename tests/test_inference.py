@@ -479,7 +479,7 @@ def test_a_body_standing_still_is_answered_still_and_a_moving_one_is_named(encod
         (acting,) = harness.events(1, source="cam0")
     assert standing.status == "still" and standing.unknown and standing.topk == () and standing.score == 0
     assert acting.status == "ok" and not acting.unknown and acting.label in recognizer.names
-    assert harness.stats.still == 1 and harness.stats.decisions == 1
+    assert harness.stats.still == 1 and harness.stats.decisions == 1 and len(harness.stats.latencies_ms) == 2
 
 
 def test_bad_input_is_counted_and_the_loop_lives_on(recognizer):

@@ -19,7 +19,7 @@ import pytest
 
 from realtime import live
 from realtime.listen import format_event, listen_main
-from realtime.messages import LabelEvent, PoseFrame, RankedLabel, now_ms
+from realtime.messages import WINDOW_ANSWERS, LabelEvent, PoseFrame, RankedLabel, now_ms
 from realtime.transport import ControlServer, LatestWinsPublisher, LatestWinsSubscriber, write_curve_key_files
 from test_capture import standing_pose
 from ports import free_endpoint as endpoint
@@ -294,6 +294,17 @@ def test_status_line_counts_rate_latency_and_label():
                               label="wave", score=0.8, seen=False, topk=(RankedLabel("wave", 0.8, False),)))  # fmt: skip
     text = status.text(2)
     assert "latency p50 40 ms" in text and "cam0: wave 0.80" in text and "restarts 2" in text
+
+
+def test_status_line_shows_a_still_body_and_times_its_window_but_counts_no_decision():
+    status = live.StatusLine()
+    status.add(LabelEvent.no_decision("still", seq=0, source_id="cam0", capture_timestamp_ms=1000.0,
+                                      timestamp_ms=1030.0))  # fmt: skip
+    status.add(LabelEvent.no_decision("no_person", seq=1, source_id="cam1", capture_timestamp_ms=1000.0,
+                                      timestamp_ms=1900.0))  # fmt: skip
+    assert "cam0: still" in status.text(0) and "latency p50 30 ms" in status.text(0)  # nobody's notice is no window
+    assert "2 labels (0 decisions, 0 of them unknown; 1 no person, 1 still)" in status.summary(0)
+    assert live.WINDOW_ANSWERS == WINDOW_ANSWERS  # spelled out in the supervisor, which imports no numpy
 
 
 # ---------------------------------------------------------------------------------------------

@@ -120,14 +120,14 @@ class ClipResult:
         }  # fmt: skip
 
     def line(self) -> str:
-        """``FILE: LABEL (score 0.63; windows 5) top: a 0.63, b 0.51, c 0.40``."""
+        """``FILE: LABEL (score 0.63; windows 5) top: a 0.63, b 0.51, c 0.40`` (no ``top:`` when standing still)."""
         notes = [f"score {self.score:.2f}", f"windows {self.windows}"]
         if self.status == "no_person":
             notes.append("nobody in view at the end")
         elif self.status == "still":
             notes.append("standing still at the end")
-        top = ", ".join(f"{r.label} {r.score:.2f}" for r in self.topk)
-        return f"{self.file}: {self.label} ({'; '.join(notes)}) top: {top}"
+        line = f"{self.file}: {self.label} ({'; '.join(notes)})"
+        return f"{line} top: " + ", ".join(f"{r.label} {r.score:.2f}" for r in self.topk) if self.topk else line
 
 
 # ---------------------------------------------------------------------------------------------

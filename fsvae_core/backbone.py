@@ -156,6 +156,11 @@ class AugmentConfig:
     front-back axis after normalisation) by a factor drawn from it, since a
     webcam pose estimator guesses depth rather than measuring it; Gaussian
     jitter (``jitter_std``, in the window's units) reaches present persons only.
+
+    ``onset_fraction`` of the windows show an action as a live window first
+    sees it, coming out of a still pose: only the first 3 to T/2 frames of
+    their crop, at the window's newest edge, the crop's first pose held before
+    them.
     """
 
     rotation_deg: float = 30.0
@@ -165,8 +170,11 @@ class AugmentConfig:
     jitter_std: float = 0.0
     bone_scale_std: float = 0.0
     depth_range: tuple[float, float] = (1.0, 1.0)
+    onset_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.onset_fraction <= 1:
+            raise ValueError(f"AugmentConfig.onset_fraction must lie in [0, 1], got {self.onset_fraction}")
         if not 0 <= self.rotation_deg <= 180:
             raise ValueError(f"AugmentConfig.rotation_deg must lie in [0, 180], got {self.rotation_deg}")
         if not 0 <= self.tilt_deg <= 90:
@@ -550,7 +558,13 @@ def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) 
     # Sample positions in [0, T-1], so the crop never reads outside the clip.
     span = kept * (T - 1)  # (N,)
     start = offset * (T - 1 - span)  # (N,)
-    position = (start[:, None] + span[:, None] * torch.linspace(0, 1, T, dtype=torch.float64)).clamp(0, T - 1)  # (N, T)
+    along = torch.linspace(0, 1, T, dtype=torch.float64).expand(N, T)  # (N, T) where each frame reads in the crop
+    if config.onset_fraction > 0:  # drawn only when on, so that other settings keep their random stream
+        onset = torch.rand(N, generator=generator, dtype=torch.float64) < config.onset_fraction  # (N,)
+        shown = torch.randint(min(3, T // 2), T // 2 + 1, (N,), generator=generator).to(torch.float64)  # (N,) frames
+        frame = (torch.arange(T, dtype=torch.float64) - (T - shown)[:, None]).clamp(min=0)  # (N, T) exact zeros
+        along = torch.where(onset[:, None], frame / (T - 1), along)
+    position = (start[:, None] + span[:, None] * along).clamp(0, T - 1)  # (N, T)
     lower = position.floor().long().clamp(max=T - 1)  # (N, T)
     upper = (lower + 1).clamp(max=T - 1)  # (N, T)
     weight = (position - lower).to(x.device, x.dtype).view(N, 1, T, 1, 1)

@@ -320,6 +320,30 @@ def test_a_crop_longer_than_the_window_plays_faster_and_holds_the_edge_poses():
     assert steps.numel() > 0 and torch.allclose(steps, torch.full_like(steps, 2.0), atol=1e-4)
 
 
+def test_onset_windows_hold_the_crops_first_pose_then_show_its_first_frames_at_the_newest_edge():
+    x = torch.arange(T, dtype=torch.float32).view(1, 1, T, 1, 1).expand(200, 1, T, 25, 3).contiguous()
+    onset = dataclasses.replace(AugmentConfig.off(), onset_fraction=0.5)
+    time_read = augment(x, onset, torch.Generator().manual_seed(0))[:, 0, :, 0, 0]  # (N, T)
+    held = (time_read == 0).sum(dim=1)  # frames showing the first pose
+    late = held > 1
+    assert 0.35 < late.float().mean() < 0.65  # about half the windows
+    assert torch.equal(time_read[~late], torch.arange(T, dtype=torch.float32).expand(int((~late).sum()), T))
+    shown = T - held[late] + 1  # the held pose's last frame is the first of the motion shown
+    assert shown.min() >= 3 and shown.max() <= T // 2 + 1
+    for row, n in zip(time_read[late], held[late]):  # then the crop plays from its start, one frame a frame
+        assert torch.equal(row[n - 1 :], torch.arange(T - n + 1, dtype=torch.float32))
+
+
+def test_onset_off_leaves_the_random_stream_of_other_settings_alone():
+    x = windows(4)
+    config = AugmentConfig(jitter_std=0.01)
+    a = augment(x, config, torch.Generator().manual_seed(7))
+    b = augment(x, dataclasses.replace(config, onset_fraction=0.0), torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="onset_fraction"):
+        AugmentConfig(onset_fraction=1.5)
+
+
 def test_bone_rescaling_keeps_directions_and_treats_left_and_right_alike():
     x = windows(8, persons=2)
     x[5:, 1] = 0  # absent second persons

@@ -332,6 +332,21 @@ class Recognizer:
         features, parts = self.backbone.features_and_parts(x, self._joint_encoder)  # (N, Cs), (N, B, C_last)
         return self._scorer.score(features, parts, self.class_tensors, x).cpu().numpy()
 
+    @torch.no_grad()
+    def scores_and_motion(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (N, K) and :func:`~fsvae_core.decision.window_motion` (N,) of windows already through
+        :meth:`prepare` (N, M', T', V, 3), as :meth:`decide` takes them one by one.
+
+        A window whose body stands still is not scored: :meth:`decide` answers it ``still`` without
+        reading its row, which stays 0.
+        """
+        motion = window_motion(batch)  # (N,)
+        scores = np.zeros((len(batch), len(self.names)), dtype=np.float32)
+        moving = ~self.rule.is_still(motion)
+        if moving.any():
+            scores[moving] = self.scores_prepared(batch[moving])
+        return scores, motion
+
     def warm_up(self) -> None:
         """Run one window through the models so the first real window is not slowed by lazy setup."""
         generator = np.random.default_rng(0)
@@ -720,9 +735,7 @@ class _Loop:
 
     def _score_batch(self, batch: list[tuple[SkeletonWindow, np.ndarray]]) -> None:
         try:
-            windows = np.stack([x for _, x in batch])
-            scores = self.recognizer.scores_prepared(windows)  # (N, K)
-            motion = window_motion(windows)  # (N,)
+            scores, motion = self.recognizer.scores_and_motion(np.stack([x for _, x in batch]))  # (N, K), (N,)
         except Exception as error:  # noqa: BLE001 - one bad batch must not end the loop
             self.stats.errors += len(batch)
             self.log("error", f"scoring {len(batch)} window(s) failed: {type(error).__name__}: {error}",

@@ -7,7 +7,7 @@
            SequenceReplaySource), every frame, none dropped
         -> WindowBuilder (the bundle's WindowSpec, a window every stride; NoPerson after the grace)
            + WindowBuilder.flush() at the end of the file
-        -> Recognizer.prepare -> Recognizer.scores_prepared (batched)
+        -> Recognizer.prepare -> Recognizer.scores_and_motion (batched)
         -> Recognizer.decide per window, in time order, smoothing included (NoPerson resets it)
         -> ClipResult
 
@@ -41,7 +41,6 @@ from typing import Any, TextIO
 import numpy as np
 
 from calibration.windows import WindowSpec
-from fsvae_core.decision import window_motion
 from realtime.capture import (
     PoseSample,
     SequenceReplaySource,
@@ -271,9 +270,10 @@ def recognize_samples(samples: Iterable[PoseSample], recognizer: Any, source_id:
     """
     stream = live_windows(samples, recognizer.bundle.skeleton, stride_s)
     prepared = _prepared_windows(stream, recognizer, source_id)
-    scores = np.concatenate([recognizer.scores_prepared(np.stack(prepared[i : i + SCORE_BATCH]))
-                             for i in range(0, len(prepared), SCORE_BATCH)])  # (N, K)  # fmt: skip
-    motion = window_motion(np.stack(prepared))  # (N,)
+    batches = [recognizer.scores_and_motion(np.stack(prepared[i : i + SCORE_BATCH]))
+               for i in range(0, len(prepared), SCORE_BATCH)]
+    scores = np.concatenate([s for s, _ in batches])  # (N, K)
+    motion = np.concatenate([m for _, m in batches])  # (N,)
     recognizer.reset(source_id)
     decisions: list[WindowDecision] = []
     decision, status, row = None, "ok", 0

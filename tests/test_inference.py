@@ -463,12 +463,18 @@ def test_no_person_and_short_window_get_no_decision(recognizer):
     assert filling.status == "warming_up" and filling.topk == ()
 
 
-def test_a_body_standing_still_is_answered_still_and_a_moving_one_is_named(encoder, tmp_path):
+def still_check_recognizer(encoder, tmp_path) -> tuple[Recognizer, np.ndarray]:
+    """A recognizer whose bundle takes a window moving less than 0.1 for still, and a held pose (T, 1, 25, 3)
+    with 1 cm of jitter."""
     path = save_bundle_with(make_bundle(tmp_path / "plain", encoder), tmp_path / "still",
                             Thresholds(unknown=-1.0, gzsl_gamma=0.05, still_below=0.1))
-    recognizer = Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder)
     rng = np.random.default_rng(0)
     still = (rng.normal(size=(1, 1, 25, 3)) + rng.normal(scale=0.01, size=(WINDOW_FRAMES, 1, 25, 3))).astype(np.float32)
+    return Recognizer.from_bundle(load_bundle(path), device="cpu", encoder=encoder), still
+
+
+def test_a_body_standing_still_is_answered_still_and_a_moving_one_is_named(encoder, tmp_path):
+    recognizer, still = still_check_recognizer(encoder, tmp_path)
     moving = random_window(1)
     assert window_motion(recognizer.prepare(still)[None])[0] < 0.1 < window_motion(recognizer.prepare(moving)[None])[0]
     with Harness(recognizer) as harness:
@@ -480,6 +486,15 @@ def test_a_body_standing_still_is_answered_still_and_a_moving_one_is_named(encod
     assert standing.status == "still" and standing.unknown and standing.topk == () and standing.score == 0
     assert acting.status == "ok" and not acting.unknown and acting.label in recognizer.names
     assert harness.stats.still == 1 and harness.stats.decisions == 1 and len(harness.stats.latencies_ms) == 2
+
+
+def test_a_still_window_is_not_scored_and_a_moving_one_scores_as_alone(encoder, tmp_path):
+    recognizer, still = still_check_recognizer(encoder, tmp_path)
+    batch = np.stack([recognizer.prepare(still), recognizer.prepare(random_window(1))])
+    scores, motion = recognizer.scores_and_motion(batch)
+    np.testing.assert_array_equal(motion, window_motion(batch))
+    assert not scores[0].any()  # decide answers it still without reading it
+    np.testing.assert_allclose(scores[1], recognizer.scores_prepared(batch[1:])[0], atol=1e-5)
 
 
 def test_bad_input_is_counted_and_the_loop_lives_on(recognizer):

@@ -726,7 +726,7 @@ def train_backbone(
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and _checkpoint_to_resume(checkpoint_path, rank, world_size):
         saved = read_checkpoint_info(checkpoint_path).get("settings", {})
-        differences = _differences(_shaping_settings(saved), _shaping_settings(settings))
+        differences = _differences(_shaping_settings(_with_defaults(saved)), _shaping_settings(settings))
         if differences:
             raise ValueError(
                 f"{checkpoint_path}: saved with other settings ({'; '.join(differences)}); use a fresh checkpoint path"
@@ -869,6 +869,19 @@ def _shaping_settings(settings: dict) -> dict:
             and backbone["frequency"].get("placement") == "none":
         return {**settings, "backbone": {**backbone, "frequency": {"placement": "none"}}}
     return settings
+
+
+def _with_defaults(saved: dict) -> dict:
+    """Saved settings read through today's setting classes: a field added since they were saved takes its
+    default, which every new field keeps equal to what runs did before it existed."""
+    read = dict(saved)
+    for key, kind in (("backbone", BackboneConfig), ("train", BackboneTrainConfig)):
+        if isinstance(saved.get(key), dict):
+            try:
+                read[key] = config_to_dict(config_from_dict(kind, saved[key]))
+            except ValueError:  # kept as saved: the comparison then names what differs
+                pass
+    return read
 
 
 def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:

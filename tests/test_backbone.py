@@ -1,6 +1,7 @@
 """The skeleton backbone: graph, shapes, absent persons, temporal DCT gains, augmentation, training."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -437,6 +438,24 @@ def test_resuming_with_other_settings_is_refused_naming_them(tmp_path):
         train_backbone(x, y, 3, SMALL, dataclasses.replace(QUICK, epochs=1, lr=0.1), path, progress=False)
     with pytest.raises(ValueError, match=r"backbone\.channels"):
         train_backbone(x, y, 3, dataclasses.replace(SMALL, channels=(8, 8)), dataclasses.replace(QUICK, epochs=1), path, progress=False)
+
+
+def test_a_checkpoint_saved_before_a_setting_existed_resumes_as_its_default(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    x, y = synthetic_actions(per_class=4)
+    path = tmp_path / "backbone.safetensors"
+    train_backbone(x, y, 3, SMALL, dataclasses.replace(QUICK, epochs=1), path, progress=False)
+    with safe_open(str(path), "pt") as handle:  # as a run from before onset_fraction wrote it
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        info = json.loads(handle.metadata()["info"])
+    del info["settings"]["train"]["augment"]["onset_fraction"]
+    save_file(tensors, str(path), metadata={"info": json.dumps(info)})
+    train_backbone(x, y, 3, SMALL, dataclasses.replace(QUICK, epochs=1), path, progress=False)  # resumes, done
+    with pytest.raises(ValueError, match=r"onset_fraction: saved 0\.0, now 0\.5"):
+        train_backbone(x, y, 3, SMALL, dataclasses.replace(QUICK, epochs=1, augment=AugmentConfig(onset_fraction=0.5)),
+                       path, progress=False)
 
 
 def test_settings_of_an_unused_frequency_module_do_not_block_resuming(tmp_path):

@@ -37,7 +37,10 @@ themselves (``train_backbone`` refuses a checkpoint saved with other
 settings), and an ablation costs minutes instead of a backbone run.
 ``table`` prints the markdown table
 the README shows: mean and standard deviation over seeds of ZSL top-1 and GZSL
-S/U/H, with wall time and peak memory, then ZSL top-1 seed by seed.
+S/U/H, with wall time and peak memory, then ZSL top-1 seed by seed, with a
+``<variant>, transductive`` row for runs that report ``zsl.transductive``
+(the test windows recognised together, ``fsvae_core/transductive.py``);
+``paired`` also sets each such result against its own runs' zero-shot one.
 """
 
 from __future__ import annotations
@@ -165,6 +168,11 @@ def table(args: argparse.Namespace) -> None:
     for (data, variant), runs in sorted(rows.items()):
         by_seed = {r["seed"]: f"{100 * r['zsl']['top1']:.1f}" for r in runs}
         print(f"| {data} | {variant} | " + " | ".join(by_seed.get(s, "") for s in seeds) + " |")
+        # The test windows refined as one batch (fsvae_core.transductive): another protocol, on its own row.
+        by_seed = {r["seed"]: f"{100 * r['zsl']['transductive']['top1']:.1f}" for r in runs
+                   if "transductive" in r["zsl"]}
+        if by_seed:
+            print(f"| {data} | {variant}, transductive | " + " | ".join(by_seed.get(s, "") for s in seeds) + " |")
 
 
 def paired_difference(a: dict[int, float], b: dict[int, float], draws: int = 10000, seed: int = 0) -> dict | None:
@@ -186,12 +194,16 @@ def paired(args: argparse.Namespace) -> None:
     """Each variant against ``--baseline`` (``full``), and each dataset with ``--extra`` data against without,
     seed by seed."""
     zsl: dict[tuple[str, str, str], dict[int, float]] = {}
+    transductive: dict[tuple[str, str, str], dict[int, float]] = {}
     for metrics_file in sorted(Path(args.runs).glob("*/metrics.json")):
         m = json.loads(metrics_file.read_text())
         parts = RUN_NAME.match(metrics_file.parent.name)
         if parts is None or m.get("zsl") is None:
             continue
-        zsl.setdefault((parts["data"], parts["k"], parts["variant"]), {})[int(parts["seed"])] = 100 * m["zsl"]["top1"]
+        key, seed = (parts["data"], parts["k"], parts["variant"]), int(parts["seed"])
+        zsl.setdefault(key, {})[seed] = 100 * m["zsl"]["top1"]
+        if "transductive" in m["zsl"]:
+            transductive.setdefault(key, {})[seed] = 100 * m["zsl"]["transductive"]["top1"]
     print("| comparison | seeds | mean difference (points) | 95% interval | better / worse | sign test p |")
     print("| --- | --- | --- | --- | --- | --- |")
     for (data, k, variant), values in sorted(zsl.items()):
@@ -202,11 +214,16 @@ def paired(args: argparse.Namespace) -> None:
         else:
             continue
         for base, name in pairs:
-            result = paired_difference(zsl.get(base, {}), values)
-            if result is None:
-                continue
-            print(f"| {name} | {','.join(map(str, result['seeds']))} | {result['mean']:+.1f} | "
-                  f"[{result['low']:+.1f}, {result['high']:+.1f}] | {result['wins']} / {result['losses']} | {result['sign_p']:.2f} |")
+            _print_pair(name, paired_difference(zsl.get(base, {}), values))
+    for (data, k, variant), values in sorted(transductive.items()):
+        _print_pair(f"{data}, {k} unseen, {variant}: transductive - zero-shot",
+                    paired_difference(zsl[data, k, variant], values))
+
+
+def _print_pair(name: str, result: dict | None) -> None:
+    if result is not None:
+        print(f"| {name} | {','.join(map(str, result['seeds']))} | {result['mean']:+.1f} | "
+              f"[{result['low']:+.1f}, {result['high']:+.1f}] | {result['wins']} / {result['losses']} | {result['sign_p']:.2f} |")
 
 
 def main() -> None:

@@ -15,9 +15,14 @@
    as the best pair. With ``text_parts_choices`` the stage runs once per class
    text (e.g. label + local + global description, or label + local) and the
    text with the best validation ZSL is the one trained and shipped.
+   ``batch_weights`` offers the transductive refinement
+   (:mod:`fsvae_core.transductive`); its weight is chosen here too, with the
+   validation classes' windows as the batch.
 2. Final stage: all seen classes train the VAEs for the chosen number of
    cycles; ZSL is measured on the unseen test set and GZSL on the full test
-   set with the calibration from stage 1. Test data decide nothing.
+   set with the calibration from stage 1. Test data decide nothing. The
+   transductive result (the unseen test windows refined as one batch) is
+   reported beside ZSL as ``zsl.transductive``, never in its place.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from fsvae_core.parts import PartAligner
 from fsvae_core.splits import ClassSplit
 from fsvae_core.text import TEXT_PARTS, SentenceEncoder, TextEncoderConfig, check_text_parts, class_embeddings, text_name
 from fsvae_core.train import TrainConfig, TrainResult, train_vaes
+from fsvae_core.transductive import refine_with_batch
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +76,8 @@ class ExperimentConfig:
     part_penalty: float = 100.0
     # Weights of the attribute scores (fsvae_core.attributes) chosen from beside the part weight; (0,) keeps them off.
     attribute_weights: tuple[float, ...] = (0.0,)
+    # Weights of the transductive refinement (fsvae_core.transductive) chosen from; (0,) reports none.
+    batch_weights: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
 
     def __post_init__(self) -> None:
         if self.zsl_classifier not in ("prototype", "softmax"):
@@ -84,6 +92,8 @@ class ExperimentConfig:
             raise ValueError(f"part_weights must be a non-empty list of weights >= 0, got {self.part_weights}")
         if not self.attribute_weights or any(w < 0 for w in self.attribute_weights):
             raise ValueError(f"attribute_weights must be a non-empty list of weights >= 0, got {self.attribute_weights}")
+        if not self.batch_weights or any(w < 0 for w in self.batch_weights):
+            raise ValueError(f"batch_weights must be a non-empty list of weights >= 0, got {self.batch_weights}")
         if self.part_penalty <= 0:
             raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
         check_text_parts(self.text_parts, "text_parts")
@@ -338,6 +348,9 @@ def run_zero_shot_protocol(
     chosen = validated[text_parts]
     text, stage1, part_choice = chosen.text, chosen.stage, chosen.part_choice
     rule1 = replace(rule1, weight=part_choice["weight"], attribute_weight=part_choice["attribute_weight"])
+    batch_choice = _choose_batch_weight(
+        rule1.add(joint_scores(stage1.model, text, validation, pseudo_unseen.x), pseudo_unseen, part_text, validation),
+        pseudo_unseen, validation, config)
 
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
     trained = np.isin(joint_classes, train_classes)
@@ -384,6 +397,7 @@ def run_zero_shot_protocol(
                         "text_by": decision.text_by,
                         "open_set": open_set},
         "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
+        "transductive": batch_choice,
         "final_history": stage2.history,
     }
     if len(unseen) == 0:  # deployment: every class trained, so only seen-class accuracy can be measured
@@ -403,12 +417,16 @@ def run_zero_shot_protocol(
         predicted = zero_shot.predict(data.ztest.x, rule)
         zsl[rule] = {"top1": accuracy(predicted, data.ztest.y), "per_class": per_class_accuracy(predicted, data.ztest.y, unseen)}
     zsl_predicted = zero_shot.predict(data.ztest.x)
+    scores = part_rule.add(joint_scores(stage2.model, text, unseen, data.ztest.x), data.ztest, part_text, unseen)
     if part_rule.on and config.zsl_classifier == "prototype":
-        scores = part_rule.add(joint_scores(stage2.model, text, unseen, data.ztest.x), data.ztest, part_text, unseen)
         zsl_predicted = unseen[scores.argmax(1)]
         zsl["parts"] = {"top1": accuracy(zsl_predicted, data.ztest.y), "weight": part_rule.weight,
                         "attribute_weight": part_rule.attribute_weight,
                         "per_class": per_class_accuracy(zsl_predicted, data.ztest.y, unseen)}
+    if batch_choice is not None:
+        refined = unseen[refine_with_batch(scores, data.ztest.x, batch_choice["weight"]).argmax(1)]
+        transductive = {"top1": accuracy(refined, data.ztest.y), "weight": batch_choice["weight"],
+                        "per_class": per_class_accuracy(refined, data.ztest.y, unseen)}
 
     final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
     gtest_scores = part_rule.add(joint_scores(stage2.model, text, all_classes, data.gtest.x), data.gtest, part_text,
@@ -417,7 +435,8 @@ def run_zero_shot_protocol(
     gated = gate.predict(_seen_logits(final_expert, data.gtest.x), zero_shot.probabilities(data.gtest.x), seen, unseen)
 
     metrics = {
-        "zsl": {"top1": accuracy(zsl_predicted, data.ztest.y), "classifier": config.zsl_classifier, **zsl},
+        "zsl": {"top1": accuracy(zsl_predicted, data.ztest.y), "classifier": config.zsl_classifier, **zsl,
+                **({"transductive": transductive} if batch_choice is not None else {})},
         "gzsl": {
             "stacking": {**gzsl_result(stacked, data.gtest.y, seen).as_dict(), "gamma": stacking.gamma,
                          "per_class": per_class_accuracy(stacked, data.gtest.y, all_classes)},
@@ -463,3 +482,20 @@ def _choose_part_weights(model: FSVAE, text: torch.Tensor, rule: PartRule, part_
     return {"weight": best_w, "attribute_weight": best_a, "score": grid[best_w, best_a],
             "validation_zsl": {str(w): grid[w, best_a] for w in part_weights},
             "attribute_validation_zsl": {str(a): grid[best_w, a] for a in attribute_weights}}
+
+
+def _choose_batch_weight(scores: np.ndarray, pseudo_unseen: LabelledFeatures, validation: np.ndarray,
+                         config: ExperimentConfig) -> dict | None:
+    """The transductive weight with the best validation ZSL among ``config.batch_weights`` (ties: the
+    smaller), the validation classes' windows refined as one batch; None when only 0 is offered.
+
+    ``scores`` (N, K) are the validation windows' scores with the part rule's terms, as the test's are.
+    """
+    if max(config.batch_weights) == 0:
+        return None
+    grid = {float(w): accuracy(validation[refine_with_batch(scores, pseudo_unseen.x, w).argmax(1)], pseudo_unseen.y)
+            for w in sorted(set(config.batch_weights))}
+    best = max(grid, key=lambda w: (grid[w], -w))
+    log.info("transductive weight on validation classes: %s -> %g", {f"{w:g}": round(v, 4) for w, v in grid.items()},
+             best)
+    return {"weight": best, "validation_zsl": {str(w): v for w, v in grid.items()}}

@@ -82,6 +82,24 @@ def test_metrics_cover_every_unseen_class(full_method):
         assert set(full_method.metrics["zsl"][rule]["per_class"]) == set(SPLIT.unseen)
 
 
+def test_the_transductive_result_is_reported_beside_zsl_with_its_weight_chosen_on_validation_classes(full_method):
+    choice = full_method.metrics["transductive"]
+    offered = ExperimentConfig().batch_weights
+    assert set(choice["validation_zsl"]) == {str(float(w)) for w in offered}
+    assert choice["validation_zsl"][str(choice["weight"])] == max(choice["validation_zsl"].values())
+    zsl = full_method.metrics["zsl"]
+    assert zsl["transductive"]["weight"] == choice["weight"]
+    assert set(zsl["transductive"]["per_class"]) == set(SPLIT.unseen)
+    assert zsl["transductive"]["top1"] > 4 / len(SPLIT.unseen)
+    if choice["weight"] == 0:
+        assert zsl["transductive"]["top1"] == zsl["top1"]
+
+
+def test_transductive_weights_must_not_be_negative():
+    with pytest.raises(ValueError, match="batch_weights"):
+        ExperimentConfig(batch_weights=(0.0, -1.0))
+
+
 def test_the_live_decision_rule_is_fitted_on_validation_classes_playing_text_added_actions(full_method):
     calibration = full_method.metrics["calibration"]
     rates = calibration["open_set"]

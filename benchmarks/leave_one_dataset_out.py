@@ -22,6 +22,9 @@ any seen in training. For each seed:
    in turn, and with each recording's first pose held still, how often the
    answer is ``unknown`` (``benchmarks/text_actions.py``).
 
+The report, ``RUNS/lodo-<held-out>.json``, keeps the seeds of earlier runs
+that this one was not asked for.
+
 Some held-out actions have a namesake among the trained ones (listed in
 ``fsvae_core/descriptions/synonyms.json``, e.g. NW-UCLA's "sit down" and
 UTD-MHAD's "stand to sit"); the report names them, since for those the
@@ -78,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     clips = [(Path(source).name, list(SequenceReplaySource(seq, dataset.layout, dataset.fps, realtime=False)))
              for source, seq in zip(dataset.sources, dataset.sequences)]
     truth = dataset.labels.tolist()
-    report = {"held_out": args.held_out, "trained_namesakes": trained_namesakes(args.held_out), "seeds": {}}
+    report_file = args.runs / f"lodo-{args.held_out}.json"
+    # Seeds measured before and not asked for now stay in the report.
+    earlier = json.loads(report_file.read_text())["seeds"] if report_file.is_file() else {}
+    report = {"held_out": args.held_out, "trained_namesakes": trained_namesakes(args.held_out), "seeds": earlier}
     for seed in (int(s) for s in args.seeds.split(",")):
         bundle = train(args.held_out, seed, config, args.runs)
         out = args.runs / f"lodo-{args.held_out}-s{seed}" / "held_out"
@@ -86,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             summaries = run_settings(bundle, actions, clips, truth, out, Path(work))
         (out / "table.md").write_text(table(summaries, names) + "\n")
         print(table(summaries, names))
-        report["seeds"][seed] = summaries
-    (args.runs / f"lodo-{args.held_out}.json").write_text(json.dumps(report, indent=1))
+        report["seeds"][str(seed)] = summaries
+    report["seeds"] = dict(sorted(report["seeds"].items(), key=lambda item: int(item[0])))
+    report_file.write_text(json.dumps(report, indent=1))
     print(f"held-out actions trained under another name: {report['trained_namesakes'] or 'none'}")
     return 0
 

@@ -123,7 +123,7 @@ def measure(windows: torch.Tensor, count: int = len(ATTRIBUTES)) -> torch.Tensor
     elbow = joints[:, :, 11:13]  # (N, T, 2, 3)
     feet_y = ankle[..., 1].amin(dim=2)  # (N, T) the lower foot
     reach = wrist - neck[:, :, None]  # (N, T, 2, 3)
-    outward = torch.tensor(_OUTWARD, dtype=joints.dtype)
+    outward = torch.tensor(_OUTWARD, dtype=joints.dtype, device=joints.device)
     sided = torch.stack([
         (wrist[..., 1] - head[:, :, None, 1]).amax(1),  # hand above head
         -(wrist - head[:, :, None]).norm(dim=-1).amin(1),  # hand to face
@@ -154,8 +154,8 @@ def measure(windows: torch.Tensor, count: int = len(ATTRIBUTES)) -> torch.Tensor
     forearm_x = (wrist[..., 0] - elbow[..., 0]) / head_length  # (N, T, 2)
     raised = ((wrist[..., 1] - shoulder[..., 1]) / head_length).clamp(0, 1)  # (N, T, 2) 1 once a head above
     near = torch.stack([
-        -(near_head - torch.tensor(_MOUTH, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to mouth
-        -(near_head - torch.tensor(_EAR, dtype=joints.dtype)).norm(dim=-1).amin(1),  # hand to ear
+        -(near_head - torch.tensor(_MOUTH, dtype=joints.dtype, device=joints.device)).norm(dim=-1).amin(1),  # hand to mouth
+        -(near_head - torch.tensor(_EAR, dtype=joints.dtype, device=joints.device)).norm(dim=-1).amin(1),  # hand to ear
         ((forearm_x[:, 1:] - forearm_x[:, :-1]).abs() * raised[:, 1:]).sum(1),  # forearm swings while raised
     ], dim=1)  # (N, 3, 2)
     return torch.cat([first, near.transpose(1, 2).flatten(1)], dim=1)[:, :count]

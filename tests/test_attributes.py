@@ -186,6 +186,14 @@ def test_the_earlier_21_attributes_come_first_and_are_measured_alone_for_a_bundl
     torch.testing.assert_close(measure(windows, 21), measure(windows)[:, :21])
 
 
+def test_the_measures_are_made_on_the_windows_device():
+    # The meta device stands in for CUDA on a machine without one: a constant made on the CPU
+    # beside windows on another device is an error there, as it was on CUDA (every live window).
+    windows = as_windows(standing(), raising("WRIST_RIGHT", (0.0, 0.56, -0.1))).to("meta")
+    measured = measure(windows)
+    assert measured.device.type == "meta" and measured.shape == (2, len(ATTRIBUTES))
+
+
 def test_a_matcher_of_fewer_attributes_scores_with_its_own_columns(encoder):
     # A bundle fitted before some attributes existed keeps its own: the others' measures are not used.
     rng = np.random.default_rng(2)

@@ -114,6 +114,18 @@ def fresh_bundle(tmp_path, bundle_dir):
 # Recognizer: pure logic
 
 
+def test_the_shipped_scorer_runs_wholly_on_the_windows_device():
+    # The meta device stands in for CUDA here: any tensor the scorer makes on the CPU is an error there.
+    from fsvae_core.scorer import ClassTensors, WindowScorer
+
+    bundle = load_bundle(Path(__file__).resolve().parents[1] / "fsvae_core" / "default_bundle")
+    scorer = WindowScorer.for_bundle(bundle, bundle.build_backbone(), bundle.build_vae()).to("meta")
+    assert scorer.has_parts and scorer.has_attributes
+    windows = torch.zeros(3, scorer.backbone.config.max_persons, bundle.window_frames, 25, 3, device="meta")
+    scores = scorer(windows, *ClassTensors.of_bundle(bundle, torch.device("meta")).tensors())
+    assert scores.device.type == "meta" and scores.shape == (3, len(bundle.classes))
+
+
 def test_scores_shape_and_topk_order(recognizer):
     windows = np.stack([random_window(seed) for seed in range(4)])  # (N, T, M, V, 3)
     scores = recognizer.scores(windows)

@@ -241,9 +241,10 @@ class PartRule:
         attribute = zeros if self.matcher is None else self.matcher.scores(data.attributes, *part_text.of(classes))
         return part, attribute
 
-    def add(self, scores: np.ndarray, data: LabelledFeatures, part_text: PartText | None,
-            classes: np.ndarray) -> np.ndarray:
-        """FS-VAE scores (N, K) of ``classes`` with the rule's terms added."""
+    def scores(self, model: FSVAE, text: torch.Tensor, data: LabelledFeatures, part_text: PartText | None,
+               classes: np.ndarray) -> np.ndarray:
+        """The scores (N, K) of ``data`` against ``classes``: FS-VAE's (:func:`joint_scores`) with the rule's terms added."""
+        scores = joint_scores(model, text, classes, data.x)
         if not self.on:
             return scores
         part, attribute = self.terms(data, part_text, classes)
@@ -348,9 +349,8 @@ def run_zero_shot_protocol(
     chosen = validated[text_parts]
     text, stage1, part_choice = chosen.text, chosen.stage, chosen.part_choice
     rule1 = replace(rule1, weight=part_choice["weight"], attribute_weight=part_choice["attribute_weight"])
-    batch_choice = _choose_batch_weight(
-        rule1.add(joint_scores(stage1.model, text, validation, pseudo_unseen.x), pseudo_unseen, part_text, validation),
-        pseudo_unseen, validation, config)
+    batch_choice = _choose_batch_weight(rule1.scores(stage1.model, text, pseudo_unseen, part_text, validation),
+                                        pseudo_unseen, validation, config)
 
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
     trained = np.isin(joint_classes, train_classes)
@@ -359,7 +359,7 @@ def run_zero_shot_protocol(
         """The held-out seen and validation-class samples of ``samples`` (rows as in seen_data), and their scores."""
         _, holdout = _hold_out(samples.of_classes(train_classes), config.holdout_fraction, seed)
         held = LabelledFeatures.concatenate([holdout, samples.of_classes(validation)])
-        scores = rule1.add(joint_scores(stage1.model, text, joint_classes, held.x), held, part_text, joint_classes)
+        scores = rule1.scores(stage1.model, text, held, part_text, joint_classes)
         return held, scores
 
     calibration, calibration_scores = held_out_scores(seen_data)
@@ -402,7 +402,7 @@ def run_zero_shot_protocol(
     }
     if len(unseen) == 0:  # deployment: every class trained, so only seen-class accuracy can be measured
         zero_shot = fit_zero_shot(stage2.model, text, seen, config)
-        scores = part_rule.add(joint_scores(stage2.model, text, seen, data.gtest.x), data.gtest, part_text, seen)
+        scores = part_rule.scores(stage2.model, text, data.gtest, part_text, seen)
         predicted = seen[scores.argmax(1)]
         metrics = {"zsl": None, "gzsl": None,
                    "seen": {"top1": accuracy(predicted, data.gtest.y),
@@ -417,7 +417,7 @@ def run_zero_shot_protocol(
         predicted = zero_shot.predict(data.ztest.x, rule)
         zsl[rule] = {"top1": accuracy(predicted, data.ztest.y), "per_class": per_class_accuracy(predicted, data.ztest.y, unseen)}
     zsl_predicted = zero_shot.predict(data.ztest.x)
-    scores = part_rule.add(joint_scores(stage2.model, text, unseen, data.ztest.x), data.ztest, part_text, unseen)
+    scores = part_rule.scores(stage2.model, text, data.ztest, part_text, unseen)
     if part_rule.on and config.zsl_classifier == "prototype":
         zsl_predicted = unseen[scores.argmax(1)]
         zsl["parts"] = {"top1": accuracy(zsl_predicted, data.ztest.y), "weight": part_rule.weight,
@@ -429,8 +429,7 @@ def run_zero_shot_protocol(
                         "per_class": per_class_accuracy(refined, data.ztest.y, unseen)}
 
     final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
-    gtest_scores = part_rule.add(joint_scores(stage2.model, text, all_classes, data.gtest.x), data.gtest, part_text,
-                                 all_classes)
+    gtest_scores = part_rule.scores(stage2.model, text, data.gtest, part_text, all_classes)
     stacked = stacking.predict(gtest_scores, all_classes, np.isin(all_classes, seen))
     gated = gate.predict(_seen_logits(final_expert, data.gtest.x), zero_shot.probabilities(data.gtest.x), seen, unseen)
 

@@ -35,7 +35,8 @@ from fsvae_core.descriptions import PART_NAMES, ActionDescription
 PART_PENALTY = 100.0
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """x / |x| along the last axis; a zero vector stays zero."""
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
@@ -52,7 +53,7 @@ def part_text_embeddings(descriptions: list[ActionDescription], encoder) -> tupl
     with_parts = [d for d in descriptions if d.parts is not None]
     if with_parts:
         sentences = [text for d in with_parts for text in d.part_texts()]
-        vectors = _unit_rows(np.asarray(encoder.encode(sentences), dtype=np.float32))  # (K' B, D)
+        vectors = unit_rows(np.asarray(encoder.encode(sentences), dtype=np.float32))  # (K' B, D)
         table[has] = vectors.reshape(len(with_parts), len(PART_NAMES), dim)
     return table, has
 

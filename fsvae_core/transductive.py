@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fsvae_core.parts import unit_rows
+
 
 def refine_with_batch(scores: np.ndarray, features: np.ndarray, weight: float) -> np.ndarray:
     """Scores (N, K) plus ``weight`` times each recording's projection on its best-guess class centroids.
@@ -46,14 +48,10 @@ def refine_with_batch(scores: np.ndarray, features: np.ndarray, weight: float) -
                          f"{scores.shape} and {features.shape}")
     if weight == 0 or len(scores) == 0:
         return scores
-    centred = _unit(features - features.mean(0))
+    centred = unit_rows(features - features.mean(0))
     guess = scores.argmax(1)
     centroids = np.zeros((scores.shape[1], features.shape[1]))
     for k in np.unique(guess):
         centroids[k] = centred[guess == k].mean(0)
     return scores + weight * centred @ centroids.T
 
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norm > 0, norm, 1.0)

@@ -77,11 +77,6 @@ VARIANTS = {
     # The same, with the attribute scores (fsvae_core.attributes) to choose from beside the part scores.
     "parts-text-choice-attr": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts_choices": [["name", "ld"]],
                                               "attribute_weights": [0.0, 0.25, 0.5, 1.0]}},
-    # The same, with walking paths levelled (calibration.normalize_body's level_floor): its own backbones.
-    "parts-text-choice-attr-level": {"window": {"normalization": {"level_floor": True}},
-                                     "experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
-                                                    "text_parts_choices": [["name", "ld"]],
-                                                    "attribute_weights": [0.0, 0.25, 0.5, 1.0]}},
     # The same number of VAE steps in cycles half as long: validation often keeps the first cycle.
     "parts-short-cycles": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                           "train": {"cycles": 12, "steps_per_cycle": 500}}},

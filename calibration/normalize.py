@@ -13,7 +13,6 @@ a uniform time grid, then centre, rotate and scale the body.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -39,12 +38,6 @@ LIMB_BONES: tuple[tuple[NTU25, NTU25], ...] = tuple(
 # NW-UCLA) only 0.151.
 NTU_SPINE_PER_LIMB_LENGTH = 0.213
 SCALE_BY = ("spine", "limbs")
-# level_floor: a path sets the vertical along it once the standing foot and the body both travel half a
-# spine length (about 25 cm) along it, fully from a whole one; a shorter one is a step in place, whose
-# slope says nothing of the floor. A path steeper than the limit is no floor either: feet guessed by
-# a webcam's pose estimator (out of frame, depth estimated) wander up and down that much.
-_LEVEL_FROM_TRAVEL = 0.5
-_LEVEL_MAX_RAD = math.radians(30.0)
 
 
 def _as_persons(joints: ArrayLike, what: str) -> tuple[np.ndarray, bool]:
@@ -140,59 +133,6 @@ def _turn_onto_y(v: np.ndarray) -> np.ndarray:
     return about_z @ about_x
 
 
-def _body_size(person: np.ndarray, scale_by: str) -> float:
-    """Mean spine length of ``person`` (T, 25, 3), measured as ``scale_by`` says (see :func:`normalize_body`)."""
-    base = person[:, NTU25.SPINE_BASE]
-    if scale_by == "spine":
-        spine = np.linalg.norm(person[:, NTU25.SPINE_SHOULDER] - base, axis=-1)  # (T,)
-        what = "a finite spine base and a finite spine shoulder"
-    else:
-        limbs = sum(np.linalg.norm(person[:, a] - person[:, b], axis=-1) for a, b in LIMB_BONES)  # (T,)
-        spine = NTU_SPINE_PER_LIMB_LENGTH * limbs
-        what = "all eight limb bones finite"
-    spine = spine[np.isfinite(spine)]
-    if spine.size == 0:
-        raise ValueError(f"normalize_body: person 0 has no frame with {what}")
-    size = float(spine.mean())
-    if size < _MIN_SPINE_LENGTH:
-        raise ValueError(f"normalize_body: mean spine length {size:g} is too small to scale by")
-    return size
-
-
-def _floor_levelling(ankles: np.ndarray, hips: np.ndarray, size: float) -> np.ndarray:
-    """(3, 3) rotation about a horizontal axis that makes the path of the standing foot level.
-
-    ``ankles`` (T, 2, 3), left and right, and the spine base ``hips`` (T, 3) are
-    already turned upright; in each frame the lower ankle is taken to stand on
-    the floor. Where that foot and the hips both travel at least
-    :data:`_LEVEL_FROM_TRAVEL` spine lengths (``size``) along the foot's main
-    direction, the foot's least-squares rise along it is turned out, in full from
-    twice that travel; otherwise, or where it rises more steeply than
-    :data:`_LEVEL_MAX_RAD`, the identity.
-    """
-    seen = np.isfinite(ankles).all(axis=(1, 2)) & np.isfinite(hips).all(axis=1)
-    ankles, hips = ankles[seen], hips[seen]
-    if len(ankles) < 3:
-        return np.eye(3)
-    standing = ankles[np.arange(len(ankles)), ankles[:, :, 1].argmin(axis=1)]  # (T', 3)
-    ground = standing[:, [0, 2]] - standing[:, [0, 2]].mean(axis=0)  # (T', 2): x, z
-    (xx, xz), (_, zz) = (ground.T @ ground).tolist()
-    heading = 0.5 * math.atan2(2 * xz, xx - zz)  # the path's main horizontal direction (principal axis)
-    direction = np.array([math.cos(heading), math.sin(heading)])
-    along, carried = ground @ direction, hips[:, [0, 2]] @ direction  # (T',) each; along is centred
-    travel = min(float(along.max() - along.min()), float(carried.max() - carried.min())) / size
-    share = min(max((travel - _LEVEL_FROM_TRAVEL) / _LEVEL_FROM_TRAVEL, 0.0), 1.0)
-    rise = math.atan(float(along @ standing[:, 1]) / max(float(along @ along), 1e-12))
-    if share == 0.0 or abs(rise) > _LEVEL_MAX_RAD:
-        return np.eye(3)
-    # A turn by -rise about k = h x y = (-dz, 0, dx) lowers the rising end of h = (dx, 0, dz),
-    # since k x h = y (Rodrigues' formula written out for k with no y part).
-    kx, kz, c, s = -direction[1], direction[0], math.cos(-share * rise), math.sin(-share * rise)
-    return np.array([[c + (1 - c) * kx * kx, -s * kz, (1 - c) * kx * kz],
-                     [s * kz, c, -s * kx],
-                     [(1 - c) * kx * kz, s * kx, c + (1 - c) * kz * kz]])
-
-
 def normalize_body(
     joints: ArrayLike,
     *,
@@ -202,7 +142,6 @@ def normalize_body(
     spine_length: float = 1.0,
     scale_by: str = "spine",
     upright: bool = False,
-    level_floor: bool = False,
 ) -> np.ndarray:
     """Put an NTU25 body in a fixed frame: origin, facing and size.
 
@@ -221,13 +160,6 @@ def normalize_body(
       shelf looks down, a webcam on a desk up; MediaPipe's estimated depth
       leans bodies a further 10-20 degrees towards the camera), at the price
       of the first frame's own lean: later bowing and leaning still show;
-    - level_floor (with rotate): where the standing foot (the lower ankle of each
-      frame) and the body travel at least half a spine length, a last turn about
-      the horizontal axis across the foot's path makes that path level, unless
-      it rises more than 30 degrees (no floor does). A body that walks
-      while leaning (sneaking, jogging) or before a camera tilted along its
-      path would otherwise climb or sink as it goes, which is what sitting
-      down and standing up look like; the lean itself is kept;
     - scale: the mean spine length (spine base -> spine shoulder) over the
       frames where both are finite becomes ``spine_length``. With
       ``scale_by="limbs"`` the body's size is read from its eight limb bones
@@ -277,12 +209,23 @@ def normalize_body(
         hip_line = transform @ hips[_first_valid_frame(np.isfinite(hips).all(axis=-1), "pair of hips")]
         if np.hypot(hip_line[0], hip_line[2]) > _MIN_HIP_WIDTH_M:
             transform = _rotation_about_y(np.arctan2(hip_line[2], hip_line[0])) @ transform
-    size = _body_size(person, scale_by) if scale or (rotate and level_floor) else 1.0
-    if rotate and level_floor:
-        ankles = (person[:, [NTU25.ANKLE_LEFT, NTU25.ANKLE_RIGHT]] - origin) @ transform.T  # (T, 2, 3)
-        transform = _floor_levelling(ankles, (base - origin) @ transform.T, size) @ transform
     if scale:
-        transform = transform * (spine_length / size)
+        if scale_by == "spine":
+            spine = np.linalg.norm(person[:, NTU25.SPINE_SHOULDER] - base, axis=-1)  # (T,)
+            what = "a finite spine base and a finite spine shoulder"
+        else:
+            limbs = sum(np.linalg.norm(person[:, a] - person[:, b], axis=-1) for a, b in LIMB_BONES)  # (T,)
+            spine = NTU_SPINE_PER_LIMB_LENGTH * limbs
+            what = "all eight limb bones finite"
+        spine = spine[np.isfinite(spine)]
+        if spine.size == 0:
+            raise ValueError(f"normalize_body: person 0 has no frame with {what}")
+        mean_spine = float(spine.mean())
+        if mean_spine < _MIN_SPINE_LENGTH:
+            raise ValueError(
+                f"normalize_body: mean spine length {mean_spine:g} is too small to scale by"
+            )
+        transform = transform * (spine_length / mean_spine)
     out = (seq - origin) @ transform.T  # (T, M, V, 3)
     if not centre:
         out += origin
@@ -430,9 +373,6 @@ class NormalizationConfig:
         spine_length: target mean spine length (spine base -> spine shoulder).
         upright: with ``rotate``, also stand the first frame's spine straight up
             (see :func:`normalize_body`), taking out the camera's pitch and roll.
-        level_floor: with ``rotate``, make the standing foot's path level where
-            the feet travel (see :func:`normalize_body`), so that walking neither
-            climbs nor sinks.
         scale_by: ``"spine"`` measures the spine itself; ``"limbs"`` reads
             the size from the limb bones (see :func:`normalize_body`), for
             models that meet other pose sources than the one they learnt from.
@@ -446,10 +386,9 @@ class NormalizationConfig:
     spine_length: float = 1.0
     scale_by: str = "spine"
     upright: bool = False
-    level_floor: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("fill_missing", "centre", "rotate", "scale", "upright", "level_floor"):
+        for name in ("fill_missing", "centre", "rotate", "scale", "upright"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"NormalizationConfig.{name} must be True or False, "
@@ -518,6 +457,5 @@ def apply_normalization(
             spine_length=config.spine_length,
             scale_by=config.scale_by,
             upright=config.upright,
-            level_floor=config.level_floor,
         )
     return out

@@ -115,8 +115,7 @@ def model_window(joints: ArrayLike, timestamps_s: ArrayLike, spec: WindowSpec, e
     norm = spec.normalization
     if norm.centre or norm.rotate or norm.scale:
         window = normalize_body(window, centre=norm.centre, rotate=norm.rotate, scale=norm.scale,
-                                spine_length=norm.spine_length, scale_by=norm.scale_by, upright=norm.upright,
-                                level_floor=norm.level_floor)
+                                spine_length=norm.spine_length, scale_by=norm.scale_by, upright=norm.upright)
     window[:, absent] = 0.0
     return np.ascontiguousarray(window.transpose(1, 0, 2, 3))
 

@@ -214,58 +214,6 @@ def test_upright_stands_the_first_spine_up_and_keeps_later_bowing():
     assert abs(lean[2]) > 0.1  # off by default: the tilt stays
 
 
-def leaning_walk(num_frames: int = 20, lean_deg: float = 15.0) -> np.ndarray:
-    """(T, 25, 3) a body bent forward at the hips walking 2 m towards the camera on a level floor,
-    one ankle or the other lifted 5 cm in turn."""
-    body = np.stack([standing_body(offset=(0.3 * t / num_frames, 0.0, 3.0 - 2.0 * t / num_frames))
-                     for t in range(num_frames)])
-    for t in range(num_frames):
-        body[t, NTU25.ANKLE_LEFT if t % 2 else NTU25.ANKLE_RIGHT, 1] += 0.05
-    a = np.deg2rad(lean_deg)  # the top of the body tips towards the camera (-z)
-    bend = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
-    upper = [NTU25[f"SPINE_{n}"] for n in ("MID", "SHOULDER")] + [NTU25.NECK, NTU25.HEAD] + [
-        NTU25[f"{j}_{side}"] for j in ("SHOULDER", "ELBOW", "WRIST", "HAND", "HAND_TIP", "THUMB")
-        for side in ("LEFT", "RIGHT")]
-    base = body[:, NTU25.SPINE_BASE][:, None]
-    body[:, upper] = (body[:, upper] - base) @ bend.T + base
-    return body
-
-
-def test_level_floor_keeps_a_leaning_walker_at_one_height_and_keeps_the_lean():
-    body = leaning_walk()
-    climbing = normalize_body(body, upright=True)  # the lean stood upright tips the floor with it
-    assert climbing[-1, NTU25.SPINE_BASE, 1] > 0.5
-    out = normalize_body(body, upright=True, level_floor=True)
-    assert out[-1, NTU25.SPINE_BASE, 1] == pytest.approx(0.0, abs=0.02)
-    assert out[-1, NTU25.SPINE_BASE, 2] < -3.0  # still walking towards the camera
-    spine = out[0, NTU25.SPINE_SHOULDER] - out[0, NTU25.SPINE_BASE]
-    assert np.degrees(np.arctan2(-spine[2], spine[1])) == pytest.approx(15.0, abs=1.0)  # leaning forward
-    assert out[0, NTU25.SHOULDER_LEFT, 0] < out[0, NTU25.SHOULDER_RIGHT, 0]  # a rotation: left stays left
-
-
-def test_level_floor_leaves_a_body_that_does_not_travel_as_upright_made_it():
-    bowing = leaning_walk(lean_deg=25.0)
-    bowing -= bowing[:, NTU25.SPINE_BASE][:, None] - bowing[0, NTU25.SPINE_BASE]  # the same poses in place
-    np.testing.assert_allclose(normalize_body(bowing, upright=True, level_floor=True),
-                               normalize_body(bowing, upright=True), atol=1e-6)
-    short = leaning_walk(num_frames=20)[:2]  # 10 cm of travel: a step, not a path
-    np.testing.assert_allclose(normalize_body(short, upright=True, level_floor=True),
-                               normalize_body(short, upright=True), atol=1e-6)
-
-
-def test_level_floor_trusts_no_feet_that_wander_without_the_body_or_climb_like_no_floor():
-    wandering = leaning_walk()
-    wandering -= wandering[:, NTU25.SPINE_BASE][:, None] - wandering[0, NTU25.SPINE_BASE]
-    wandering[:, [NTU25.ANKLE_LEFT, NTU25.ANKLE_RIGHT], 2] += np.linspace(0.0, 2.0, len(wandering))[:, None]
-    wandering[:, [NTU25.ANKLE_LEFT, NTU25.ANKLE_RIGHT], 1] += np.linspace(0.0, 0.4, len(wandering))[:, None]
-    np.testing.assert_allclose(normalize_body(wandering, upright=True, level_floor=True),
-                               normalize_body(wandering, upright=True), atol=1e-6)  # a webcam's guessed feet
-    steep = leaning_walk(lean_deg=0.0)
-    steep[..., 1] += -np.tan(np.deg2rad(35.0)) * (steep[..., 2] - 3.0)  # 35 degrees up the path
-    np.testing.assert_allclose(normalize_body(steep, upright=True, level_floor=True),
-                               normalize_body(steep, upright=True), atol=1e-6)
-
-
 def test_normalize_body_moves_every_person_with_person_zero():
     first, second = walking(3), walking(3, offset=(1.0, 0.0, 3.5))
     out = normalize_body(np.stack([first, second], axis=1))  # (T, M, V, 3)
@@ -379,11 +327,9 @@ def test_resample_names_what_is_wrong(times, fps, n_frames, message):
 
 
 def test_normalization_config_round_trips_through_json():
-    config = NormalizationConfig(fps=30.0, rotate=False, spine_length=0.5, level_floor=True)
+    config = NormalizationConfig(fps=30.0, rotate=False, spine_length=0.5)
     text = json.dumps(dataclasses.asdict(config))
     assert NormalizationConfig.from_dict(json.loads(text)) == config
-    older = {k: v for k, v in config.to_dict().items() if k != "level_floor"}  # a bundle from before the field
-    assert NormalizationConfig.from_dict(older).level_floor is False
 
 
 def test_normalization_config_rejects_unknown_keys_and_bad_values_when_built():
@@ -406,9 +352,6 @@ def test_apply_normalization_fills_resamples_and_normalises_in_that_order():
     out = apply_normalization(seq, NormalizationConfig(fps=30.0), times)
     assert out.shape == (13, 25, 3) and np.isfinite(out).all()
     np.testing.assert_allclose(out[0, NTU25.SPINE_BASE], 0.0, atol=1e-6)
-    config = NormalizationConfig(upright=True, level_floor=True)
-    np.testing.assert_allclose(apply_normalization(leaning_walk(), config),
-                               normalize_body(leaning_walk(), upright=True, level_floor=True), atol=1e-6)
 
 
 def test_apply_normalization_needs_timestamps_to_resample():

@@ -77,11 +77,6 @@ VARIANTS = {
     # The same, with the attribute scores (fsvae_core.attributes) to choose from beside the part scores.
     "parts-text-choice-attr": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts_choices": [["name", "ld"]],
                                               "attribute_weights": [0.0, 0.25, 0.5, 1.0]}},
-    # The same, the attribute reading also learned from the trained classes' windows.
-    "parts-text-choice-attr-reader": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
-                                                     "text_parts_choices": [["name", "ld"]],
-                                                     "attribute_weights": [0.0, 0.25, 0.5, 1.0],
-                                                     "attribute_reader_ridge": 0.1}},
     # The same number of VAE steps in cycles half as long: validation often keeps the first cycle.
     "parts-short-cycles": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                           "train": {"cycles": 12, "steps_per_cycle": 500}}},
@@ -91,7 +86,6 @@ VARIANTS = {
 }
 SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "no-alignment", "parts",
                         "parts-no-global", "parts-text-choice", "parts-text-choice-w4", "parts-text-choice-attr",
-                        "parts-text-choice-attr-reader",
                         "parts-short-cycles", "parts-big-batch")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 

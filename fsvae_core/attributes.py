@@ -181,43 +181,6 @@ def attribute_directions(encoder) -> np.ndarray:
     return directions.astype(np.float32)
 
 
-def learned_directions(directions: np.ndarray, measures: np.ndarray, labels: np.ndarray,
-                       trained_part_text: np.ndarray, ridge: float) -> np.ndarray:
-    """Directions (B, D, A) that read each attribute both by its phrase and by what the trained classes show.
-
-    The phrase reading alone lands far from what classes do (on UTD-MHAD a class's reading and its
-    windows' mean measure correlate from -0.36 to 0.85 over the classes, attribute by attribute),
-    so beside it a ridge map L from a class's part sentences, flattened, to its windows' mean
-    standardised measure is fitted on the trained classes:
-
-        read_k = e_k . directions / s_phrase  +  e_k . L / s_learned      (s: spreads over trained classes)
-
-    Both readings are linear in e_k, so their sum is one set of directions and the scores keep their form.
-
-    Args:
-        directions: (B, D, A) the phrase directions (:func:`attribute_directions`).
-        measures: (N, A) training windows' measures; labels: (N,) each window's row of ``trained_part_text``.
-        trained_part_text: (K, B, D) unit part-sentence embeddings of the trained classes.
-        ridge: the map's penalty on its squared norm (> 0); each class's flattened embedding has squared norm B.
-    """
-    if ridge <= 0:
-        raise ValueError(f"the learned attribute reading needs a ridge penalty > 0, got {ridge}")
-    K, B, D = trained_part_text.shape
-    present = np.unique(labels)
-    if len(present) < 3:
-        raise ValueError(f"the learned attribute reading needs windows of at least 3 trained classes, got {len(present)}")
-    z = np.clip((measures - measures.mean(0)) / (measures.std(0) + 1e-6), -CLIP, CLIP)
-    targets = np.stack([z[labels == k].mean(0) for k in present]).astype(np.float64)  # (K', A)
-    x = trained_part_text[present].reshape(len(present), B * D).astype(np.float64)
-    x, targets = x - x.mean(0), targets - targets.mean(0)
-    # The dual form: K' of a few dozen rows against B D = 2304 columns.
-    learned = x.T @ np.linalg.solve(x @ x.T + ridge * np.eye(len(x)), targets)  # (B D, A)
-    phrase = directions.reshape(B * D, -1).astype(np.float64)
-    spread = lambda reading: reading.std(0) + 1e-9  # noqa: E731
-    combined = phrase / spread(x @ phrase) + learned / spread(x @ learned)
-    return combined.reshape(B, D, -1).astype(np.float32)
-
-
 def class_attributes(part_text: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
     """t_{k,a} of the module docstring (K, A) from unit part-sentence embeddings (K, B, D) and directions (B, D, A)."""
     return part_text.flatten(1) @ directions.flatten(0, 1)
@@ -268,19 +231,10 @@ class AttributeMatcher:
         return np.array([_NAMES.index(name) for name in self.names], dtype=np.int64)
 
     @classmethod
-    def fit(cls, directions: np.ndarray, measures: np.ndarray, trained_part_text: np.ndarray,
-            labels: np.ndarray | None = None, reader_ridge: float = 0.0) -> AttributeMatcher:
-        """Standardisers from training windows' measures (N, A) and the trained classes' part sentences (K, B, D).
-
-        With ``reader_ridge`` > 0 the directions also learn from the windows, whose rows of
-        ``trained_part_text`` ``labels`` (N,) gives (:func:`learned_directions`).
-        """
+    def fit(cls, directions: np.ndarray, measures: np.ndarray, trained_part_text: np.ndarray) -> AttributeMatcher:
+        """Standardisers from training windows' measures (N, A) and the trained classes' part sentences (K, B, D)."""
         if measures.ndim != 2 or measures.shape[1] != directions.shape[2] or len(measures) < 2:
             raise ValueError(f"AttributeMatcher.fit needs measures (N >= 2, A={directions.shape[2]}), got {measures.shape}")
-        if reader_ridge > 0:
-            if labels is None or len(labels) != len(measures):
-                raise ValueError("AttributeMatcher.fit: the learned reading needs one label per window")
-            directions = learned_directions(directions, measures, labels, trained_part_text, reader_ridge)
         text = class_attributes(torch.as_tensor(trained_part_text, dtype=torch.float32),
                                 torch.as_tensor(directions)).numpy()  # (K, A)
         return cls(directions.astype(np.float32), measures.mean(0).astype(np.float32),

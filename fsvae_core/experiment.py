@@ -76,9 +76,6 @@ class ExperimentConfig:
     part_penalty: float = 100.0
     # Weights of the attribute scores (fsvae_core.attributes) chosen from beside the part weight; (0,) keeps them off.
     attribute_weights: tuple[float, ...] = (0.0,)
-    # Ridge penalty of the attribute reading learned from the trained classes' windows beside the phrases'
-    # (fsvae_core.attributes.learned_directions); 0 reads by the phrases alone.
-    attribute_reader_ridge: float = 0.0
     # Weights of the transductive refinement (fsvae_core.transductive) chosen from; (0,) reports none.
     batch_weights: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
 
@@ -97,8 +94,6 @@ class ExperimentConfig:
             raise ValueError(f"attribute_weights must be a non-empty list of weights >= 0, got {self.attribute_weights}")
         if not self.batch_weights or any(w < 0 for w in self.batch_weights):
             raise ValueError(f"batch_weights must be a non-empty list of weights >= 0, got {self.batch_weights}")
-        if self.attribute_reader_ridge < 0:
-            raise ValueError(f"attribute_reader_ridge must be >= 0 (0: off), got {self.attribute_reader_ridge}")
         if self.part_penalty <= 0:
             raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
         check_text_parts(self.text_parts, "text_parts")
@@ -459,9 +454,7 @@ def _fit_part_rule(samples: LabelledFeatures, part_text: PartText | None, classe
     """The part maps and the attribute standardisers fitted on ``samples`` of the trained ``classes``
     (weights 0: they are chosen afterwards)."""
     aligner = PartAligner.fit(samples.parts, part_text.table[samples.y], config.part_penalty) if parts else None
-    row = {int(c): i for i, c in enumerate(classes)}
-    matcher = (AttributeMatcher.fit(part_text.attribute_directions, samples.attributes, part_text.table[classes],
-                                    np.array([row[int(y)] for y in samples.y]), config.attribute_reader_ridge)
+    matcher = (AttributeMatcher.fit(part_text.attribute_directions, samples.attributes, part_text.table[classes])
                if attributes else None)
     return PartRule(aligner, 0.0, matcher, 0.0)
 

@@ -4,7 +4,7 @@ import torch
 
 from calibration.layouts import NTU25
 from fsvae_core.attributes import (ATTRIBUTES, AttributeMatcher, attribute_directions, attribute_scores,
-                                   class_attributes, learned_directions, measure)
+                                   class_attributes, measure)
 from fsvae_core.descriptions import PART_NAMES, ActionDescription
 from fsvae_core.parts import part_text_embeddings
 from fsvae_core.text import SentenceEncoder
@@ -144,44 +144,6 @@ def test_windows_score_highest_for_the_class_whose_sentences_say_what_they_show(
     matcher = AttributeMatcher.fit(attribute_directions(encoder), measure(reference).numpy(), table)
     scores = matcher.scores(measure(windows).numpy(), table, has)  # (3 windows, 3 classes)
     assert scores.argmax(axis=1).tolist() == [1, 0, 2]
-
-
-def _sentences_that_predict_the_measures(classes: int, seed: int = 0):
-    """Unit part embeddings (K, B, D) of classes whose windows' mean measures are a fixed linear map of them."""
-    rng = np.random.default_rng(seed)
-    part_text = rng.normal(size=(classes, len(PART_NAMES), 4))
-    part_text /= np.linalg.norm(part_text, axis=-1, keepdims=True)
-    truth = rng.normal(size=(len(PART_NAMES) * 4, len(ATTRIBUTES)))
-    return rng, part_text.astype(np.float32), part_text.reshape(classes, -1) @ truth
-
-
-def test_the_learned_reading_names_untrained_classes_where_the_phrases_cannot():
-    rng, part_text, means = _sentences_that_predict_the_measures(50)
-    labels = np.repeat(np.arange(50), 10)  # classes 40-49 are never trained
-    measures = means[labels] + 0.3 * rng.normal(size=(len(labels), len(ATTRIBUTES)))
-    trained, untrained = labels < 40, labels >= 40
-    unrelated = rng.normal(size=(len(PART_NAMES), 4, len(ATTRIBUTES))).astype(np.float32)
-    has = np.ones(10, dtype=bool)
-
-    def accuracy(matcher: AttributeMatcher) -> float:
-        scores = matcher.scores(measures[untrained], part_text[40:], has)  # (100, 10)
-        return float((scores.argmax(axis=1) == labels[untrained] - 40).mean())
-
-    assert accuracy(AttributeMatcher.fit(unrelated, measures[trained], part_text[:40])) < 0.4
-    assert accuracy(AttributeMatcher.fit(unrelated, measures[trained], part_text[:40], labels[trained],
-                                         reader_ridge=0.1)) > 0.8
-
-
-def test_the_learned_reading_refuses_what_it_cannot_fit_from():
-    rng, part_text, means = _sentences_that_predict_the_measures(2)
-    directions = rng.normal(size=(len(PART_NAMES), 4, len(ATTRIBUTES))).astype(np.float32)
-    labels = np.array([0, 0, 1, 1])
-    with pytest.raises(ValueError, match="one label per window"):
-        AttributeMatcher.fit(directions, means[labels], part_text, reader_ridge=0.1)
-    with pytest.raises(ValueError, match="at least 3 trained classes"):
-        AttributeMatcher.fit(directions, means[labels], part_text, labels, reader_ridge=0.1)
-    with pytest.raises(ValueError, match="ridge penalty > 0"):
-        learned_directions(directions, means[labels], labels, part_text, 0.0)
 
 
 def test_a_class_without_part_sentences_gets_each_windows_mean_score():

@@ -178,12 +178,13 @@ def train(args: argparse.Namespace) -> int:
         dataset = load_dataset(name, data_dir=args.data_dir, skip_bad_files=args.skip_bad_files)
         # A file is named by its file name ("actions.npz"), which no built-in dataset name can be.
         parts.append(training_data(dataset, Path(name).name if name.endswith(".npz") else name.lower(), seed))
-    data = merge_training_data(parts)
+    named, colon, _ = args.unseen.rpartition(":")
+    # With "NAME:K" the unseen classes are NAME's: where one is a synonym of another dataset's, it keeps its own text.
+    data = merge_training_data(parts, lead=named if colon else None)
     try:
         split = resolve_split(data.name, args.unseen, data.dataset.num_classes, seed, data.part_classes)
     except ValueError as error:
         raise SettingsError(f"--unseen {args.unseen}: {error}") from error
-    named, colon, _ = args.unseen.rpartition(":")
     with run_log(Path(args.out)):
         log.info("fsvae train --dataset %s --unseen %s --out %s: %s", args.dataset, args.unseen, args.out, settings)
         print(f"fsvae train: {settings}; progress in {Path(args.out) / RUN_LOG}", file=sys.stderr)

@@ -201,17 +201,19 @@ def training_data(dataset: SkeletonDataset, name: str, seed: int) -> TrainingDat
     return TrainingData(name, dataset, descriptions, train_test_partition(dataset, name, seed))
 
 
-def merge_training_data(parts: list[TrainingData]) -> TrainingData:
+def merge_training_data(parts: list[TrainingData], lead: str | None = None) -> TrainingData:
     """Several datasets as one: skeletons mapped to NTU25, classes of each appended in turn.
 
     Each part keeps its own train/test protocol. Sequences are resampled to the
     highest frame rate among the parts; synonyms (:func:`synonym_groups`) become
-    one class. Two classes of the same name that are not listed as synonyms are
-    an error: they might not be the same action.
+    one class, named and described by the group's first member present, or by
+    the member of the part named ``lead``: a split whose unseen classes are that
+    dataset's must meet them by their own text. Two classes of the same name
+    that are not listed as synonyms are an error: they might not be the same action.
     """
     if len(parts) == 1:
         return parts[0]
-    descriptions, class_ids = _merged_classes(parts)
+    descriptions, class_ids = _merged_classes(parts, lead)
     fps = max(p.dataset.fps for p in parts)
     sequences, labels, sources, subjects = [], [], [], []
     for part, ids in zip(parts, class_ids):
@@ -234,7 +236,7 @@ def merge_training_data(parts: list[TrainingData]) -> TrainingData:
                         by_part)
 
 
-def _merged_classes(parts: list[TrainingData]) -> tuple[list[ActionDescription], list[np.ndarray]]:
+def _merged_classes(parts: list[TrainingData], lead: str | None) -> tuple[list[ActionDescription], list[np.ndarray]]:
     """The merged class list and, per part, the merged id of each of its class ids."""
     # Classes are keyed by (part position, name): two parts may carry the same dataset name (one file given twice).
     present = {(i, c.name.casefold()): c for i, p in enumerate(parts) for c in p.descriptions}
@@ -242,6 +244,7 @@ def _merged_classes(parts: list[TrainingData]) -> tuple[list[ActionDescription],
     for group in synonym_groups():
         members = [(i, name.casefold()) for dataset, name in group for i, p in enumerate(parts)
                    if p.name == dataset and (i, name.casefold()) in present]
+        members.sort(key=lambda member: parts[member[0]].name != lead)  # stable: the lead part's member first
         for member in members:
             leader[member] = members[0]
     merged: list[ActionDescription] = []

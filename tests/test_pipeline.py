@@ -210,6 +210,15 @@ def test_merging_makes_synonyms_one_class_and_resamples_to_the_highest_rate():
     np.testing.assert_allclose(merged.dataset.sequences[4][::2], sbu.dataset.sequences[0], atol=1e-6)
 
 
+def test_the_lead_dataset_names_and_describes_the_synonym_groups_it_is_in():
+    utd = named_part("utd-mhad", ["sit to stand", "right hand wave"])
+    nw = named_part("nw-ucla", ["stand up", "carry"])
+    merged = merge_training_data([nw, utd], lead="utd-mhad")
+    assert [d.name for d in merged.descriptions] == ["sit to stand", "carry", "right hand wave"]
+    assert merged.descriptions[0] is utd.descriptions[0]
+    assert merged.dataset.labels.tolist() == [0, 1, 0, 2]
+
+
 def test_classes_without_recordings_are_left_out():
     labels = np.array([3, 3, 7])
     data = SkeletonDataset(sequences=[np.zeros((2, 1, 25, 3), np.float32)] * 3, labels=labels,

@@ -62,7 +62,7 @@ def accuracies(held: np.ndarray, trained: np.ndarray, measures: tuple[np.ndarray
                                    m_train[fitted_on], table[trained])
     out = {"phrases": phrases.scores(m_test[scored], table[held], has),
            "phrases + learned": learned.scores(m_test[scored], table[held], has)}
-    # The ceiling: the matcher's correlation with each class's values its own mean standardised measures.
+    # The ceiling: the matcher's correlation, each class's values being its own windows' mean standardised measures.
     mean, scale = m_train[fitted_on].mean(0), m_train[fitted_on].std(0) + 1e-6
     z = lambda m: np.clip((m - mean) / scale, -CLIP, CLIP)  # noqa: E731
     own = np.stack([z(m_train[y_train == c]).mean(0) for c in np.concatenate([trained, held])])
@@ -78,7 +78,7 @@ def learned_directions(directions: np.ndarray, measures: np.ndarray, labels: np.
     measures (N, A) and labels (N,) (rows of ``trained_part_text`` (K, B, D)) are the trained classes'
     windows. Both readings are linear in a class's part sentences, so their sum is one set of directions.
     """
-    K, B, D = trained_part_text.shape
+    _, B, D = trained_part_text.shape
     present = np.unique(labels)
     z = np.clip((measures - measures.mean(0)) / (measures.std(0) + 1e-6), -CLIP, CLIP)
     targets = np.stack([z[labels == k].mean(0) for k in present])  # (K', A)

@@ -122,7 +122,6 @@ def train_vaes(
     best_state = copy.deepcopy(model.state_dict())
     if checkpoint_path is not None and checkpoint_path.exists():
         weights, info = load_checkpoint(checkpoint_path, optimizer, generator)
-        load_weights(model, weights["model"], checkpoint_path)
         if info.get("train_config") != config_to_dict(config):
             raise ValueError(f"{checkpoint_path}: saved with other training settings; use a fresh output folder")
         # The class text is recomputed by every run (and may differ in the last bits between machines): compare
@@ -132,6 +131,8 @@ def train_vaes(
                                        or not torch.allclose(saved_text, class_text.cpu(), atol=1e-4)):
             raise ValueError(f"{checkpoint_path}: saved while training with another class text (settings that "
                              "choose it changed?); use a fresh output folder")
+        # After the checks: a class text of another width would otherwise fail here, saying less.
+        load_weights(model, weights["model"], checkpoint_path)
         start_cycle, history = info["cycles_done"], info["history"]
         best_score, best_cycle = info["best_score"], info["best_cycle"]
         best_state = weights.get("best", best_state)

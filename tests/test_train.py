@@ -92,6 +92,15 @@ def test_resuming_with_another_class_text_is_refused(tmp_path):
     train_vaes(new_model(), features, labels, class_text + 1e-6, CONFIG, checkpoint_path=checkpoint, progress=False)
 
 
+def test_resuming_with_a_class_text_of_another_width_says_the_text_changed(tmp_path):
+    checkpoint = tmp_path / "run.ckpt.safetensors"
+    features, labels, class_text = small_problem()
+    train_vaes(new_model(), features, labels, class_text, CONFIG, checkpoint_path=checkpoint, progress=False)
+    narrower = FSVAE(VAEConfig(skeleton_dim=16, text_dim=16, latent_dim=8, skeleton_frequency=BANDS, text_frequency=BANDS))
+    with pytest.raises(ValueError, match="another class text"):
+        train_vaes(narrower, features, labels, class_text[:, :16], CONFIG, checkpoint_path=checkpoint, progress=False)
+
+
 def test_a_damaged_checkpoint_is_named(tmp_path):
     checkpoint = tmp_path / "run.ckpt.safetensors"
     checkpoint.write_bytes(b"\x00" * 64)

@@ -57,18 +57,22 @@ def accuracies(held: np.ndarray, trained: np.ndarray, measures: tuple[np.ndarray
     scored = np.isin(y_test, held)
     target = np.searchsorted(held, y_test[scored])
     has = np.ones(len(held), dtype=bool)
-    phrases = AttributeMatcher.fit(directions, m_train[fitted_on], table[trained])
-    learned = AttributeMatcher.fit(learned_directions(directions, m_train[fitted_on], rows, table[trained], ridge),
-                                   m_train[fitted_on], table[trained])
+    reference = m_train[fitted_on]
+    phrases = AttributeMatcher.fit(directions, reference, table[trained])
+    learned = AttributeMatcher.fit(learned_directions(directions, reference, rows, table[trained], ridge),
+                                   reference, table[trained])
     out = {"phrases": phrases.scores(m_test[scored], table[held], has),
            "phrases + learned": learned.scores(m_test[scored], table[held], has)}
     # The ceiling: the matcher's correlation, each class's values being its own windows' mean standardised measures.
-    mean, scale = m_train[fitted_on].mean(0), m_train[fitted_on].std(0) + 1e-6
-    z = lambda m: np.clip((m - mean) / scale, -CLIP, CLIP)  # noqa: E731
-    own = np.stack([z(m_train[y_train == c]).mean(0) for c in np.concatenate([trained, held])])
+    own = np.stack([standardised(m_train[y_train == c], reference).mean(0) for c in np.concatenate([trained, held])])
     own = (own - own[: len(trained)].mean(0)) / (own[: len(trained)].std(0) + 1e-9)
-    out["own windows"] = z(m_test[scored]) @ own[len(trained):].T
+    out["own windows"] = standardised(m_test[scored], reference) @ own[len(trained):].T
     return {name: float((scores.argmax(1) == target).mean() * 100) for name, scores in out.items()}
+
+
+def standardised(measures: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Measures (N, A) standardised over ``reference`` windows' measures and clipped, as the matcher does."""
+    return np.clip((measures - reference.mean(0)) / (reference.std(0) + 1e-6), -CLIP, CLIP)
 
 
 def learned_directions(directions: np.ndarray, measures: np.ndarray, labels: np.ndarray,
@@ -80,7 +84,7 @@ def learned_directions(directions: np.ndarray, measures: np.ndarray, labels: np.
     """
     _, B, D = trained_part_text.shape
     present = np.unique(labels)
-    z = np.clip((measures - measures.mean(0)) / (measures.std(0) + 1e-6), -CLIP, CLIP)
+    z = standardised(measures, measures)
     targets = np.stack([z[labels == k].mean(0) for k in present])  # (K', A)
     x = trained_part_text[present].reshape(len(present), B * D).astype(np.float64)
     x, targets = x - x.mean(0), targets - targets.mean(0)
@@ -102,9 +106,8 @@ def main() -> None:
     path = Path(args.config) if Path(args.config).exists() else HERE / "configs" / args.config
     config = load_settings(PipelineConfig, path).resolved()
     data = training_data(load_dataset(args.dataset), args.dataset, 0)
-    labels_all = data.dataset.labels
     train, test = np.flatnonzero(data.is_train), np.flatnonzero(~data.is_train)
-    w_train, y_train = make_windows(data.dataset, train, config.window, config.crops(labels_all[train]))
+    w_train, y_train = make_windows(data.dataset, train, config.window, config.crops(data.dataset.labels[train]))
     w_test, y_test = make_windows(data.dataset, test, config.window, 1)
     measures = measure_windows(w_train), measure_windows(w_test)
     encoder = SentenceEncoder(config.experiment.text)

@@ -179,8 +179,8 @@ def train(args: argparse.Namespace) -> int:
         # A file is named by its file name ("actions.npz"), which no built-in dataset name can be.
         parts.append(training_data(dataset, Path(name).name if name.endswith(".npz") else name.lower(), seed))
     named, colon, _ = args.unseen.rpartition(":")
-    # With "NAME:K" the unseen classes are NAME's: where one is a synonym of another dataset's, it keeps its own text.
-    data = merge_training_data(parts, lead=named if colon else None)
+    evaluated = named if colon else None  # "NAME:K": NAME's unseen classes, met by NAME's own text where merged
+    data = merge_training_data(parts, lead=evaluated)
     try:
         split = resolve_split(data.name, args.unseen, data.dataset.num_classes, seed, data.part_classes)
     except ValueError as error:
@@ -189,7 +189,7 @@ def train(args: argparse.Namespace) -> int:
         log.info("fsvae train --dataset %s --unseen %s --out %s: %s", args.dataset, args.unseen, args.out, settings)
         print(f"fsvae train: {settings}; progress in {Path(args.out) / RUN_LOG}", file=sys.stderr)
         result = train_pipeline(data, split, config, Path(args.out), progress=not args.quiet,
-                                evaluate_on=named if colon else None)
+                                evaluate_on=evaluated)
     m = result.metrics
     if m["zsl"] is None:
         print(f"deployment bundle of {data.dataset.num_classes} classes: test accuracy {m['seen']['top1']:.1%}, "

@@ -39,8 +39,11 @@ settings), and an ablation costs minutes instead of a backbone run.
 the README shows: mean and standard deviation over seeds of ZSL top-1 and GZSL
 S/U/H, with wall time and peak memory, then ZSL top-1 seed by seed, with a
 ``<variant>, transductive`` row for runs that report ``zsl.transductive``
-(the test windows recognised together, ``fsvae_core/transductive.py``);
-``paired`` also sets each such result against its own runs' zero-shot one.
+(the test windows recognised together, ``fsvae_core/transductive.py``) and a
+``<variant>, features`` row for runs that report ``zsl.features`` (variant
+``parts-text-choice-attr-features``: prototypes in the backbone's feature
+space regressed from text, ``fsvae_core/feature_prototypes.py``); ``paired``
+also sets each such result against its own runs' zero-shot one.
 """
 
 from __future__ import annotations
@@ -77,6 +80,12 @@ VARIANTS = {
     # The same, with the attribute scores (fsvae_core.attributes) to choose from beside the part scores.
     "parts-text-choice-attr": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0], "text_parts_choices": [["name", "ld"]],
                                               "attribute_weights": [0.0, 0.25, 0.5, 1.0]}},
+    # The same, with the prototypes in the backbone's feature space regressed from text (fsvae_core.feature_prototypes)
+    # added at a weight the validation classes choose; reported beside as zsl.features.
+    "parts-text-choice-attr-features": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
+                                                       "text_parts_choices": [["name", "ld"]],
+                                                       "attribute_weights": [0.0, 0.25, 0.5, 1.0],
+                                                       "feature_weights": [0.0, 0.5, 1.0, 2.0, 4.0, 8.0]}},
     # The same number of VAE steps in cycles half as long: validation often keeps the first cycle.
     "parts-short-cycles": {"experiment": {"part_weights": [0.0, 0.5, 1.0, 2.0],
                                           "train": {"cycles": 12, "steps_per_cycle": 500}}},
@@ -86,7 +95,11 @@ VARIANTS = {
 }
 SHARES_FULL_BACKBONE = ("no-frequency", "label-only", "no-local", "no-global", "no-alignment", "parts",
                         "parts-no-global", "parts-text-choice", "parts-text-choice-w4", "parts-text-choice-attr",
+                        "parts-text-choice-attr-features",
                         "parts-short-cycles", "parts-big-batch")
+# Results a run reports beside its zero-shot one (metrics.json zsl.<key>), each on its own row: the unseen test
+# windows refined as one batch (fsvae_core/transductive.py), and with the feature-space prototypes.
+BESIDE = ("transductive", "features")
 BACKBONE_CHECKPOINTS = ("backbone_validation.ckpt.safetensors", "backbone.ckpt.safetensors")
 
 
@@ -168,11 +181,10 @@ def table(args: argparse.Namespace) -> None:
     for (data, variant), runs in sorted(rows.items()):
         by_seed = {r["seed"]: f"{100 * r['zsl']['top1']:.1f}" for r in runs}
         print(f"| {data} | {variant} | " + " | ".join(by_seed.get(s, "") for s in seeds) + " |")
-        # The test windows refined as one batch (fsvae_core.transductive): another protocol, on its own row.
-        by_seed = {r["seed"]: f"{100 * r['zsl']['transductive']['top1']:.1f}" for r in runs
-                   if "transductive" in r["zsl"]}
-        if by_seed:
-            print(f"| {data} | {variant}, transductive | " + " | ".join(by_seed.get(s, "") for s in seeds) + " |")
+        for key in BESIDE:
+            by_seed = {r["seed"]: f"{100 * r['zsl'][key]['top1']:.1f}" for r in runs if key in r["zsl"]}
+            if by_seed:
+                print(f"| {data} | {variant}, {key} | " + " | ".join(by_seed.get(s, "") for s in seeds) + " |")
 
 
 def paired_difference(a: dict[int, float], b: dict[int, float], draws: int = 10000, seed: int = 0) -> dict | None:
@@ -194,7 +206,7 @@ def paired(args: argparse.Namespace) -> None:
     """Each variant against ``--baseline`` (``full``), and each dataset with ``--extra`` data against without,
     seed by seed."""
     zsl: dict[tuple[str, str, str], dict[int, float]] = {}
-    transductive: dict[tuple[str, str, str], dict[int, float]] = {}
+    beside: dict[tuple[str, str, str, str], dict[int, float]] = {}
     for metrics_file in sorted(Path(args.runs).glob("*/metrics.json")):
         m = json.loads(metrics_file.read_text())
         parts = RUN_NAME.match(metrics_file.parent.name)
@@ -202,8 +214,9 @@ def paired(args: argparse.Namespace) -> None:
             continue
         key, seed = (parts["data"], parts["k"], parts["variant"]), int(parts["seed"])
         zsl.setdefault(key, {})[seed] = 100 * m["zsl"]["top1"]
-        if "transductive" in m["zsl"]:
-            transductive.setdefault(key, {})[seed] = 100 * m["zsl"]["transductive"]["top1"]
+        for name in BESIDE:
+            if name in m["zsl"]:
+                beside.setdefault((*key, name), {})[seed] = 100 * m["zsl"][name]["top1"]
     print("| comparison | seeds | mean difference (points) | 95% interval | better / worse | sign test p |")
     print("| --- | --- | --- | --- | --- | --- |")
     for (data, k, variant), values in sorted(zsl.items()):
@@ -215,8 +228,8 @@ def paired(args: argparse.Namespace) -> None:
             continue
         for base, name in pairs:
             _print_pair(name, paired_difference(zsl.get(base, {}), values))
-    for (data, k, variant), values in sorted(transductive.items()):
-        _print_pair(f"{data}, {k} unseen, {variant}: transductive - zero-shot",
+    for (data, k, variant, name), values in sorted(beside.items()):
+        _print_pair(f"{data}, {k} unseen, {variant}: {name} - zero-shot",
                     paired_difference(zsl[data, k, variant], values))
 
 

@@ -17,12 +17,17 @@
    text with the best validation ZSL is the one trained and shipped.
    ``batch_weights`` offers the transductive refinement
    (:mod:`fsvae_core.transductive`); its weight is chosen here too, with the
-   validation classes' windows as the batch.
+   validation classes' windows as the batch. ``feature_weights`` offers the
+   prototypes in the backbone's feature space regressed from the class text
+   (:mod:`fsvae_core.feature_prototypes`), added to the chosen rule's scores
+   with the weight chosen here.
 2. Final stage: all seen classes train the VAEs for the chosen number of
    cycles; ZSL is measured on the unseen test set and GZSL on the full test
    set with the calibration from stage 1. Test data decide nothing. The
    transductive result (the unseen test windows refined as one batch) is
-   reported beside ZSL as ``zsl.transductive``, never in its place.
+   reported beside ZSL as ``zsl.transductive``, never in its place; the
+   rule with the feature-space prototypes as ``zsl.features``, beside it too
+   until a bundle can carry that term.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import torch
 from fsvae_core.attributes import AttributeMatcher
 from fsvae_core.classifiers import PrototypeClassifier, fit_latent_softmax, fit_linear_softmax
 from fsvae_core.decision import TEXT_BY, DecisionRule, fit_decision_rule
+from fsvae_core.feature_prototypes import FEATURE_PENALTY, FeatureRegressor
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.gzsl import CalibratedStacking, LogisticGate, accuracy, gzsl_result, per_class_accuracy, softmax
 from fsvae_core.model import FSVAE, VAEConfig
@@ -78,6 +84,9 @@ class ExperimentConfig:
     attribute_weights: tuple[float, ...] = (0.0,)
     # Weights of the transductive refinement (fsvae_core.transductive) chosen from; (0,) reports none.
     batch_weights: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+    # Weights of the feature-space prototypes (fsvae_core.feature_prototypes) chosen from; (0,) reports none.
+    feature_weights: tuple[float, ...] = (0.0,)
+    feature_penalty: float = FEATURE_PENALTY
 
     def __post_init__(self) -> None:
         if self.zsl_classifier not in ("prototype", "softmax"):
@@ -94,8 +103,11 @@ class ExperimentConfig:
             raise ValueError(f"attribute_weights must be a non-empty list of weights >= 0, got {self.attribute_weights}")
         if not self.batch_weights or any(w < 0 for w in self.batch_weights):
             raise ValueError(f"batch_weights must be a non-empty list of weights >= 0, got {self.batch_weights}")
-        if self.part_penalty <= 0:
-            raise ValueError(f"part_penalty must be positive, got {self.part_penalty}")
+        if not self.feature_weights or any(w < 0 for w in self.feature_weights):
+            raise ValueError(f"feature_weights must be a non-empty list of weights >= 0, got {self.feature_weights}")
+        if self.part_penalty <= 0 or self.feature_penalty <= 0:
+            raise ValueError(f"part_penalty and feature_penalty must be positive, got {self.part_penalty} and "
+                             f"{self.feature_penalty}")
         check_text_parts(self.text_parts, "text_parts")
         for parts in self.text_parts_choices:
             check_text_parts(parts, "text_parts_choices")
@@ -349,8 +361,10 @@ def run_zero_shot_protocol(
     chosen = validated[text_parts]
     text, stage1, part_choice = chosen.text, chosen.stage, chosen.part_choice
     rule1 = replace(rule1, weight=part_choice["weight"], attribute_weight=part_choice["attribute_weight"])
-    batch_choice = _choose_batch_weight(rule1.scores(stage1.model, text, pseudo_unseen, part_text, validation),
-                                        pseudo_unseen, validation, config)
+    validation_scores = rule1.scores(stage1.model, text, pseudo_unseen, part_text, validation)
+    batch_choice = _choose_batch_weight(validation_scores, pseudo_unseen, validation, config)
+    feature_choice = _choose_feature_weight(validation_scores, stage_train, pseudo_unseen, texts[text_parts],
+                                            validation, config)
 
     joint_classes = np.sort(np.concatenate([train_classes, validation]))
     trained = np.isin(joint_classes, train_classes)
@@ -398,6 +412,7 @@ def run_zero_shot_protocol(
                         "open_set": open_set},
         "validation": {"best_cycle": stage1.best_cycle, "zsl_top1": stage1.best_score, "history": stage1.history},
         "transductive": batch_choice,
+        "features": feature_choice,
         "final_history": stage2.history,
     }
     if len(unseen) == 0:  # deployment: every class trained, so only seen-class accuracy can be measured
@@ -427,6 +442,12 @@ def run_zero_shot_protocol(
         refined = unseen[refine_with_batch(scores, data.ztest.x, batch_choice["weight"]).argmax(1)]
         transductive = {"top1": accuracy(refined, data.ztest.y), "weight": batch_choice["weight"],
                         "per_class": per_class_accuracy(refined, data.ztest.y, unseen)}
+    if feature_choice is not None:
+        regressor = FeatureRegressor.fit(data.train.x, data.train.y, texts[text_parts], config.feature_penalty)
+        term = regressor.scores(data.ztest.x, texts[text_parts][unseen])
+        with_features = unseen[(scores + feature_choice["weight"] * term).argmax(1)]
+        zsl["features"] = {"top1": accuracy(with_features, data.ztest.y), "weight": feature_choice["weight"],
+                           "per_class": per_class_accuracy(with_features, data.ztest.y, unseen)}
 
     final_expert = fit_linear_softmax(torch.as_tensor(data.train.x), torch.as_tensor(np.searchsorted(seen, data.train.y)), len(seen), seed=seed)
     gtest_scores = part_rule.scores(stage2.model, text, data.gtest, part_text, all_classes)
@@ -497,4 +518,23 @@ def _choose_batch_weight(scores: np.ndarray, pseudo_unseen: LabelledFeatures, va
     best = max(grid, key=lambda w: (grid[w], -w))
     log.info("transductive weight on validation classes: %s -> %g", {f"{w:g}": round(v, 4) for w, v in grid.items()},
              best)
+    return {"weight": best, "validation_zsl": {str(w): v for w, v in grid.items()}}
+
+
+def _choose_feature_weight(scores: np.ndarray, trained: LabelledFeatures, pseudo_unseen: LabelledFeatures,
+                           class_text: np.ndarray, validation: np.ndarray, config: ExperimentConfig) -> dict | None:
+    """The weight of the feature-space prototypes (:mod:`fsvae_core.feature_prototypes`, fitted on ``trained``)
+    with the best validation ZSL among ``config.feature_weights`` (ties: the smaller); None when only 0 is offered.
+
+    ``scores`` (N, K) are the validation windows' scores with the part rule's terms; ``class_text`` (n_classes, Ct).
+    """
+    if max(config.feature_weights) == 0:
+        return None
+    regressor = FeatureRegressor.fit(trained.x, trained.y, class_text, config.feature_penalty)
+    term = regressor.scores(pseudo_unseen.x, class_text[validation])
+    grid = {float(w): accuracy(validation[(scores + w * term).argmax(1)], pseudo_unseen.y)
+            for w in sorted(set(config.feature_weights))}
+    best = max(grid, key=lambda w: (grid[w], -w))
+    log.info("feature-prototype weight on validation classes: %s -> %g",
+             {f"{w:g}": round(v, 4) for w, v in grid.items()}, best)
     return {"weight": best, "validation_zsl": {str(w): v for w, v in grid.items()}}

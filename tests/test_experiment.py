@@ -95,9 +95,27 @@ def test_the_transductive_result_is_reported_beside_zsl_with_its_weight_chosen_o
         assert zsl["transductive"]["top1"] == zsl["top1"]
 
 
-def test_transductive_weights_must_not_be_negative():
+def test_feature_prototypes_are_reported_beside_zsl_never_in_its_place(full_method, class_text):
+    assert full_method.metrics["features"] is None and "features" not in full_method.metrics["zsl"]
+    offered = (0.0, 1.0, 4.0)
+    config = dataclasses.replace(small_config(), feature_weights=offered)
+    result = run_zero_shot_protocol(generated_features(class_text), SPLIT, class_text, config, progress=False)
+    choice, zsl = result.metrics["features"], result.metrics["zsl"]
+    assert set(choice["validation_zsl"]) == {str(w) for w in offered}
+    assert choice["validation_zsl"][str(choice["weight"])] == max(choice["validation_zsl"].values())
+    assert zsl["features"]["weight"] == choice["weight"]
+    assert set(zsl["features"]["per_class"]) == set(SPLIT.unseen)
+    assert zsl["features"]["top1"] > 4 / len(SPLIT.unseen)
+    assert zsl["top1"] == full_method.metrics["zsl"]["top1"]  # the zero-shot result itself is untouched
+
+
+def test_offered_weights_must_not_be_negative_and_penalties_must_be_positive():
     with pytest.raises(ValueError, match="batch_weights"):
         ExperimentConfig(batch_weights=(0.0, -1.0))
+    with pytest.raises(ValueError, match="feature_weights"):
+        ExperimentConfig(feature_weights=(-0.5,))
+    with pytest.raises(ValueError, match="feature_penalty"):
+        ExperimentConfig(feature_penalty=0.0)
 
 
 def test_the_live_decision_rule_is_fitted_on_validation_classes_playing_text_added_actions(full_method):

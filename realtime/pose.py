@@ -26,7 +26,13 @@ Axis letters: M persons, V joints (33 landmarks).
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,6 +52,39 @@ _LEGACY_MODELS = {
     1: "modules/pose_landmark/pose_landmark_full.tflite",
     2: "modules/pose_landmark/pose_landmark_heavy.tflite",
 }
+
+
+# What MediaPipe's native code prints straight to file descriptor 2 when a graph runs its first image: TensorFlow
+# Lite's delegate, absl's note on logging before it is set up, a warning about feedback tensors. It says nothing
+# wrong, and `fsvae recognize` would print it again for every video it reads.
+_START_UP_NOTICES = re.compile(r"Created TensorFlow Lite XNNPACK delegate|All log messages before absl::InitializeLog"
+                               r"|Feedback manager requires a model with a single signature")
+
+
+@contextmanager
+def start_up_notices_held() -> Iterator[None]:
+    """Hold back what is written to file descriptor 2 inside the block; afterwards pass every line on but
+    MediaPipe's start-up notices (``_START_UP_NOTICES``), so that nothing else written meanwhile is lost."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (a closed or replaced stderr): hold nothing
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not _START_UP_NOTICES.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
 @dataclass(frozen=True)
@@ -162,7 +201,11 @@ class PoseEstimator:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"frame_bgr must be an (H, W, 3) uint8 BGR image, got {image.dtype} {image.shape}")
         rgb = np.ascontiguousarray(image[:, :, ::-1])  # BGR -> RGB only: no mirroring
-        result = backend.process(rgb, timestamp_ms)
+        if self.frames == 0:  # the graph starts on its first image, and says so on descriptor 2
+            with start_up_notices_held():
+                result = backend.process(rgb, timestamp_ms)
+        else:
+            result = backend.process(rgb, timestamp_ms)
         self.frames += 1
         self.found += result is not None
         if result is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from calibration import NTU25, MediaPipe33, to_canonical
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
-from realtime.pose import PoseEstimator, PoseResult, place_in_camera  # noqa: E402
+from realtime.pose import PoseEstimator, PoseResult, place_in_camera, start_up_notices_held  # noqa: E402
 
 VIDEO = "videos/S001C001P001R001A001_rgb.avi"
 FRAMES = 40
@@ -116,6 +117,21 @@ def test_blank_image_has_no_person():
     with PoseEstimator.create() as estimator:
         assert estimator.estimate(np.zeros((240, 320, 3), dtype=np.uint8)) is None
         assert estimator.frames == 1 and estimator.found == 0
+
+
+def test_the_graphs_start_up_notices_are_not_shown(capfd):
+    with PoseEstimator.create() as estimator:
+        estimator.estimate(np.zeros((240, 320, 3), dtype=np.uint8))
+        estimator.estimate(np.zeros((240, 320, 3), dtype=np.uint8))
+    err = capfd.readouterr().err
+    assert "XNNPACK" not in err and "Feedback manager" not in err and "absl::InitializeLog" not in err
+
+
+def test_whatever_else_is_written_while_the_notices_are_held_is_passed_on(capfd):
+    with start_up_notices_held():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"E0000 something really went wrong\n")
+    assert capfd.readouterr().err == "E0000 something really went wrong\n"
 
 
 def test_nothing_is_downloaded(monkeypatch):

@@ -27,7 +27,7 @@
    transductive result (the unseen test windows refined as one batch) is
    reported beside ZSL as ``zsl.transductive``, never in its place; the
    rule with the feature-space prototypes as ``zsl.features``, beside it too
-   until a bundle can carry that term.
+   (measured, not adopted: a bundle does not carry that term).
 """
 
 from __future__ import annotations

@@ -67,11 +67,16 @@ def start_up_notices_held() -> Iterator[None]:
     MediaPipe's start-up notices (``_START_UP_NOTICES``), so that nothing else written meanwhile is lost."""
     try:
         sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable descriptor 2 (a closed or replaced stderr): hold nothing
+        held = tempfile.TemporaryFile()
+    except (OSError, ValueError):  # nowhere to hold it, or stderr closed: hold nothing
         yield
         return
-    with tempfile.TemporaryFile() as held:
+    with held:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no descriptor 2 to hold
+            yield
+            return
         os.dup2(held.fileno(), 2)
         try:
             yield

@@ -66,7 +66,7 @@ from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
 from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text
 from fsvae_core.attributes import ATTRIBUTES, AttributeMatcher
-from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone
+from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, extract_features
 from fsvae_core.decision import TEXT_BY, DecisionRule
 from fsvae_core.descriptions import PART_NAMES, ActionDescription, DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE, VAEConfig
@@ -78,8 +78,8 @@ from fsvae_core.text import (DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, Te
 FORMAT = "fsvae-bundle"
 # 3: the parts section may carry attribute scores (a reader of 2 would score without them, so it must refuse);
 # 2: the manifest carries a digest of itself; 1: checksums of the files only. All three are read.
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 PROTOTYPES = "prototypes.safetensors"
@@ -111,7 +111,10 @@ class ClassEntry:
 
     ``seen`` classes get ``gzsl_gamma`` subtracted from their scores (calibrated
     stacking); ``origin`` is ``"trained"`` for classes written by training and
-    ``"user"`` for classes added later by :func:`add_action`.
+    ``"user"`` for classes added later by :func:`add_action`. ``examples`` is
+    the number of recordings a user showed of the action, whose windows its
+    prototype was taken from instead of its text (0: from its text); such an
+    action has no part sentences, so its part and attribute terms are neutral.
     """
 
     name: str
@@ -120,6 +123,7 @@ class ClassEntry:
     seen: bool
     origin: Origin
     parts: tuple[tuple[str, str], ...] | None = None  # body-part sentences, as ActionDescription.parts
+    examples: int = 0
 
     def __post_init__(self) -> None:
         # No control, invisible or direction-changing characters; at most 200 / 4000 characters.
@@ -136,6 +140,11 @@ class ClassEntry:
             for part, sentence in checked:
                 check_action_text(f"ClassEntry.parts.{part}", sentence, MAX_DESCRIPTION_CHARS)
             object.__setattr__(self, "parts", checked)
+        if not _is_int(self.examples) or self.examples < 0:
+            raise ValueError(f"ClassEntry.examples must be a count >= 0, got {self.examples!r}")
+        if self.examples and (self.parts is not None or self.origin != "user"):
+            raise ValueError(f"ClassEntry {self.name!r}: an action added by example is a user's and has no part "
+                             "sentences (its prototype comes from the examples)")
 
     @property
     def description(self) -> ActionDescription:
@@ -145,6 +154,8 @@ class ClassEntry:
         data = {"name": self.name, "ld": self.ld, "gd": self.gd, "seen": self.seen, "origin": self.origin}
         if self.parts is not None:
             data["parts"] = dict(self.parts)
+        if self.examples:
+            data["examples"] = self.examples
         return data
 
     @classmethod
@@ -153,8 +164,8 @@ class ClassEntry:
         if not isinstance(data, Mapping):
             raise ValueError(f"expected an object with name, ld, gd, seen, origin, got {data!r}")
         keys = {"name", "ld", "gd", "seen", "origin"}
-        if not keys <= set(data) <= keys | {"parts"}:
-            raise ValueError(f"keys must be {sorted(keys)} and optionally 'parts', got {sorted(data)}")
+        if not keys <= set(data) <= keys | {"parts", "examples"}:
+            raise ValueError(f"keys must be {sorted(keys)} and optionally 'parts' and 'examples', got {sorted(data)}")
         parts = data.get("parts")
         if parts is not None and not isinstance(parts, Mapping):
             raise ValueError(f"parts must be an object of body-part sentences, got {parts!r}")
@@ -438,6 +449,36 @@ def prototype_for(vae: FSVAE, class_text_row: torch.Tensor | np.ndarray) -> torc
     return _embed_text(vae, row[None])[0]
 
 
+def example_prototype(bundle: Bundle, recordings: Sequence[np.ndarray]) -> torch.Tensor:
+    """The prototype of an action shown in recordings: where the skeleton VAE puts their windows.
+
+    Each recording's windows, (n, M, T, V, 3) as the model takes them (``Recognizer.prepare``; what
+    ``realtime.recognize.model_windows`` reads from a file), give the unit mean of their windows' unit latent
+    means; the prototype is the unit mean of those, so a long recording counts no more than a short one.
+
+    Returns:
+        (Z,) float32 on the CPU.
+
+    Raises:
+        BundleError: no recording, or one (named by its place, from 1) that is not a non-empty stack of the
+            bundle's windows.
+    """
+    if len(recordings) == 0:
+        raise BundleError(f"{bundle.path}: an action shown by example needs at least one recording")
+    backbone, vae = bundle.build_backbone(), bundle.build_vae()
+    shape = (bundle.max_persons, bundle.window_frames, backbone.config.n_joints, 3)
+    means = []
+    for number, windows in enumerate(recordings, 1):
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 5 or len(windows) == 0 or windows.shape[1:] != shape or not np.isfinite(windows).all():
+            raise BundleError(f"{bundle.path}: example recording {number} must be a non-empty stack of finite "
+                              f"windows (n, {', '.join(map(str, shape))}), got {windows.shape}")
+        with torch.no_grad():
+            latents = vae.embed_skeleton(torch.from_numpy(extract_features(backbone, windows))).float()
+        means.append(torch.nn.functional.normalize(torch.nn.functional.normalize(latents, dim=1).mean(0), dim=0))
+    return torch.nn.functional.normalize(torch.stack(means).mean(0), dim=0)
+
+
 def save_bundle(
     path: str | Path,
     *,
@@ -585,9 +626,9 @@ def list_actions(path: str | Path) -> list[ClassEntry]:
 
 def add_action(
     path: str | Path, name: str, ld: str, gd: str, encoder: SentenceEncoder | None = None,
-    parts: Mapping[str, str] | None = None,
+    parts: Mapping[str, str] | None = None, examples: Sequence[np.ndarray] | None = None,
 ) -> ClassEntry:
-    """Add an action described by text; no retraining.
+    """Add an action described by text, or shown in recordings; no retraining.
 
     The three texts are embedded with the bundle's text model and parts
     (:func:`class_embeddings`), the bundle's text VAE encoder turns that class
@@ -597,6 +638,10 @@ def add_action(
     with the part-aware rule scores an action without them by FS-VAE alone,
     its part and attribute terms being the mean of the other classes'
     (:mod:`fsvae_core.parts`, :mod:`fsvae_core.attributes`).
+    ``examples``, the windows of each recording of a person doing the action
+    (:func:`example_prototype`), give the prototype instead of the text, which
+    is still embedded and kept; such an action takes no part sentences, so its
+    part and attribute terms are neutral too.
 
     Args:
         encoder: a sentence encoder for the bundle's text model (to share its
@@ -611,7 +656,9 @@ def add_action(
             invisible or direction-changing character (a newline is an error,
             not a space) or longer than 200 / 4000 characters
             (:mod:`fsvae_core.action_text`), a name already present (ignoring
-            case), an encoder for another model, or a bundle that does not load.
+            case), an encoder for another model, part sentences together with
+            examples, an example that is not a stack of the bundle's windows,
+            or a bundle that does not load.
     """
     path = Path(path)
     bundle = load_bundle(path)
@@ -625,6 +672,9 @@ def add_action(
             check_action_text(f"{path}: new action.parts.{part}", sentence, MAX_DESCRIPTION_CHARS)
     except (DescriptionError, ValueError) as error:
         raise BundleError(str(error)) from error
+    if examples is not None and description.parts is not None:
+        raise BundleError(f"{path}: new action {description.name!r} is shown by examples, which give its prototype; "
+                          "leave out its part sentences")
     index = _find(bundle.classes, description.name)
     if index is not None:
         raise BundleError(f"{path}: an action named {bundle.classes[index].name!r} is already in the bundle; "
@@ -639,7 +689,7 @@ def add_action(
     if row.shape[1] != bundle.class_text.shape[1]:
         raise BundleError(f"{path}: text model {text.model!r} gives {row.shape[1]}-d class vectors "
                           f"but the bundle's are {bundle.class_text.shape[1]}-d")
-    prototype = prototype_for(bundle.build_vae(), row[0])  # (Z,)
+    prototype = prototype_for(bundle.build_vae(), row[0]) if examples is None else example_prototype(bundle, examples)
     part_row = None
     if bundle.part_text is not None:
         part_row = torch.from_numpy(part_text_embeddings([description], encoder)[0])  # (1, B, D)
@@ -647,7 +697,7 @@ def add_action(
             raise BundleError(f"{path}: text model {text.model!r} gives body-part embeddings of shape "
                               f"{tuple(part_row.shape[1:])} but the bundle's are {tuple(bundle.part_text.shape[1:])}")
     entry = ClassEntry(description.name, description.ld, description.gd, seen=False, origin="user",
-                       parts=description.parts)
+                       parts=description.parts, examples=0 if examples is None else len(examples))
     _rewrite_classes(bundle, bundle.classes + [entry], bundle.tables.appended(ClassTables(prototype[None], row, part_row)))
     return entry
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from calibration.normalize import NormalizationConfig
@@ -300,6 +301,52 @@ def test_add_action_refuses_duplicates_empty_texts_and_a_foreign_encoder(bundle_
     with pytest.raises(BundleError, match="embedded with 'all-MiniLM-L6-v2'"):
         add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=other)
     assert list_actions(bundle_path) == _classes()
+
+
+def test_an_action_shown_by_example_takes_the_place_its_windows_have(tmp_path, encoder):
+    from realtime.inference import Recognizer
+    from test_inference import make_bundle, random_window
+
+    fresh_bundle = make_bundle(tmp_path / "bundle", encoder)  # with a backbone: examples are windows
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder)
+    rng = np.random.default_rng(0)
+    motion = random_window(11)
+
+    def recording(n: int) -> np.ndarray:  # windows of one motion, each with its own tracker jitter
+        return np.stack([recognizer.prepare(motion + rng.normal(0, 0.01, motion.shape).astype(np.float32))
+                         for _ in range(n)])
+
+    shown = [recording(3), recording(1)]
+    entry = add_action(fresh_bundle, "stretch", "the arms reach out", "stretching", encoder=encoder, examples=shown)
+    assert entry.examples == 2 and entry.origin == "user" and not entry.seen and entry.parts is None
+    bundle = load_bundle(fresh_bundle)
+    backbone, vae = bundle.build_backbone(), bundle.build_vae()
+    with torch.no_grad():
+        means = [F.normalize(F.normalize(vae.embed_skeleton(backbone.features(torch.from_numpy(w))), dim=1).mean(0),
+                             dim=0) for w in shown]
+    torch.testing.assert_close(bundle.prototypes[-1], F.normalize(torch.stack(means).mean(0), dim=0), atol=1e-5, rtol=0)
+    assert bundle.classes[-1] == entry  # the count survives the manifest
+    scores = Recognizer.from_bundle(bundle, device="cpu", encoder=encoder).scores_prepared(recording(4))
+    assert (scores.argmax(1) == 3).all()
+    with pytest.raises(BundleError, match="example recording 2 must be a non-empty stack"):
+        add_action(fresh_bundle, "reach", "a", "b", encoder=encoder, examples=[shown[0], shown[0][:, :, :5]])
+    with pytest.raises(BundleError, match="leave out its part sentences"):
+        add_action(fresh_bundle, "reach", "a", "b", encoder=encoder, examples=shown,
+                   parts={part: "still" for part in PART_NAMES})
+    assert [c.name for c in list_actions(fresh_bundle)][-1] == "stretch"
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({"examples": -1}, "count >= 0"),
+    ({"examples": 2, "origin": "trained"}, "added by example is a user's"),
+    ({"examples": 2, "parts": tuple((p, "still") for p in PART_NAMES)}, "no part sentences"),
+])
+def test_an_entry_shown_by_example_is_a_users_without_parts(fields, match):
+    with pytest.raises(ValueError, match=match):
+        ClassEntry(**{"name": "stretch", "ld": "a", "gd": "b", "seen": False, "origin": "user", **fields})
+    shown = ClassEntry("stretch", "a", "b", seen=False, origin="user", examples=2)
+    assert ClassEntry.from_dict(shown.to_dict()) == shown
+    assert "examples" not in ClassEntry("wave", "a", "b", seen=False, origin="user").to_dict()  # older readers' form
 
 
 def test_remove_action_removes_one_and_refuses_unknown_or_last(bundle_path, encoder):

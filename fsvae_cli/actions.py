@@ -1,5 +1,6 @@
 """``fsvae actions list|add|remove``: the actions of a bundle (``--bundle B``) or of a running ``fsvae-live``
-(``--control ENDPOINT``), changed by text alone (no retraining)."""
+(``--control ENDPOINT``), changed by text, or by recordings that show an action (``--example``), without
+retraining."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-KINDS = {"trained": "trained", "unseen": "unseen", "user": "added"}  # what `list` prints for each kind of class
+# What `list` prints for each kind of class.
+KINDS = {"trained": "trained", "unseen": "unseen", "user": "added", "example": "shown"}
 APPLY_TIMEOUT_S = 120.0  # how long --control waits for a change to be made (the first add loads the text model)
 
 
@@ -35,6 +37,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         "action by its descriptions alone")  # fmt: skip
     p.add_argument("--parts-file", metavar="JSON",
                    help="the six part sentences as a JSON object {\"head\": \"...\", ...} (add; instead of --part)")
+    p.add_argument("--example", action="append", metavar="FILE", default=[],
+                   help="a recording of a person doing the action (video, .skeleton or dataset file; add with "
+                        "--bundle; repeat for more): the action is recognised by how it looks there, not by its "
+                        "words, which are kept with it")  # fmt: skip
     p.set_defaults(handler=actions, check=check)
 
 
@@ -71,8 +77,12 @@ def check(args: argparse.Namespace) -> str | None:
     missing = [f"--{name}" for name in needed if not getattr(args, name)]
     if missing:
         return f"actions {args.action} needs {' '.join(missing)}"
-    if (args.part or args.parts_file) and args.action != "add":
-        return "--part and --parts-file go with actions add"
+    if (args.part or args.parts_file or args.example) and args.action != "add":
+        return "--part, --parts-file and --example go with actions add"
+    if args.example and (args.part or args.parts_file):
+        return "an action shown by --example is recognised by its recordings: leave out --part and --parts-file"
+    if args.example and args.control is not None:
+        return "--example goes with --bundle: the recordings are read here, not by the running recognizer"
     if args.part and args.parts_file:
         return "give the part sentences by --part or by --parts-file, not both"
     if args.curve_keys is not None and args.control is None:
@@ -83,7 +93,7 @@ def check(args: argparse.Namespace) -> str | None:
 def kind(entry) -> str:
     """``trained`` (learnt from recordings), ``unseen`` (a training class known only by its text) or ``added`` (by a user)."""
     if entry.origin == "user":
-        return KINDS["user"]
+        return KINDS["example" if entry.examples else "user"]
     return KINDS["trained"] if entry.seen else KINDS["unseen"]
 
 
@@ -117,20 +127,44 @@ def actions(args: argparse.Namespace) -> int:
     elif args.action == "add":
         # The text model prints a bar while its weights load; one line of result is enough here.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        entry = add_action(args.bundle, args.name, args.ld, args.gd, parts=parts)
-        print(f"added {entry.name!r} to {args.bundle}")
+        examples = None
+        if args.example:
+            examples = example_windows(args.bundle, args.example)
+            if examples is None:
+                return 1
+        entry = add_action(args.bundle, args.name, args.ld, args.gd, parts=parts, examples=examples)
+        shown = f" as {entry.examples} recording{'s' if entry.examples > 1 else ''} show it" if entry.examples else ""
+        print(f"added {entry.name!r} to {args.bundle}{shown}")
         bundle = load_bundle(args.bundle, verify=False)
-        if parts is None and bundle.part_weight > 0:
+        if parts is None and examples is None and bundle.part_weight > 0:
             print(f"note: {entry.name!r} has no part sentences (--part); this bundle's part-aware rule scores it by "
                   "its descriptions alone", file=sys.stderr)  # fmt: skip
         unused = [flag for part, flag in (("ld", "--ld"), ("gd", "--gd")) if part not in bundle.text.parts]
-        if unused:  # the validation classes of its training chose a shorter class text
+        if unused and examples is None:  # the validation classes of its training chose a shorter class text
             print(f"note: this bundle's class text is {text_name(bundle.text.parts)}; {' and '.join(unused)} "
                   "is kept with the action but not embedded", file=sys.stderr)  # fmt: skip
     else:
         entry = remove_action(args.bundle, args.name)
         print(f"removed {entry.name!r} from {args.bundle}")
     return 0
+
+
+def example_windows(bundle: str, files: list[str]) -> list | None:
+    """Every window of each ``--example`` file as the bundle's model takes them, read as ``fsvae recognize`` reads
+    files; None (each unreadable file named on stderr) when any cannot be read or shows no one."""
+    from fsvae_core.bundle import load_bundle
+    from realtime.inference import Recognizer
+    from realtime.recognize import ClipError, model_windows
+
+    recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu")
+    windows, failed = [], False
+    for path in files:
+        try:
+            windows.append(model_windows(path, recognizer))
+        except ClipError as error:
+            print(f"fsvae actions: {error}", file=sys.stderr)
+            failed = True
+    return None if failed else windows
 
 
 def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:

@@ -292,6 +292,35 @@ def test_actions_add_takes_part_sentences_by_option_or_file(tmp_path, small_bund
     assert "catch" not in {entry.name for entry in list_actions(bundle)}
 
 
+def test_actions_add_by_example_reads_each_recording_and_lists_the_action_as_shown(tmp_path, small_bundle, capsys):
+    import shutil
+
+    from fsvae_core.bundle import list_actions
+    from test_recognize import kinect_v1_clip, write_clip
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    shown = [str(write_clip(tmp_path / f"wave{i}.json", kinect_v1_clip(40, seed=i))) for i in range(2)]
+    add = ["actions", "add", "--bundle", str(bundle), "--ld", "the right hand waves", "--gd", "waving hello"]
+    assert main([*add, "--name", "wave hello", "--example", shown[0], "--example", shown[1]]) == 0
+    assert capsys.readouterr().out == f"added 'wave hello' to {bundle} as 2 recordings show it\n"
+    assert next(e for e in list_actions(bundle) if e.name == "wave hello").examples == 2
+    assert main(["actions", "list", "--bundle", str(bundle)]) == 0
+    assert "shown" in next(line for line in capsys.readouterr().out.splitlines() if line.startswith("wave hello"))
+    # A wave of another seed is best matched by the action its examples showed.
+    other = write_clip(tmp_path / "wave9.json", kinect_v1_clip(40, seed=9))
+    assert main(["recognize", str(other), "--bundle", str(bundle), "--device", "cpu", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["topk"][0]["name"] == "wave hello"
+    # A recording that cannot be read is named, and nothing is added.
+    (tmp_path / "bad.json").write_text("[]")
+    assert main([*add, "--name", "wave twice", "--example", shown[0], "--example", str(tmp_path / "bad.json")]) == 1
+    assert f"{tmp_path / 'bad.json'}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a usage error, before anything is read
+        main([*add, "--name", "wave twice", "--example", shown[0], "--part", "head=nods"])
+    assert "leave out --part" in capsys.readouterr().err
+    assert "wave twice" not in {entry.name for entry in list_actions(bundle)}
+
+
 def test_actions_add_says_when_the_bundle_leaves_a_description_out_of_its_class_text(tmp_path, capsys):
     from fsvae_core.bundle import list_actions
     from fsvae_core.text import SentenceEncoder

@@ -54,7 +54,7 @@ _LEGACY_MODELS = {
 }
 
 
-# What MediaPipe's native code prints straight to file descriptor 2 when a graph runs its first image: TensorFlow
+# What MediaPipe's native code prints straight to file descriptor 2 when a graph starts its models: TensorFlow
 # Lite's delegate, absl's note on logging before it is set up, a warning about feedback tensors. It says nothing
 # wrong, and `fsvae recognize` would print it again for every video it reads.
 _START_UP_NOTICES = re.compile(r"Created TensorFlow Lite XNNPACK delegate|All log messages before absl::InitializeLog"
@@ -175,15 +175,20 @@ class PoseEstimator:
                     f"num_poses={num_poses} needs the Tasks API: give model_path a pose landmarker .task file "
                     "(the bundled legacy model tracks one person)"
                 )
-            backend: _Backend = _LegacyBackend(model_complexity, min_detection_confidence, min_tracking_confidence,
-                                               smooth)
+            with start_up_notices_held():
+                backend: _Backend = _LegacyBackend(model_complexity, min_detection_confidence,
+                                                   min_tracking_confidence, smooth)
+                # The graph starts its models on threads of its own, which print their notices a moment later;
+                # one blank image waits for them, so they come while held, and it holds no one to track.
+                backend.process(np.zeros((64, 64, 3), np.uint8), None)
         else:
             path = Path(model_path).expanduser()
             if path.suffix != ".task":
                 raise ValueError(f"model_path must be a MediaPipe Tasks .task file, got {path}")
             if not path.is_file():
                 raise ValueError(f"pose model file {path} does not exist")
-            backend = _TasksBackend(path, num_poses, min_detection_confidence, min_tracking_confidence)
+            with start_up_notices_held():
+                backend = _TasksBackend(path, num_poses, min_detection_confidence, min_tracking_confidence)
         return cls(backend, float(field_of_view_deg))
 
     @property
@@ -206,11 +211,7 @@ class PoseEstimator:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"frame_bgr must be an (H, W, 3) uint8 BGR image, got {image.dtype} {image.shape}")
         rgb = np.ascontiguousarray(image[:, :, ::-1])  # BGR -> RGB only: no mirroring
-        if self.frames == 0:  # the graph starts on its first image, and says so on descriptor 2
-            with start_up_notices_held():
-                result = backend.process(rgb, timestamp_ms)
-        else:
-            result = backend.process(rgb, timestamp_ms)
+        result = backend.process(rgb, timestamp_ms)
         self.frames += 1
         self.found += result is not None
         if result is None:

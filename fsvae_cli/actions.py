@@ -39,8 +39,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                    help="the six part sentences as a JSON object {\"head\": \"...\", ...} (add; instead of --part)")
     p.add_argument("--example", action="append", metavar="FILE", default=[],
                    help="a recording of a person doing the action (video, .skeleton or dataset file; add with "
-                        "--bundle; repeat for more): the action is recognised by how it looks there, not by its "
-                        "words, which are kept with it")  # fmt: skip
+                        "--bundle; repeat for more): its windows, not the descriptions, place the action; part "
+                        "sentences still count")  # fmt: skip
     p.set_defaults(handler=actions, check=check)
 
 
@@ -79,8 +79,6 @@ def check(args: argparse.Namespace) -> str | None:
         return f"actions {args.action} needs {' '.join(missing)}"
     if (args.part or args.parts_file or args.example) and args.action != "add":
         return "--part, --parts-file and --example go with actions add"
-    if args.example and (args.part or args.parts_file):
-        return "an action shown by --example is recognised by its recordings: leave out --part and --parts-file"
     if args.example and args.control is not None:
         return "--example goes with --bundle: the recordings are read here, not by the running recognizer"
     if args.part and args.parts_file:
@@ -136,9 +134,9 @@ def actions(args: argparse.Namespace) -> int:
         shown = f" as {entry.examples} recording{'s' if entry.examples > 1 else ''} show it" if entry.examples else ""
         print(f"added {entry.name!r} to {args.bundle}{shown}")
         bundle = load_bundle(args.bundle, verify=False)
-        if parts is None and examples is None and bundle.part_weight > 0:
+        if parts is None and bundle.part_weight > 0:
             print(f"note: {entry.name!r} has no part sentences (--part); this bundle's part-aware rule scores it by "
-                  "its descriptions alone", file=sys.stderr)  # fmt: skip
+                  f"its {'examples' if examples else 'descriptions'} alone", file=sys.stderr)  # fmt: skip
         unused = [flag for part, flag in (("ld", "--ld"), ("gd", "--gd")) if part not in bundle.text.parts]
         if unused and examples is None:  # the validation classes of its training chose a shorter class text
             print(f"note: this bundle's class text is {text_name(bundle.text.parts)}; {' and '.join(unused)} "

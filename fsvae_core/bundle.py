@@ -113,8 +113,8 @@ class ClassEntry:
     stacking); ``origin`` is ``"trained"`` for classes written by training and
     ``"user"`` for classes added later by :func:`add_action`. ``examples`` is
     the number of recordings a user showed of the action, whose windows its
-    prototype was taken from instead of its text (0: from its text); such an
-    action has no part sentences, so its part and attribute terms are neutral.
+    prototype was taken from instead of its text (0: from its text); its part
+    sentences, if any, still give its part and attribute terms.
     """
 
     name: str
@@ -142,9 +142,8 @@ class ClassEntry:
             object.__setattr__(self, "parts", checked)
         if not _is_int(self.examples) or self.examples < 0:
             raise ValueError(f"ClassEntry.examples must be a count >= 0, got {self.examples!r}")
-        if self.examples and (self.parts is not None or self.origin != "user"):
-            raise ValueError(f"ClassEntry {self.name!r}: an action added by example is a user's and has no part "
-                             "sentences (its prototype comes from the examples)")
+        if self.examples and self.origin != "user":
+            raise ValueError(f"ClassEntry {self.name!r}: only an action a user added can be shown by example")
 
     @property
     def description(self) -> ActionDescription:
@@ -640,8 +639,8 @@ def add_action(
     (:mod:`fsvae_core.parts`, :mod:`fsvae_core.attributes`).
     ``examples``, the windows of each recording of a person doing the action
     (:func:`example_prototype`), give the prototype instead of the text, which
-    is still embedded and kept; such an action takes no part sentences, so its
-    part and attribute terms are neutral too.
+    is still embedded and kept; the part sentences keep their part and
+    attribute terms.
 
     Args:
         encoder: a sentence encoder for the bundle's text model (to share its
@@ -656,9 +655,8 @@ def add_action(
             invisible or direction-changing character (a newline is an error,
             not a space) or longer than 200 / 4000 characters
             (:mod:`fsvae_core.action_text`), a name already present (ignoring
-            case), an encoder for another model, part sentences together with
-            examples, an example that is not a stack of the bundle's windows,
-            or a bundle that does not load.
+            case), an encoder for another model, an example that is not a
+            stack of the bundle's windows, or a bundle that does not load.
     """
     path = Path(path)
     bundle = load_bundle(path)
@@ -672,9 +670,6 @@ def add_action(
             check_action_text(f"{path}: new action.parts.{part}", sentence, MAX_DESCRIPTION_CHARS)
     except (DescriptionError, ValueError) as error:
         raise BundleError(str(error)) from error
-    if examples is not None and description.parts is not None:
-        raise BundleError(f"{path}: new action {description.name!r} is shown by examples, which give its prototype; "
-                          "leave out its part sentences")
     index = _find(bundle.classes, description.name)
     if index is not None:
         raise BundleError(f"{path}: an action named {bundle.classes[index].name!r} is already in the bundle; "

@@ -330,18 +330,18 @@ def test_an_action_shown_by_example_takes_the_place_its_windows_have(tmp_path, e
     assert (scores.argmax(1) == 3).all()
     with pytest.raises(BundleError, match="example recording 2 must be a non-empty stack"):
         add_action(fresh_bundle, "reach", "a", "b", encoder=encoder, examples=[shown[0], shown[0][:, :, :5]])
-    with pytest.raises(BundleError, match="leave out its part sentences"):
-        add_action(fresh_bundle, "reach", "a", "b", encoder=encoder, examples=shown,
-                   parts={part: "still" for part in PART_NAMES})
-    assert [c.name for c in list_actions(fresh_bundle)][-1] == "stretch"
+    # Its part sentences, if given, stay with it: they give its part and attribute terms.
+    still = {part: "stays still" for part in PART_NAMES}
+    reach = add_action(fresh_bundle, "reach", "a", "b", encoder=encoder, examples=shown, parts=still)
+    assert reach.examples == 2 and dict(reach.parts) == still
+    assert [c.name for c in list_actions(fresh_bundle)][-2:] == ["stretch", "reach"]
 
 
 @pytest.mark.parametrize("fields, match", [
     ({"examples": -1}, "count >= 0"),
-    ({"examples": 2, "origin": "trained"}, "added by example is a user's"),
-    ({"examples": 2, "parts": tuple((p, "still") for p in PART_NAMES)}, "no part sentences"),
+    ({"examples": 2, "origin": "trained"}, "only an action a user added"),
 ])
-def test_an_entry_shown_by_example_is_a_users_without_parts(fields, match):
+def test_only_a_users_action_is_shown_by_example(fields, match):
     with pytest.raises(ValueError, match=match):
         ClassEntry(**{"name": "stretch", "ld": "a", "gd": "b", "seen": False, "origin": "user", **fields})
     shown = ClassEntry("stretch", "a", "b", seen=False, origin="user", examples=2)

@@ -8,10 +8,12 @@
 Axis letters: K classes, Z latent size, Ct class-vector width (len(parts) x sentence dim).
 JSON and safetensors only: loading a bundle never unpickles anything.
 
-Actions change by text alone (:func:`add_action`, :func:`remove_action`): a
-class's prototype is the frozen text VAE's latent mean of its class vector
-``f_t``, so adding one needs the sentence encoder and the text encoder, never
-training. Only ``prototypes.safetensors`` and ``manifest.json`` change;
+Actions change without training (:func:`add_action`, :func:`remove_action`):
+a class's prototype is the frozen text VAE's latent mean of its class vector
+``f_t``, or, for an action a user shows in recordings (format version 4: its
+entry counts them), the mean of where the frozen backbone and skeleton VAE
+put their windows (:func:`example_prototype`). Only
+``prototypes.safetensors`` and ``manifest.json`` change;
 ``weights.safetensors`` is carried over untouched.
 
 Every write builds the complete new bundle in a hidden sibling directory

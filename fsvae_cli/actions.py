@@ -89,7 +89,8 @@ def check(args: argparse.Namespace) -> str | None:
 
 
 def kind(entry) -> str:
-    """``trained`` (learnt from recordings), ``unseen`` (a training class known only by its text) or ``added`` (by a user)."""
+    """``trained`` (learnt from recordings), ``unseen`` (a training class known only by its text), ``added`` (by a
+    user, by text) or ``shown`` (by a user, by recordings of it)."""
     if entry.origin == "user":
         return KINDS["example" if entry.examples else "user"]
     return KINDS["trained"] if entry.seen else KINDS["unseen"]

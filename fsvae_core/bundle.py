@@ -78,8 +78,9 @@ from fsvae_core.text import (DEFAULT_TEXT_MODEL, TEXT_PARTS, SentenceEncoder, Te
                              class_embeddings)
 
 FORMAT = "fsvae-bundle"
+# 4: a class entry may count the recordings that showed it (its prototype is theirs, not its text's);
 # 3: the parts section may carry attribute scores (a reader of 2 would score without them, so it must refuse);
-# 2: the manifest carries a digest of itself; 1: checksums of the files only. All three are read.
+# 2: the manifest carries a digest of itself; 1: checksums of the files only. All four are read.
 FORMAT_VERSION = 4
 READABLE_VERSIONS = (1, 2, 3, 4)
 MANIFEST = "manifest.json"

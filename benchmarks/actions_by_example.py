@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -62,8 +63,6 @@ def recording_windows(dataset, index: int, recognizer: Recognizer) -> np.ndarray
 
 def shown_bundle(bundle: Path, copy: Path, dataset, unseen: list[str], pools: dict[str, np.ndarray], shots: int) -> Path:
     """A copy of ``bundle`` whose ``unseen`` actions are shown by ``shots`` recordings each (from ``pools``)."""
-    import shutil
-
     shutil.copytree(bundle, copy)
     recognizer = Recognizer.from_bundle(load_bundle(copy), device="cpu")
     entries = {entry.name: entry for entry in list_actions(copy)}
@@ -78,8 +77,6 @@ def shown_bundle(bundle: Path, copy: Path, dataset, unseen: list[str], pools: di
 
 def only(bundle: Path, copy: Path, names: list[str]) -> Path:
     """A copy of ``bundle`` with only the actions ``names``."""
-    import shutil
-
     shutil.copytree(bundle, copy)
     for entry in list_actions(copy):
         if entry.name not in names:
@@ -135,8 +132,6 @@ def camera(bundle: Path) -> int:
             examples = {a.name: [samples_windows(shown[i].samples(), recognizer)] for i, a in enumerate(actions)}
             for setting in SETTINGS:  # the same lists, each action shown instead of described
                 copy = Path(work) / f"shown_{setting.replace(' ', '_')}"
-                import shutil
-
                 shutil.copytree(copies[f"text: {setting}"], copy)
                 for action in actions:
                     if action.name in {e.name for e in list_actions(copy) if e.origin == "user"}:

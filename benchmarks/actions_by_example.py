@@ -144,11 +144,15 @@ def camera(bundle: Path) -> int:
                 results = evaluate(Recognizer.from_bundle(load_bundle(copy), device="cpu"), pairs)
                 answers.setdefault(setting, []).extend(results)
         print(f"person {actor} shown, {len(test)} clips of the others recognised", flush=True)
+    summaries = {setting: summarise(results, [""] * len(results), truth, names) for setting, results in answers.items()}
     print(f"\n| florence_dev, {len(truth)} clips (each person's actions shown by another) | best candidate | decided |")
     print("| --- | --- | --- |")
-    for setting, results in answers.items():
-        s = summarise(results, [""] * len(results), truth, names)
+    for setting, s in summaries.items():
         print(f"| {setting} | {100 * s['best']:.1f}% | {100 * s['decided']:.1f}% |")
+    print("\n| action, best candidate | " + " | ".join(summaries) + " |")
+    print("| --- " * (len(summaries) + 1) + "|")
+    for name in names:
+        print(f"| {name} | " + " | ".join(f"{100 * s['per_class'][name]['best']:.0f}%" for s in summaries.values()) + " |")
     return 0
 
 

@@ -54,24 +54,26 @@ from zero_shot_results import paired_difference
 HERE = Path(__file__).resolve().parent
 
 
+def samples_windows(samples, recognizer: Recognizer) -> np.ndarray:
+    """The windows of one recording's pose samples as the live recognizer makes them, (n, M, T, V, 3)."""
+    return np.stack([recognizer.prepare(joints) for joints in live_windows(samples, recognizer.bundle.skeleton).windows])
+
+
 def recording_windows(dataset, index: int, recognizer: Recognizer) -> np.ndarray:
-    """One recording's windows as the live recognizer makes them, (n, M, T, V, 3)."""
-    samples = SequenceReplaySource(dataset.sequences[index], dataset.layout, dataset.fps, realtime=False)
-    stream = live_windows(samples, recognizer.bundle.skeleton)
-    return np.stack([recognizer.prepare(joints) for joints in stream.windows])
+    """One dataset recording's windows as the live recognizer makes them, (n, M, T, V, 3)."""
+    return samples_windows(SequenceReplaySource(dataset.sequences[index], dataset.layout, dataset.fps,
+                                                realtime=False), recognizer)
 
 
-def shown_bundle(bundle: Path, copy: Path, dataset, unseen: list[str], pools: dict[str, np.ndarray], shots: int) -> Path:
-    """A copy of ``bundle`` whose ``unseen`` actions are shown by ``shots`` recordings each (from ``pools``)."""
+def shown_instead(bundle: Path, copy: Path, actions, examples: dict[str, list[np.ndarray]], encoder=None) -> Path:
+    """A copy of ``bundle`` in which each of ``actions`` (name, ld, gd, parts) named in ``examples`` is removed and
+    added again, shown by its examples' windows; its texts and part sentences stay."""
     shutil.copytree(bundle, copy)
-    recognizer = Recognizer.from_bundle(load_bundle(copy), device="cpu")
-    entries = {entry.name: entry for entry in list_actions(copy)}
-    for name in unseen:
-        entry = entries[name]
-        examples = [recording_windows(dataset, i, recognizer) for i in pools[name][:shots]]
-        remove_action(copy, name)
-        add_action(copy, entry.name, entry.ld, entry.gd, parts=None if entry.parts is None else dict(entry.parts),
-                   examples=examples)
+    for action in actions:
+        if action.name in examples:
+            remove_action(copy, action.name)
+            add_action(copy, action.name, action.ld, action.gd, encoder=encoder,
+                       parts=None if action.parts is None else dict(action.parts), examples=examples[action.name])
     return copy
 
 
@@ -103,11 +105,6 @@ def measure(bundle: Path, clips, truth_names: list[str], unseen: list[str]) -> d
                                                      for r, u in zip(b["answers"], is_unseen) if u]))}
 
 
-def samples_windows(samples, recognizer: Recognizer) -> np.ndarray:
-    """The windows of one clip's pose samples as the live recognizer makes them, (n, M, T, V, 3)."""
-    return np.stack([recognizer.prepare(joints) for joints in live_windows(samples, recognizer.bundle.skeleton).windows])
-
-
 def camera(bundle: Path) -> int:
     """The florence_dev clips: each person in turn shows the 9 actions once, the others are recognised."""
     from camera_florence import ACTIONS, load_clips
@@ -130,16 +127,12 @@ def camera(bundle: Path) -> int:
             copies = {f"text: {s}": p for s, p in setting_bundles(bundle, Path(work), actions, encoder).items()}
             recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu")
             examples = {a.name: [samples_windows(shown[i].samples(), recognizer)] for i, a in enumerate(actions)}
-            for setting in SETTINGS:  # the same lists, each action shown instead of described
-                copy = Path(work) / f"shown_{setting.replace(' ', '_')}"
-                shutil.copytree(copies[f"text: {setting}"], copy)
-                for action in actions:
-                    if action.name in {e.name for e in list_actions(copy) if e.origin == "user"}:
-                        remove_action(copy, action.name)
-                        add_action(copy, action.name, action.ld, action.gd, encoder=encoder,
-                                   parts=None if action.parts is None else dict(action.parts),
-                                   examples=examples[action.name])
-                copies[f"shown once: {setting}"] = copy
+            for setting in SETTINGS:  # the same lists, each added action shown instead of described
+                described = copies[f"text: {setting}"]
+                added = {e.name for e in list_actions(described) if e.origin == "user"}  # not the trained namesakes
+                copies[f"shown once: {setting}"] = shown_instead(
+                    described, Path(work) / f"shown_{setting.replace(' ', '_')}", actions,
+                    {name: windows for name, windows in examples.items() if name in added}, encoder)
             for setting, copy in copies.items():
                 results = evaluate(Recognizer.from_bundle(load_bundle(copy), device="cpu"), pairs)
                 answers.setdefault(setting, []).extend(results)
@@ -192,10 +185,14 @@ def main(argv: list[str] | None = None) -> int:
                                             realtime=False))) for i in test]
         truth = [names[data.dataset.labels[i]] for i in test]
         rows["text"][seed] = measure(run / "bundle", clips, truth, unseen)
+        recognizer = Recognizer.from_bundle(load_bundle(run / "bundle"), device="cpu")
+        entries = [entry for entry in list_actions(run / "bundle") if entry.name in unseen]
         for setting in settings[1:]:
+            shots = int(setting.split()[0])
+            examples = {name: [recording_windows(data.dataset, i, recognizer) for i in pools[name][:shots]]
+                        for name in unseen}
             with tempfile.TemporaryDirectory() as work:
-                copy = shown_bundle(run / "bundle", Path(work) / "shown", data.dataset, unseen, pools,
-                                    int(setting.split()[0]))
+                copy = shown_instead(run / "bundle", Path(work) / "shown", entries, examples)
                 rows[setting][seed] = measure(copy, clips, truth, unseen)
         print(f"seed {seed}: " + "; ".join(f"{s} " + ", ".join(f"{k} {100 * v:.1f}" for k, v in rows[s][seed].items())
                                           for s in settings), flush=True)

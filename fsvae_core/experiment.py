@@ -515,10 +515,7 @@ def _choose_batch_weight(scores: np.ndarray, pseudo_unseen: LabelledFeatures, va
         return None
     grid = {float(w): accuracy(validation[refine_with_batch(scores, pseudo_unseen.x, w).argmax(1)], pseudo_unseen.y)
             for w in sorted(set(config.batch_weights))}
-    best = max(grid, key=lambda w: (grid[w], -w))
-    log.info("transductive weight on validation classes: %s -> %g", {f"{w:g}": round(v, 4) for w, v in grid.items()},
-             best)
-    return {"weight": best, "validation_zsl": {str(w): v for w, v in grid.items()}}
+    return _best_weight(grid, "transductive weight")
 
 
 def _choose_feature_weight(scores: np.ndarray, trained: LabelledFeatures, pseudo_unseen: LabelledFeatures,
@@ -534,7 +531,11 @@ def _choose_feature_weight(scores: np.ndarray, trained: LabelledFeatures, pseudo
     term = regressor.scores(pseudo_unseen.x, class_text[validation])
     grid = {float(w): accuracy(validation[(scores + w * term).argmax(1)], pseudo_unseen.y)
             for w in sorted(set(config.feature_weights))}
+    return _best_weight(grid, "feature-prototype weight")
+
+
+def _best_weight(grid: dict[float, float], what: str) -> dict:
+    """The weight of ``grid`` (weight -> validation ZSL) that scores best, ties to the smaller, logged as ``what``."""
     best = max(grid, key=lambda w: (grid[w], -w))
-    log.info("feature-prototype weight on validation classes: %s -> %g",
-             {f"{w:g}": round(v, 4) for w, v in grid.items()}, best)
+    log.info("%s on validation classes: %s -> %g", what, {f"{w:g}": round(v, 4) for w, v in grid.items()}, best)
     return {"weight": best, "validation_zsl": {str(w): v for w, v in grid.items()}}

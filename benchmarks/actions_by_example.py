@@ -1,7 +1,7 @@
 """Actions shown by example against actions added by text, through the product's own path.
 
     python3 benchmarks/actions_by_example.py --runs R --dataset utd-mhad --unseen 5 --variant V [--seeds 0,...,9] [--examples 1,3]
-    python3 benchmarks/actions_by_example.py --camera [--bundle B]
+    python3 benchmarks/actions_by_example.py --camera [--bundle B] [--show 2]
 
 For each finished run ``R/<dataset>-u<K>-<V>-s<seed>`` of ``zero_shot_results.py``
 (whose bundle holds the seen classes, trained, and the unseen ones by their
@@ -25,8 +25,13 @@ clips (``camera_florence.py``: MediaPipe poses, mirrored back, cached) and the
 shipped bundle: for each of the 5 people in turn, the 9 actions are shown by
 that person's first clip of each and the other people's clips are
 recognised, against the same clips with the actions added by text
-(``text_actions.setting_bundles``: ``text only`` and ``added``). The clips
-show the 9 actions to the bundle, never to its training. In both benchmarks
+(``text_actions.setting_bundles``: ``text only`` and ``added``), and shown
+live (``fsvae actions add --control ... --show S``): the example clip played
+as a camera stream after the person stood ready for 2 s in its first pose, its
+last pose held after it, and the windows kept by the live recognizer's own
+``Showing`` over the S seconds from a quarter second before the clip starts
+(a person reacting to the countdown). The clips show the 9 actions to the
+bundle, never to its training. In both benchmarks
 an action shown keeps its body-part sentences, and with them its part and
 attribute terms; only its prototype comes from the recordings.
 """
@@ -46,7 +51,9 @@ from fsvae_core.bundle import add_action, list_actions, load_bundle, remove_acti
 from fsvae_core.pipeline import training_data
 from fsvae_core.skeleton_data import load_dataset
 from realtime.capture import SequenceReplaySource
-from realtime.inference import Recognizer
+from fsvae_core.decision import window_motion
+from realtime.capture import PoseSample
+from realtime.inference import ClassChange, Recognizer, Showing
 from realtime.recognize import live_windows
 from text_actions import SETTINGS, evaluate, setting_bundles, summarise
 from zero_shot_results import paired_difference
@@ -57,6 +64,30 @@ HERE = Path(__file__).resolve().parent
 def samples_windows(samples, recognizer: Recognizer) -> np.ndarray:
     """The windows of one recording's pose samples as the live recognizer makes them, (n, M, T, V, 3)."""
     return np.stack([recognizer.prepare(joints) for joints in live_windows(samples, recognizer.bundle.skeleton).windows])
+
+
+def live_shown_windows(samples: list[PoseSample], recognizer: Recognizer, show_s: float,
+                       ready_s: float = 2.0, reaction_s: float = 0.25) -> np.ndarray:
+    """The windows a live showing of ``show_s`` seconds keeps of one clip, (n, M, T, V, 3): the clip as a camera
+    stream, after ``ready_s`` of its first pose and before its last pose held, the showing starting
+    ``reaction_s`` before the clip (see the module's docstring)."""
+    step = float(np.median(np.diff([sample.timestamp_s for sample in samples])))
+    start, end = samples[0].timestamp_s, samples[-1].timestamp_s
+    seen = [sample for sample in samples if sample.joints is not None]
+
+    def held(sample: PoseSample, times) -> list[PoseSample]:
+        return [PoseSample(float(t), sample.joints, sample.layout) for t in times]
+
+    stream = (held(seen[0], start - step * np.arange(round(ready_s / step), 0, -1)) + list(samples)
+              + held(seen[-1], end + step * np.arange(1, round((show_s + ready_s) / step))))
+    showing = Showing(ClassChange("add", "shown"), "camera", 1000 * (start - reaction_s), 1000 * (start - reaction_s + show_s))
+    for time_s, joints in live_windows(stream, recognizer.bundle.skeleton).events:
+        if joints is not None:
+            window = recognizer.prepare(joints)
+            showing.offer("camera", window, not recognizer.rule.is_still(window_motion(window[None]))[0], 1000 * time_s)
+    if not showing.windows:
+        raise ValueError(f"no window moved in {show_s:g} s of the clip")
+    return np.stack(showing.windows)
 
 
 def recording_windows(dataset, index: int, recognizer: Recognizer) -> np.ndarray:
@@ -105,7 +136,7 @@ def measure(bundle: Path, clips, truth_names: list[str], unseen: list[str]) -> d
                                                      for r, u in zip(b["answers"], is_unseen) if u]))}
 
 
-def camera(bundle: Path) -> int:
+def camera(bundle: Path, show_s: float = 2.0) -> int:
     """The florence_dev clips: each person in turn shows the 9 actions once, the others are recognised."""
     from camera_florence import ACTIONS, load_clips
     from fsvae_core import paths
@@ -126,13 +157,16 @@ def camera(bundle: Path) -> int:
         with tempfile.TemporaryDirectory() as work:
             copies = {f"text: {s}": p for s, p in setting_bundles(bundle, Path(work), actions, encoder).items()}
             recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu")
-            examples = {a.name: [samples_windows(shown[i].samples(), recognizer)] for i, a in enumerate(actions)}
-            for setting in SETTINGS:  # the same lists, each added action shown instead of described
-                described = copies[f"text: {setting}"]
-                added = {e.name for e in list_actions(described) if e.origin == "user"}  # not the trained namesakes
-                copies[f"shown once: {setting}"] = shown_instead(
-                    described, Path(work) / f"shown_{setting.replace(' ', '_')}", actions,
-                    {name: windows for name, windows in examples.items() if name in added}, encoder)
+            ways = {"shown once": lambda samples: samples_windows(samples, recognizer),
+                    f"shown live {show_s:g} s": lambda samples: live_shown_windows(samples, recognizer, show_s)}
+            for way, windows_of in ways.items():
+                examples = {a.name: [windows_of(list(shown[i].samples()))] for i, a in enumerate(actions)}
+                for setting in SETTINGS:  # the same lists, each added action shown instead of described
+                    described = copies[f"text: {setting}"]
+                    added = {e.name for e in list_actions(described) if e.origin == "user"}  # not trained namesakes
+                    copies[f"{way}: {setting}"] = shown_instead(
+                        described, Path(work) / f"{way}_{setting}".replace(" ", "_"), actions,
+                        {name: windows for name, windows in examples.items() if name in added}, encoder)
             for setting, copy in copies.items():
                 results = evaluate(Recognizer.from_bundle(load_bundle(copy), device="cpu"), pairs)
                 answers.setdefault(setting, []).extend(results)
@@ -153,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--camera", action="store_true", help="the florence_dev camera clips and --bundle")
     parser.add_argument("--bundle", type=Path, default=HERE.parent / "fsvae_core" / "default_bundle")
+    parser.add_argument("--show", type=float, default=2.0, help="with --camera: seconds of a live showing")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench"))
     parser.add_argument("--dataset")
     parser.add_argument("--unseen", type=int)
@@ -161,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", default="1,3", help="how many recordings show each action, comma-separated")
     args = parser.parse_args(argv)
     if args.camera:
-        return camera(args.bundle)
+        return camera(args.bundle, args.show)
     if not (args.dataset and args.unseen and args.variant):
         parser.error("give --dataset, --unseen and --variant (the runs of zero_shot_results.py), or --camera")
     dataset = load_dataset(args.dataset)

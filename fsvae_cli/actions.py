@@ -1,16 +1,19 @@
 """``fsvae actions list|add|remove``: the actions of a bundle (``--bundle B``) or of a running ``fsvae-live``
-(``--control ENDPOINT``), changed by text, or by recordings that show an action (``--example``), without
-retraining."""
+(``--control ENDPOINT``), changed by text, by recordings that show an action (``--example``) or by a person
+showing it to the running recognizer's camera (``--show``), without retraining."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
+
+from realtime.messages import MAX_SHOW_S, MIN_SHOW_S
 
 # What `list` prints for each kind of class.
 KINDS = {"trained": "trained", "unseen": "unseen", "user": "added", "example": "shown"}
@@ -41,6 +44,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                    help="a recording of a person doing the action (video, .skeleton or dataset file; add with "
                         "--bundle; repeat for more): its windows, not the descriptions, place the action; part "
                         "sentences still count")  # fmt: skip
+    p.add_argument("--show", type=float, metavar="SECONDS",
+                   help="add with --control: a person shows the action to the running recognizer's camera for "
+                        "SECONDS (0.5-30) after a countdown; its windows, not the descriptions, place the action, "
+                        "as --example does")  # fmt: skip
+    p.add_argument("--source", metavar="ID",
+                   help="with --show: the camera (source id) that sees the person; needed when several do")
+    p.add_argument("--countdown", type=float, default=3.0, metavar="SECONDS",
+                   help="with --show: seconds to get into place before the showing starts (default 3)")
     p.set_defaults(handler=actions, check=check)
 
 
@@ -80,7 +91,16 @@ def check(args: argparse.Namespace) -> str | None:
     if (args.part or args.parts_file or args.example) and args.action != "add":
         return "--part, --parts-file and --example go with actions add"
     if args.example and args.control is not None:
-        return "--example goes with --bundle: the recordings are read here, not by the running recognizer"
+        return ("--example goes with --bundle: the recordings are read here, not by the running recognizer "
+                "(--show shows it an action live)")
+    if args.show is not None and (args.action != "add" or args.control is None):
+        return "--show goes with actions add --control (a running fsvae-live's camera); a bundle takes --example"
+    if (args.source is not None or args.countdown != 3.0) and args.show is None:
+        return "--source and --countdown go with --show"
+    if args.show is not None and not MIN_SHOW_S <= args.show <= MAX_SHOW_S:
+        return f"--show takes {MIN_SHOW_S:g} to {MAX_SHOW_S:g} seconds, got {args.show:g}"
+    if args.countdown < 0 or not math.isfinite(args.countdown):
+        return f"--countdown must be 0 or more seconds, got {args.countdown:g}"
     if args.part and args.parts_file:
         return "give the part sentences by --part or by --parts-file, not both"
     if args.curve_keys is not None and args.control is None:
@@ -186,6 +206,8 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
         try:
             if args.action == "list":
                 reply = client.call("list")
+            elif args.action == "add" and args.show is not None:
+                reply = show_live(client, args, parts)
             elif args.action == "add":
                 reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd, parts=parts)
             else:
@@ -195,12 +217,16 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
                 return 2
             if args.action == "list":
                 for info in reply.actions:
-                    print(f"{info.name}  {'trained' if info.seen else 'text only'}")
+                    print(f"{info.name}  {'trained' if info.seen else 'shown' if info.examples else 'text only'}")
                 return 0
             change = reply.status["accepted"]
-            deadline = time.monotonic() + APPLY_TIMEOUT_S
+            deadline = time.monotonic() + APPLY_TIMEOUT_S + (args.show or 0.0)
+            shown = args.show is None
             while True:
                 status = client.call("status").status
+                if not shown and status.get("showing") is None:
+                    print(f"shown for {args.show:g} s", file=sys.stderr, flush=True)
+                    shown = True
                 if change not in status.get("pending_changes", []):
                     break
                 if time.monotonic() > deadline:
@@ -216,5 +242,20 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
         failed = [text for text in status.get("failed_changes", []) if text.startswith(f"{change} failed")]
         print(f"fsvae: error: {failed[-1] if failed else f'{change} was not made'}", file=sys.stderr)
         return 1
-    print(f"{'added' if args.action == 'add' else 'removed'} {args.name!r} on {args.control}")
+    print(f"{'added' if args.action == 'add' else 'removed'} {args.name!r} on {args.control}"
+          + (f", as {reply.status['showing']['source_id']} showed it" if args.show is not None else ""))
     return 0
+
+
+def show_live(client, args: argparse.Namespace, parts: dict[str, str] | None):
+    """Count down on stderr, then ask the recognizer to take the next ``--show`` seconds of its camera as the
+    action; the reply, once the showing has been accepted (it then runs on its own)."""
+    for left in range(math.ceil(args.countdown), 0, -1):
+        print(f"showing {args.name!r} in {left}...", file=sys.stderr, flush=True)
+        time.sleep(args.countdown / math.ceil(args.countdown))
+    reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd, parts=parts, show_s=args.show,
+                        source_id=args.source)  # fmt: skip
+    if reply.ok:
+        source = reply.status["showing"]["source_id"]
+        print(f"now: show {args.name!r} to {source} for {args.show:g} s", file=sys.stderr, flush=True)
+    return reply

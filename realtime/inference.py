@@ -16,7 +16,8 @@ Two layers, so the logic is testable without sockets:
   action there never stalls the windows: :class:`ClassChanges` checks the
   request, answers ``accepted`` at once, embeds the text and rewrites the
   bundle in a worker thread, and the loop swaps the new classes in between
-  two batches.
+  two batches. An action shown live (``add`` with ``show_s``) first gathers
+  the moving windows of one camera for that long (:class:`Showing`).
 
 Axis letters: N windows, T frames, M persons, V joints, C=3 coordinates,
 K classes, Z latent size.
@@ -36,6 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,8 @@ from realtime.transport import (
 )
 
 SOURCE = "inference"  # the LogEvent source of this process
+ACTIVE_SOURCE_S = 2.0  # a source that sent a window of a person this recently can show an action
+MAX_SHOWN_WINDOWS = 600  # windows one showing keeps (30 s at fsvae-live's stride takes 120)
 READY_LINE = "inference: ready"  # on stderr once the sockets are open (fsvae-live then starts a file's capture)
 RUNTIMES = ("torch", "onnx")  # what scores windows: PyTorch, or the exported graph in onnxruntime (CPU)
 
@@ -233,7 +237,7 @@ class Recognizer:
 
     def actions(self) -> list[ActionInfo]:
         """The actions the recognizer can name, in prototype-row order."""
-        return [ActionInfo(entry.name, entry.seen) for entry in self.classes]
+        return [ActionInfo(entry.name, entry.seen, entry.examples) for entry in self.classes]
 
     def _text_encoder(self) -> SentenceEncoder:
         if self._encoder is None:
@@ -471,18 +475,51 @@ def _name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClassChange:
-    """One accepted ``add`` or ``remove``, waiting for the worker."""
+    """One accepted ``add`` or ``remove``, waiting for the worker; ``examples``: the windows of each recording
+    that shows an added action, (n, M, T, V, 3) each (:func:`fsvae_core.bundle.example_prototype`)."""
 
     command: str
     name: str
     ld: str | None = None
     gd: str | None = None
     parts: tuple[tuple[str, str], ...] | None = None  # (part name, sentence), checked by the descriptions
+    examples: tuple[np.ndarray, ...] | None = None
 
     def __str__(self) -> str:
         return f"{self.command} {self.name!r}"
+
+
+@dataclass
+class Showing:
+    """An action being shown live: the windows of ``source_id`` that reach the loop between ``start_ms`` and
+    ``end_ms`` (this machine's clock) and in which the body moves, as :meth:`Recognizer.prepare` made them.
+
+    They are what the live recognizer scores while the person acts, so the action is placed where its
+    windows will fall when it is done again (the windows' history before the start included).
+    """
+
+    change: ClassChange
+    source_id: str
+    start_ms: float
+    end_ms: float
+    windows: list[np.ndarray] = field(default_factory=list)  # each (M, T, V, 3)
+    still: int = 0  # windows of the source in the period in which the body stood still
+
+    def offer(self, source_id: str, window: np.ndarray, moving: bool, at_ms: float) -> None:
+        """Keep ``window`` if it is from the shown source, within the period, and moving."""
+        if source_id != self.source_id or not self.start_ms <= at_ms <= self.end_ms:
+            return
+        if not moving:
+            self.still += 1
+        elif len(self.windows) < MAX_SHOWN_WINDOWS:
+            self.windows.append(window)
+
+    def status(self, now: float) -> dict[str, Any]:
+        """What ``status`` says of it: name, source, seconds left, windows gathered."""
+        return {"name": self.change.name, "source_id": self.source_id,
+                "seconds_left": round(max(0.0, self.end_ms - now) / 1000.0, 2), "windows": len(self.windows)}
 
 
 class ClassChanges:
@@ -495,12 +532,16 @@ class ClassChanges:
     (loading the text model on first use, a few seconds), rewrites the bundle
     and reads the classes back; :meth:`apply_done` (in the loop's thread,
     between two batches) makes the recognizer score against them. Changes are
-    applied in the order they were accepted. A change that fails after it was
+    applied in the order they were accepted. An action shown live
+    (:meth:`show`) waits in :attr:`showing` until its period ends, fed by
+    :meth:`Showing.offer`; :meth:`apply_done` then hands its windows to the
+    worker with it (or fails it, when no window moved), and no other change
+    is accepted meanwhile. A change that fails after it was
     accepted (the disk, the text model) is kept in ``failed`` and returned by
     :meth:`apply_done` so the loop can log it.
 
-    Only :meth:`submit`, :meth:`apply_done`, :meth:`pending` and :meth:`close`
-    may be called, all from the loop's thread.
+    Only :meth:`submit`, :meth:`show`, :meth:`apply_done`, :meth:`pending`
+    and :meth:`close` may be called, all from the loop's thread.
     """
 
     MAX_FAILED = 20  # failures kept for `status`
@@ -514,6 +555,7 @@ class ClassChanges:
         self._thread: threading.Thread | None = None
         self.failed: deque = deque(maxlen=self.MAX_FAILED)
         self.applied = 0
+        self.showing: Showing | None = None
 
     def pending(self) -> list[str]:
         """The accepted changes not yet applied, in order, e.g. ``["add 'juggle'"]``."""
@@ -536,6 +578,30 @@ class ClassChanges:
         Raises:
             BundleError: the change cannot be made (the text says why, as the bundle would).
         """
+        change = self._checked(command, name, ld, gd, parts)
+        self._waiting.append(change)
+        self._queue(change)
+        return change
+
+    def show(self, name: str, ld: str, gd: str, parts: Mapping[str, str] | None, source_id: str,
+             seconds: float, now: float) -> ClassChange:
+        """Check an add shown live by ``source_id`` for ``seconds`` from ``now`` (ms) and start gathering its
+        windows; the change is pending until they have been gathered and the worker has made it.
+
+        Raises:
+            BundleError: as :meth:`submit` says, or another showing is under way.
+        """
+        change = self._checked("add", name, ld, gd, parts)
+        self._waiting.append(change)
+        self.showing = Showing(change, source_id, now, now + 1000.0 * seconds)
+        return change
+
+    def _checked(self, command: str, name: str, ld: str | None, gd: str | None,
+                 parts: Mapping[str, str] | None) -> ClassChange:
+        """The change ``command`` asks for, checked against the classes as they will be."""
+        if self.showing is not None:
+            raise BundleError(f"{self.path}: {self.showing.source_id} is showing {self.showing.change.name!r} "
+                              "right now; send this again once it has been shown")  # fmt: skip
         planned = self._planned()
         keys = {_name_key(existing): existing for existing in planned}
         if command == "add":
@@ -549,23 +615,42 @@ class ClassChanges:
             if _name_key(description.name) in keys:
                 raise BundleError(f"{self.path}: an action named {keys[_name_key(description.name)]!r} is already in "
                                   "the bundle; remove it first or choose another name")  # fmt: skip
-            change = ClassChange("add", description.name, description.ld, description.gd, description.parts)
-        elif command == "remove":
+            return ClassChange("add", description.name, description.ld, description.gd, description.parts)
+        if command == "remove":
             if _name_key(name) not in keys:
                 close = difflib.get_close_matches(_name_key(name), list(keys), n=3, cutoff=0.6)
                 hint = f"close names: {[keys[key] for key in close]}" if close else f"actions: {planned[:20]}"
                 raise BundleError(f"{self.path}: no action named {name!r}; {hint}")
             if len(planned) == 1:
                 raise BundleError(f"{self.path}: {planned[0]!r} is the bundle's only action; a bundle needs at least one")
-            change = ClassChange("remove", keys[_name_key(name)])
-        else:
-            raise ValueError(f"not a change of classes: {command!r}")
-        self._waiting.append(change)
+            return ClassChange("remove", keys[_name_key(name)])
+        raise ValueError(f"not a change of classes: {command!r}")
+
+    def _queue(self, change: ClassChange) -> None:
         self._todo.put(change)
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="class-changes", daemon=True)
             self._thread.start()
-        return change
+
+    def _end_showing(self, now: float) -> list[tuple[str, str]]:
+        """Once the showing's period is over: its windows go to the worker with the change, or it fails."""
+        showing = self.showing
+        if showing is None or now <= showing.end_ms:
+            return []
+        self.showing = None
+        if showing.windows:
+            change = dataclasses.replace(showing.change, examples=(np.stack(showing.windows),))
+            self._waiting[self._waiting.index(showing.change)] = change
+            self._queue(change)
+            return [("info", f"{showing.source_id} showed {change.name!r} in {len(showing.windows)} moving "
+                             "window(s); adding it")]  # fmt: skip
+        self._waiting.remove(showing.change)
+        seconds = (showing.end_ms - showing.start_ms) / 1000.0
+        why = (f"the body stood still in all {showing.still} of its windows" if showing.still
+               else "no window of a person came from it")
+        text = f"{showing.change} failed: shown by {showing.source_id} for {seconds:g} s, but {why}"
+        self.failed.append(text)
+        return [("error", text)]
 
     def _work(self) -> None:
         while (change := self._todo.get()) is not None:
@@ -573,16 +658,18 @@ class ClassChanges:
                 if change.command == "add":
                     bundle_module.add_action(self.path, change.name, change.ld, change.gd,
                                              encoder=self.recognizer._text_encoder(),
-                                             parts=None if change.parts is None else dict(change.parts))  # fmt: skip
+                                             parts=None if change.parts is None else dict(change.parts),
+                                             examples=change.examples)  # fmt: skip
                 else:
                     bundle_module.remove_action(self.path, change.name)
                 self._done.put((change, load_bundle(self.path, verify=False), None))
             except Exception as error:  # noqa: BLE001 - reported by the loop, never fatal
                 self._done.put((change, None, error))
 
-    def apply_done(self) -> list[tuple[str, str]]:
-        """Swap in the classes of every finished change; ``(level, text)`` for the log, one per change."""
-        notes = []
+    def apply_done(self, now: float | None = None) -> list[tuple[str, str]]:
+        """End a showing whose period is over (``now`` in ms, default the clock) and swap in the classes of every
+        finished change; ``(level, text)`` for the log, one per change."""
+        notes = self._end_showing(now_ms() if now is None else now)
         while True:
             try:
                 change, fresh, error = self._done.get_nowait()
@@ -633,6 +720,7 @@ class _Loop:
         self.seen_lost = windows_sub.lost
         self.seen_stale = windows_sub.stale
         self.control_server = control_server  # its counters go into status
+        self.person_seen_ms: dict[str, float] = {}  # source -> when its last window of a person came
 
     def log(self, level: str, text: str, key: str | None = None, every_ms: float = 0.0) -> None:
         """Publish a LogEvent; with ``key``, at most one per ``every_ms`` so a flood cannot swamp labels."""
@@ -707,12 +795,14 @@ class _Loop:
         for source_id, message in latest.items():
             if isinstance(message, NoPerson):
                 self.stats.no_person += 1
+                self.person_seen_ms.pop(source_id, None)
                 self.recognizer.reset(source_id)
                 self.publish(LabelEvent.no_decision(
                     "no_person", seq=self.next_seq(source_id), source_id=source_id,
                     capture_timestamp_ms=message.capture_timestamp_ms,
                 ))  # fmt: skip
                 continue
+            self.person_seen_ms[source_id] = now_ms()
             try:
                 ready.append((message, self.recognizer.prepare(message.joints)))
             except WindowRejected as error:
@@ -742,7 +832,10 @@ class _Loop:
                      key="score-error", every_ms=1000.0)  # fmt: skip
             return
         self.stats.batch_sizes.append(len(batch))
-        for (window, _), row, moved in zip(batch, scores, motion):
+        showing, scored_ms = self.changes.showing, now_ms()
+        for (window, prepared), row, moved in zip(batch, scores, motion):
+            if showing is not None:
+                showing.offer(window.source_id, prepared, not self.recognizer.rule.is_still(moved), scored_ms)
             try:
                 decision = self.recognizer.decide(window.source_id, row, motion=moved)
                 if decision.still:
@@ -770,6 +863,8 @@ class _Loop:
         try:
             if request.command == "list":
                 return ControlReply.success(request.seq, actions=recognizer.actions())
+            if request.command == "add" and request.show_s is not None:
+                return self._start_showing(request)
             if request.command in ("add", "remove"):
                 # Accepted now, applied by the worker between two batches: the windows never wait.
                 change = self.changes.submit(request.command, request.name, request.ld, request.gd, request.parts)
@@ -786,12 +881,39 @@ class _Loop:
                 "unknown_text_by": recognizer.rule.text_by, "still_below": recognizer.rule.still_below,
                 "smoothing": recognizer.config.smoothing,
                 "pending_changes": self.changes.pending(), "failed_changes": list(self.changes.failed),
+                "showing": None if self.changes.showing is None else self.changes.showing.status(now_ms()),
                 "control_socket": None if self.control_server is None else self.control_server.counters(),
                 **self.stats.to_dict(),
             }  # fmt: skip
             return ControlReply.success(request.seq, status=status)
         except (BundleError, ValueError) as error:
             return ControlReply.failure(request.seq, f"{request.command} failed: {error}")
+
+    def _start_showing(self, request: ControlRequest) -> ControlReply:
+        """An ``add`` with ``show_s``: gather the named (or only) camera's windows for that long, then add.
+
+        Raises:
+            BundleError: the action cannot be added, or no camera (or more than one, none named) shows a person.
+        """
+        now = now_ms()
+        active = sorted(source for source, seen in self.person_seen_ms.items() if now - seen <= 1000 * ACTIVE_SOURCE_S)
+        source = request.source_id
+        if source is None and len(active) > 1:
+            raise BundleError(f"several cameras see a person ({', '.join(active)}); name the one that shows the "
+                              "action (source_id)")  # fmt: skip
+        if source is None and not active:
+            raise BundleError(f"no camera has sent a window of a person in the last {ACTIVE_SOURCE_S:g} s: step "
+                              "into view, then ask again")  # fmt: skip
+        source = source or active[0]
+        if source not in active:
+            raise BundleError(f"{source} has sent no window of a person in the last {ACTIVE_SOURCE_S:g} s "
+                              f"(cameras that have: {', '.join(active) or 'none'})")  # fmt: skip
+        change = self.changes.show(request.name, request.ld, request.gd, request.parts, source, request.show_s, now)
+        return ControlReply.success(request.seq, actions=self.recognizer.actions(), status={
+            "accepted": str(change), "pending": self.changes.pending(), "showing": self.changes.showing.status(now),
+            "note": f"showing: the moving windows from {source} over the next {request.show_s:g} s place "
+                    f"{change.name!r}; then it is added in the background (`list` shows it once it is made)",
+        })  # fmt: skip
 
 
 def run_inference(

@@ -52,6 +52,9 @@ MAX_JOINTS = max(layout.num_joints for layout in LAYOUTS.values())  # 33 (mediap
 MAX_FPS = 240.0
 MAX_TOPK = 100
 MAX_PARTS = 16  # body-part sentences of one added action (the bundles' grouping has 6)
+# An action shown live (ControlRequest ``show_s``): long enough for one short action, short enough to hold.
+MIN_SHOW_S = 0.5
+MAX_SHOW_S = 30.0
 # MAX_NAME_CHARS (200): action names and labels; shared with bundles (fsvae_core.action_text).
 MAX_TEXT_CHARS = MAX_DESCRIPTION_CHARS  # 4000: descriptions, log texts, error texts
 MAX_SEQ = 2**53 - 1  # largest integer a JavaScript subscriber reads exactly
@@ -681,17 +684,24 @@ class ControlRequest(_Message):
     ``fsvae_core/descriptions/*.json``, and may give ``parts``, one sentence
     per body part (an object; which parts it must name is the bundle's to
     check); ``remove`` needs ``name``.
+
+    An ``add`` with ``show_s`` (MIN_SHOW_S to MAX_SHOW_S seconds) is an action
+    shown live: the windows of the person in front of camera ``source_id``
+    (may be left out when one camera sends windows) over the next ``show_s``
+    seconds place it, as recordings do for ``fsvae actions add --example``.
     """
 
     TOPIC: ClassVar[str] = "control.request"
     _KEYS: ClassVar[tuple[str, ...]] = ("seq", "timestamp_ms", "command")
-    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("name", "ld", "gd", "parts")
+    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("name", "ld", "gd", "parts", "show_s", "source_id")
 
     command: str
     name: str | None = None
     ld: str | None = None
     gd: str | None = None
     parts: Mapping[str, str] | None = None
+    show_s: float | None = None
+    source_id: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -709,6 +719,14 @@ class ControlRequest(_Message):
             if command != "add":
                 raise MessageError(topic, "parts", f"is not an argument of {command!r}")
             self._set("parts", _part_texts(topic, self.parts))
+        if self.show_s is not None:
+            if command != "add":
+                raise MessageError(topic, "show_s", f"is not an argument of {command!r}")
+            self._set("show_s", _float(topic, "show_s", self.show_s, MIN_SHOW_S, MAX_SHOW_S))
+        if self.source_id is not None:
+            if self.show_s is None:
+                raise MessageError(topic, "source_id", "names the camera of an action shown live: it goes with show_s")
+            self._set("source_id", _source_id(topic, "source_id", self.source_id))
         if command == "add" and self.name == UNKNOWN_LABEL:
             raise MessageError(topic, "name", f"{UNKNOWN_LABEL!r} is reserved for undecided labels")
 
@@ -719,6 +737,9 @@ class ControlRequest(_Message):
                 header[name] = getattr(self, name)
         if self.parts is not None:
             header["parts"] = dict(self.parts)
+        for name in ("show_s", "source_id"):
+            if getattr(self, name) is not None:
+                header[name] = getattr(self, name)
         return header
 
 
@@ -733,19 +754,22 @@ def _part_texts(topic: str, value: Any) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ActionInfo:
-    """One action the recognizer knows: its name and whether it was seen in training."""
+    """One action the recognizer knows: its name, whether it was seen in training, and how many recordings
+    showed it (0: known by its text; on the wire only when above 0)."""
 
     name: str
     seen: bool
+    examples: int = 0
 
     def __post_init__(self) -> None:
         topic = ControlReply.TOPIC
         object.__setattr__(self, "name", _text(topic, "actions.name", self.name))
         object.__setattr__(self, "seen", _bool(topic, "actions.seen", self.seen))
+        object.__setattr__(self, "examples", _int(topic, "actions.examples", self.examples))
 
     def to_json(self) -> dict[str, Any]:
-        """``{"name", "seen"}``."""
-        return {"name": self.name, "seen": self.seen}
+        """``{"name", "seen"}``, and ``"examples"`` when above 0."""
+        return {"name": self.name, "seen": self.seen, **({"examples": self.examples} if self.examples else {})}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -795,7 +819,7 @@ class ControlReply(_Message):
         actions = []
         for i, entry in enumerate(value):
             if isinstance(entry, Mapping):
-                _check_keys(cls.TOPIC, entry, ("name", "seen"), ())
+                _check_keys(cls.TOPIC, entry, ("name", "seen"), ("examples",))
                 entry = ActionInfo(**entry)
             elif not isinstance(entry, ActionInfo):
                 raise MessageError(cls.TOPIC, f"actions[{i}]", f"must be {{name, seen}}, got {_show(entry)}")

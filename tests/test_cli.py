@@ -357,6 +357,55 @@ def test_actions_on_a_running_recognizer_wait_until_the_change_is_made(tmp_path,
     assert [entry.name for entry in list_actions(bundle)] == ["sit down", "jump up", "juggle"]
 
 
+def test_actions_add_show_counts_down_and_takes_the_camera_of_a_running_recognizer(tmp_path, small_bundle, capsys):
+    import shutil
+    import threading
+    import time
+
+    from fsvae_core.bundle import list_actions, load_bundle
+    from fsvae_core.text import SentenceEncoder
+    from realtime.inference import Recognizer
+    from test_inference import Harness, random_window
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu",
+                                        encoder=SentenceEncoder(cache_root=tmp_path / "text"))  # fmt: skip
+    add = ["actions", "add", "--name", "stretch", "--ld", "the arms reach out", "--gd", "stretching"]
+    for refused, why in (([*add, "--bundle", str(bundle), "--show", "2"], "--show goes with actions add --control"),
+                         ([*add, "--control", "tcp://127.0.0.1:1", "--show", "60"], "--show takes 0.5 to 30 seconds"),
+                         ([*add, "--bundle", str(bundle), "--source", "cam0"], "--source and --countdown go with --show")):
+        with pytest.raises(SystemExit) as stopped:
+            main(refused)
+        assert stopped.value.code == 2 and why in capsys.readouterr().err
+    with Harness(recognizer) as harness:
+        control = [*add, "--control", harness.control_ep, "--countdown", "1"]
+        assert main([*control, "--show", "1"]) == 2  # nobody in view
+        assert "no camera has sent a window of a person" in capsys.readouterr().err
+        stop = threading.Event()
+
+        def camera():
+            while not stop.is_set():
+                harness.send_window("cam0", random_window(41))
+                time.sleep(0.05)
+
+        feeder = threading.Thread(target=camera, daemon=True)
+        feeder.start()
+        try:
+            assert harness.events(1, source="cam0")
+            assert main([*control, "--show", "1"]) == 0
+        finally:
+            stop.set()
+            feeder.join(5)
+        out, err = capsys.readouterr()
+        assert out == f"added 'stretch' on {harness.control_ep}, as cam0 showed it\n"
+        said = [err.index(line) for line in ("showing 'stretch' in 1...\n", "now: show 'stretch' to cam0 for 1 s\n",
+                                             "shown for 1 s\n")]  # in this order (the text model may print too)
+        assert said == sorted(said)
+        assert main(["actions", "list", "--control", harness.control_ep]) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == "stretch  shown"
+    assert list_actions(bundle)[-1].examples == 1
+
 def test_export_writes_a_checked_onnx_graph_and_refuses_a_bad_bundle(tmp_path, small_bundle, capsys):
     from test_recognize import kinect_v1_clip, write_clip
 

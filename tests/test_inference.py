@@ -694,6 +694,106 @@ def test_a_change_that_fails_after_it_was_accepted_is_logged_and_listed(fresh_bu
         assert "juggle" not in [a.name for a in control.call("list").actions]
 
 
+# ---------------------------------------------------------------------------------------------
+# Actions shown live
+
+
+def _apply_all(changes, now, timeout_s=60.0):
+    """Every note of ``changes.apply_done(now)`` until nothing is pending (the worker makes the changes)."""
+    notes, deadline = [], time.monotonic() + timeout_s
+    while True:
+        notes += changes.apply_done(now)
+        if not changes.pending() or time.monotonic() > deadline:
+            return notes
+        time.sleep(0.02)
+
+
+def test_a_shown_action_is_placed_by_the_moving_windows_of_its_camera_within_the_period(encoder, tmp_path):
+    from fsvae_core.bundle import example_prototype
+    from realtime.inference import ClassChanges
+
+    recognizer, still = still_check_recognizer(encoder, tmp_path)
+    changes = ClassChanges(recognizer)
+    shown = [recognizer.prepare(random_window(seed)) for seed in (21, 22)]
+    changes.show("stretch", "the arms reach out", "stretching", None, "cam0", seconds=2.0, now=1000.0)
+    assert changes.pending() == ["add 'stretch'"] and changes.showing.status(1500.0)["seconds_left"] == 1.5
+    with pytest.raises(BundleError, match="cam0 is showing 'stretch'"):
+        changes.submit("remove", "wave")  # nothing else changes while a person is showing
+    for window, moving, source, at_ms in [
+        (shown[0], True, "cam0", 1200.0), (recognizer.prepare(still), False, "cam0", 1400.0),  # kept; still
+        (recognizer.prepare(random_window(5)), True, "cam1", 1500.0),  # another camera
+        (shown[1], True, "cam0", 2900.0), (recognizer.prepare(random_window(6)), True, "cam0", 3100.0),  # late
+    ]:
+        changes.showing.offer(source, window, moving, at_ms)
+    assert changes.apply_done(2999.0) == [] and changes.showing is not None  # not over yet
+    notes = _apply_all(changes, 3001.0)
+    assert notes == [("info", "cam0 showed 'stretch' in 2 moving window(s); adding it"), ("info", "added action 'stretch'")]
+    assert changes.showing is None and recognizer.names[-1] == "stretch"
+    bundle = load_bundle(recognizer.path)
+    assert bundle.classes[-1].examples == 1 and recognizer.actions()[-1].examples == 1
+    torch.testing.assert_close(bundle.prototypes[-1], example_prototype(bundle, [np.stack(shown)]), atol=1e-5, rtol=0)
+    changes.close()
+
+
+def test_a_showing_in_which_the_body_never_moves_fails_and_says_why(encoder, tmp_path):
+    from realtime.inference import ClassChanges
+
+    recognizer, still = still_check_recognizer(encoder, tmp_path)
+    changes = ClassChanges(recognizer)
+    changes.show("stretch", "the arms reach out", "stretching", None, "cam0", seconds=1.0, now=0.0)
+    changes.showing.offer("cam0", recognizer.prepare(still), False, 500.0)
+    (note,) = changes.apply_done(1001.0)
+    assert note == ("error", "add 'stretch' failed: shown by cam0 for 1 s, but the body stood still in all 1 of its "
+                             "windows")  # fmt: skip
+    assert changes.pending() == [] and list(changes.failed) == [note[1]] and "stretch" not in recognizer.names
+    changes.show("stretch", "the arms reach out", "stretching", None, "cam0", seconds=1.0, now=2000.0)
+    assert "no window of a person came from it" in changes.apply_done(3001.0)[0][1]
+
+
+def test_an_action_shown_over_the_control_socket_is_named_when_done_again(fresh_bundle, encoder):
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder,
+                                        config=RecognizerConfig(smoothing=1.0))  # fmt: skip
+    shown = random_window(31)
+    with Harness(recognizer) as harness, ControlClient(harness.control_ep) as control:
+        refused = control.call("add", name="stretch", ld="the arms reach out", gd="stretching", show_s=0.5)
+        assert not refused.ok and "no camera has sent a window of a person" in refused.error
+        stop = threading.Event()
+
+        def feed(source, window):
+            while not stop.is_set():
+                harness.send_window(source, window)
+                time.sleep(0.05)
+
+        feeders = [threading.Thread(target=feed, args=args, daemon=True)
+                   for args in (("cam0", shown), ("cam1", random_window(32)))]  # fmt: skip
+        for feeder in feeders:
+            feeder.start()
+        try:
+            assert harness.events(1, source="cam1")
+            several = control.call("add", name="stretch", ld="the arms reach out", gd="stretching", show_s=0.5)
+            assert not several.ok and "several cameras see a person (cam0, cam1)" in several.error
+            absent = control.call("add", name="stretch", ld="a", gd="b", show_s=0.5, source_id="cam7")
+            assert not absent.ok and "cam7 has sent no window of a person" in absent.error
+            reply = control.call("add", name="stretch", ld="the arms reach out", gd="stretching", show_s=0.5,
+                                 source_id="cam0")  # fmt: skip
+            assert reply.ok and reply.status["showing"]["source_id"] == "cam0"
+            assert control.call("status").status["pending_changes"] == ["add 'stretch'"]
+            actions = _wait_for_actions(control, lambda names: "stretch" in names)
+            assert actions[-1] == "stretch" and control.call("list").actions[-1].examples == 1
+            status = control.call("status").status
+            assert status["showing"] is None and status["failed_changes"] == []
+            while True:  # the next label of cam0 after the change: the action it showed
+                (event,) = harness.events(1, source="cam0")
+                if "stretch" in {item.label for item in event.topk}:
+                    break
+        finally:
+            stop.set()
+            for feeder in feeders:
+                feeder.join(5)
+    assert event.label == "stretch" and event.score == pytest.approx(1.0, abs=1e-4)
+    assert list_actions(fresh_bundle)[-1].examples == 1
+
+
 def test_stale_windows_are_dropped_when_inference_is_slow(recognizer, monkeypatch):
     original = Recognizer.scores_prepared
 

@@ -88,7 +88,9 @@ def every_message() -> list:
         ControlRequest(seq=4, command="remove", name="juggle"),
         ControlRequest(seq=5, command="add", name="juggle", ld="hands toss", gd="juggling",
                        parts={"left_arm": "the left hand tosses", "right_arm": "the right hand catches"}),
-        ControlReply.success(1, actions=[ActionInfo("wave", False), ActionInfo("clap", True)]),
+        ControlRequest(seq=6, command="add", name="bow", ld="the back bends", gd="bowing", show_s=2.5, source_id="cam0"),
+        ControlRequest(seq=7, command="add", name="bow", ld="the back bends", gd="bowing", show_s=3),
+        ControlReply.success(1, actions=[ActionInfo("wave", False), ActionInfo("clap", True), ActionInfo("bow", False, 1)]),
         ControlReply.success(2, status={"fps": 29.5, "sources": ["cam0"], "nested": {"a": None}}),
         ControlReply.failure(3, "no action named 'juggle'"),
         LogEvent(seq=1, level="warning", source="inference", text="dropped 3 stale windows"),
@@ -213,6 +215,13 @@ def test_no_decision_events_carry_no_guess(status):
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", parts=["head", "nods"]), "parts"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", parts={"head": "a\x00b"}), "parts.head"),
         (lambda: ControlRequest(seq=0, command="add", name="unknown", ld="a", gd="b"), "name"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=0.1), "show_s"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=600), "show_s"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s="3"), "show_s"),
+        (lambda: ControlRequest(seq=0, command="remove", name="x", show_s=3), "show_s"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", source_id="cam0"), "source_id"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=3, source_id="a.b"), "source_id"),
+        (lambda: ActionInfo("bow", False, -1), "actions.examples"),
         (lambda: ControlReply(seq=0, ok=True, error="but"), "error"),
         (lambda: ControlReply(seq=0, ok=False), "error"),
         (lambda: ControlReply(seq=0, ok=True, status={"x": object()}), "status"),
@@ -431,6 +440,10 @@ def test_descriptions_refuse_newlines_and_overrides(field):
     with pytest.raises(MessageError, match=f"at most {MAX_TEXT_CHARS}"):
         ControlRequest(seq=1, command="add", **{**arguments, field: "x" * (MAX_TEXT_CHARS + 1)})
 
+
+def test_an_action_known_by_text_lists_as_name_and_seen_alone_and_a_shown_one_with_its_count():
+    assert ActionInfo("wave", False).to_json() == {"name": "wave", "seen": False}  # as readers before `examples`
+    assert ActionInfo("bow", False, 2).to_json() == {"name": "bow", "seen": False, "examples": 2}
 
 def test_names_in_labels_and_action_lists_are_checked_too():
     with pytest.raises(MessageError, match=r"U\+202E"):

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from realtime.messages import MAX_SHOW_S, MIN_SHOW_S
+from realtime.messages import MAX_EXAMPLES, MAX_SHOW_S, MIN_SHOW_S
 
 # What `list` prints for each kind of class.
 KINDS = {"trained": "trained", "unseen": "unseen", "user": "added", "example": "shown"}
@@ -41,8 +41,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--parts-file", metavar="JSON",
                    help="the six part sentences as a JSON object {\"head\": \"...\", ...} (add; instead of --part)")
     p.add_argument("--example", action="append", metavar="FILE", default=[],
-                   help="a recording of a person doing the action (video, .skeleton or dataset file; add with "
-                        "--bundle; repeat for more): its windows, not the descriptions, place the action; part "
+                   help="a recording of a person doing the action (video, .skeleton or dataset file, read here; "
+                        "add; repeat for more): its windows, not the descriptions, place the action; part "
                         "sentences still count")  # fmt: skip
     p.add_argument("--show", type=float, metavar="SECONDS",
                    help="add with --control: a person shows the action to the running recognizer's camera for "
@@ -90,9 +90,10 @@ def check(args: argparse.Namespace) -> str | None:
         return f"actions {args.action} needs {' '.join(missing)}"
     if (args.part or args.parts_file or args.example) and args.action != "add":
         return "--part, --parts-file and --example go with actions add"
-    if args.example and args.control is not None:
-        return ("--example goes with --bundle: the recordings are read here, not by the running recognizer "
-                "(--show shows it an action live)")
+    if args.example and args.show is not None:
+        return "show the action by recordings (--example) or live (--show), not both"
+    if args.control is not None and len(args.example) > MAX_EXAMPLES:
+        return f"a running recognizer takes at most {MAX_EXAMPLES} recordings in one add, got {len(args.example)}"
     if args.show is not None and (args.action != "add" or args.control is None):
         return "--show goes with actions add --control (a running fsvae-live's camera); a bundle takes --example"
     if (args.source is not None or args.countdown != 3.0) and args.show is None:
@@ -208,6 +209,12 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
                 reply = client.call("list")
             elif args.action == "add" and args.show is not None:
                 reply = show_live(client, args, parts)
+            elif args.action == "add" and args.example:
+                sent = examples_to_send(client, args.control, args.example)
+                if sent is None:
+                    return 1
+                reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd, parts=parts, examples=sent[0],
+                                    example_windows=sent[1])  # fmt: skip
             elif args.action == "add":
                 reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd, parts=parts)
             else:
@@ -242,9 +249,57 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
         failed = [text for text in status.get("failed_changes", []) if text.startswith(f"{change} failed")]
         print(f"fsvae: error: {failed[-1] if failed else f'{change} was not made'}", file=sys.stderr)
         return 1
-    print(f"{'added' if args.action == 'add' else 'removed'} {args.name!r} on {args.control}"
-          + (f", as {reply.status['showing']['source_id']} showed it" if args.show is not None else ""))
+    shown = ""
+    if args.show is not None:
+        shown = f", as {reply.status['showing']['source_id']} showed it"
+    elif args.example:
+        shown = f" as {len(args.example)} recording{'s' if len(args.example) > 1 else ''} show it"
+    print(f"{'added' if args.action == 'add' else 'removed'} {args.name!r} on {args.control}{shown}")
     return 0
+
+
+def examples_to_send(client, endpoint: str, files: list[str]):
+    """The windows of each ``--example`` file as the capture of the recognizer behind ``client`` makes them (its
+    window spec from ``status``), as ``(examples (N, T, M, V, 3), windows per file)`` that fit one message: a
+    long recording sends evenly spaced windows. None (each unreadable file named on stderr) when any cannot be
+    read or shows no one."""
+    from fsvae_core.bundle import window_from_dict
+    from realtime.messages import MAX_HEADER_BYTES, MAX_MESSAGE_BYTES
+    from realtime.recognize import ClipError, file_windows
+
+    spec = client.call("status").status.get("window_spec")
+    if spec is None:
+        print(f"fsvae: error: the recognizer at {endpoint} does not say its window spec, so it cannot be "
+              "shown recordings (it is older than this command)", file=sys.stderr)  # fmt: skip
+        return None
+    recordings, failed = [], False
+    for path in files:
+        try:
+            recordings.append(file_windows(path, window_from_dict(spec)))
+        except ClipError as error:
+            print(f"fsvae actions: {error}", file=sys.stderr)
+            failed = True
+    if failed:
+        return None
+    return windows_within(recordings, MAX_MESSAGE_BYTES - MAX_HEADER_BYTES)
+
+
+def windows_within(recordings, max_bytes: int):
+    """Each recording's windows (T, M, V, 3), persons padded with zeros to the most any has (as the capture pads
+    an absent person), as ``(windows (N, T, M, V, 3) float32, windows per recording)`` of at most ``max_bytes``:
+    where all would not fit, each recording keeps a share of evenly spaced windows in proportion to its length
+    (at least one)."""
+    import numpy as np
+
+    persons = max(window.shape[1] for windows in recordings for window in windows)
+    room = max_bytes // (recordings[0][0][:, :1].astype(np.float32).nbytes * persons)
+    total = sum(len(windows) for windows in recordings)
+    sent = []
+    for windows in recordings:
+        keep = len(windows) if total <= room else max(1, len(windows) * room // total)
+        picked = [windows[i] for i in np.unique(np.linspace(0, len(windows) - 1, keep).round().astype(int))]
+        sent.append(np.stack([np.pad(w, ((0, 0), (0, persons - w.shape[1]), (0, 0), (0, 0))) for w in picked]))
+    return np.concatenate(sent).astype(np.float32), [len(windows) for windows in sent]
 
 
 def show_live(client, args: argparse.Namespace, parts: dict[str, str] | None):

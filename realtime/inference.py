@@ -26,6 +26,7 @@ K classes, Z latent size.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import math
@@ -37,7 +38,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ import torch
 from fsvae_core import bundle as bundle_module
 from fsvae_core import export
 from fsvae_core.backbone import SkeletonGCN, frozen_joint_encoder
-from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle
+from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle, window_to_dict
 from fsvae_core.decision import window_motion
 from fsvae_core.descriptions import DescriptionError, description_from_fields
 from fsvae_core.model import FSVAE
@@ -572,13 +572,16 @@ class ClassChanges:
         return names
 
     def submit(self, command: str, name: str, ld: str | None = None, gd: str | None = None,
-               parts: Mapping[str, str] | None = None) -> ClassChange:
-        """Check and queue one change.
+               parts: Mapping[str, str] | None = None, examples: Sequence[np.ndarray] | None = None) -> ClassChange:
+        """Check and queue one change; ``examples``, the windows of each recording that shows an added action,
+        (n, M, T, V, 3) each as :meth:`Recognizer.prepare` makes them.
 
         Raises:
             BundleError: the change cannot be made (the text says why, as the bundle would).
         """
         change = self._checked(command, name, ld, gd, parts)
+        if examples:
+            change = dataclasses.replace(change, examples=tuple(examples))
         self._waiting.append(change)
         self._queue(change)
         return change
@@ -867,7 +870,8 @@ class _Loop:
                 return self._start_showing(request)
             if request.command in ("add", "remove"):
                 # Accepted now, applied by the worker between two batches: the windows never wait.
-                change = self.changes.submit(request.command, request.name, request.ld, request.gd, request.parts)
+                change = self.changes.submit(request.command, request.name, request.ld, request.gd, request.parts,
+                                             self._examples(request))  # fmt: skip
                 return ControlReply.success(request.seq, actions=recognizer.actions(), status={
                     "accepted": str(change), "pending": self.changes.pending(),
                     "note": "applied in the background: `list` shows the change once it is made (an add embeds "
@@ -877,6 +881,7 @@ class _Loop:
                 "bundle": str(recognizer.path), "device": str(recognizer.device), "runtime": recognizer.runtime,
                 "classes": len(recognizer.names),
                 "window_frames": recognizer.window_frames, "fps": recognizer.bundle.fps,
+                "window_spec": window_to_dict(recognizer.bundle.skeleton),
                 "unknown_threshold": recognizer.rule.unknown_trained, "unknown_text_threshold": recognizer.rule.unknown_text,
                 "unknown_text_by": recognizer.rule.text_by, "still_below": recognizer.rule.still_below,
                 "smoothing": recognizer.config.smoothing,
@@ -888,6 +893,20 @@ class _Loop:
             return ControlReply.success(request.seq, status=status)
         except (BundleError, ValueError) as error:
             return ControlReply.failure(request.seq, f"{request.command} failed: {error}")
+
+    def _examples(self, request: ControlRequest) -> list[np.ndarray]:
+        """The windows of each recording an add is shown by, (n, M, T, V, 3) each as the model takes them.
+
+        Raises:
+            BundleError: a window the model cannot take, naming its recording (from 1).
+        """
+        examples = []
+        for number, recording in enumerate(request.recordings(), 1):
+            try:
+                examples.append(np.stack([self.recognizer.prepare(window) for window in recording]))
+            except WindowRejected as error:
+                raise BundleError(f"example recording {number}: {error}") from error
+        return examples
 
     def _start_showing(self, request: ControlRequest) -> ControlReply:
         """An ``add`` with ``show_s``: gather the named (or only) camera's windows for that long, then add.

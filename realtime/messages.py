@@ -55,6 +55,7 @@ MAX_PARTS = 16  # body-part sentences of one added action (the bundles' grouping
 # An action shown live (ControlRequest ``show_s``): long enough for one short action, short enough to hold.
 MIN_SHOW_S = 0.5
 MAX_SHOW_S = 30.0
+MAX_EXAMPLES = 32  # recordings one ControlRequest may show an action by
 # MAX_NAME_CHARS (200): action names and labels; shared with bundles (fsvae_core.action_text).
 MAX_TEXT_CHARS = MAX_DESCRIPTION_CHARS  # 4000: descriptions, log texts, error texts
 MAX_SEQ = 2**53 - 1  # largest integer a JavaScript subscriber reads exactly
@@ -689,11 +690,18 @@ class ControlRequest(_Message):
     shown live: the windows of the person in front of camera ``source_id``
     (may be left out when one camera sends windows) over the next ``show_s``
     seconds place it, as recordings do for ``fsvae actions add --example``.
+    An ``add`` with ``examples`` is an action shown by recordings: their
+    windows, (N, T, M, V=25, 3) in the canonical ``ntu25`` layout as the
+    capture makes them (T the recognizer's window, from ``status``), one
+    recording after another, ``example_windows`` saying how many each gave.
     """
 
     TOPIC: ClassVar[str] = "control.request"
+    ARRAYS: ClassVar[tuple[tuple[str, tuple[str, ...], bool], ...]] = (
+        ("examples", ("N", "T", "M", "V=25", "C=3"), False),
+    )
     _KEYS: ClassVar[tuple[str, ...]] = ("seq", "timestamp_ms", "command")
-    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("name", "ld", "gd", "parts", "show_s", "source_id")
+    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("name", "ld", "gd", "parts", "show_s", "source_id", "example_windows")
 
     command: str
     name: str | None = None
@@ -702,6 +710,8 @@ class ControlRequest(_Message):
     parts: Mapping[str, str] | None = None
     show_s: float | None = None
     source_id: str | None = None
+    examples: np.ndarray | None = None  # (N, T, M, V, 3)
+    example_windows: Sequence[int] | None = None  # windows per recording, summing to N
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -727,8 +737,38 @@ class ControlRequest(_Message):
             if self.show_s is None:
                 raise MessageError(topic, "source_id", "names the camera of an action shown live: it goes with show_s")
             self._set("source_id", _source_id(topic, "source_id", self.source_id))
+        if (self.examples is None) != (self.example_windows is None):
+            raise MessageError(topic, "example_windows" if self.examples is not None else "examples",
+                               "examples and example_windows go together")  # fmt: skip
+        if self.examples is not None:
+            self._check_examples(command)
         if command == "add" and self.name == UNKNOWN_LABEL:
             raise MessageError(topic, "name", f"{UNKNOWN_LABEL!r} is reserved for undecided labels")
+
+    def _check_examples(self, command: str) -> None:
+        topic = self.TOPIC
+        if command != "add" or self.show_s is not None:
+            raise MessageError(topic, "examples", "go with an add that is not shown live (show_s)")
+        joints = LAYOUTS["ntu25"].num_joints
+        examples = _array(topic, "examples", self.examples, ("N", "T", "M", "V", "C=3"),
+                          ((1, MAX_SEQ), (1, MAX_WINDOW_FRAMES), (1, MAX_WINDOW_PERSONS), (joints, joints), (3, 3)))
+        counts = self.example_windows
+        if isinstance(counts, (str, bytes, Mapping)) or not isinstance(counts, Sequence) or not counts:
+            raise MessageError(topic, "example_windows", f"must be a non-empty list of integers, got {_show(counts)}")
+        if len(counts) > MAX_EXAMPLES:
+            raise MessageError(topic, "example_windows", f"names {len(counts)} recordings, at most {MAX_EXAMPLES}")
+        counts = tuple(_int(topic, "example_windows", n, minimum=1) for n in counts)
+        if sum(counts) != len(examples):
+            raise MessageError(topic, "example_windows", f"sum to {sum(counts)}, but examples holds {len(examples)} "
+                                                         "windows")  # fmt: skip
+        self._set("examples", examples)
+        self._set("example_windows", counts)
+
+    def recordings(self) -> list[np.ndarray]:
+        """``examples`` split into its recordings, (n, T, M, V, 3) each; [] without examples."""
+        if self.examples is None:
+            return []
+        return np.split(self.examples, np.cumsum(self.example_windows)[:-1])
 
     def _header(self) -> dict[str, Any]:
         header: dict[str, Any] = {"command": self.command}
@@ -740,6 +780,8 @@ class ControlRequest(_Message):
         for name in ("show_s", "source_id"):
             if getattr(self, name) is not None:
                 header[name] = getattr(self, name)
+        if self.example_windows is not None:
+            header["example_windows"] = list(self.example_windows)
         return header
 
 

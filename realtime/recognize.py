@@ -21,8 +21,9 @@ from it (``calibration.windows.clip_windows``).
 The parts are testable without sockets and without a command line:
 :func:`open_clip` (a file to a sample source), :func:`recognize_samples`
 (samples to a :class:`ClipResult`), :func:`live_windows` (samples to the window
-stream alone), :func:`recognize_file` and
-:func:`recognize_main` (what ``fsvae recognize`` runs).
+stream alone), :func:`file_windows` (a file to its windows, for a model's
+window spec: what ``fsvae actions add --example`` shows), :func:`recognize_file`
+and :func:`recognize_main` (what ``fsvae recognize`` runs).
 
 Axis letters: N windows, M persons, T frames, V joints, K classes.
 """
@@ -269,7 +270,7 @@ def recognize_samples(samples: Iterable[PoseSample], recognizer: Any, source_id:
         realtime.inference.WindowRejected: a window the model cannot take (a bundle whose spec disagrees with it).
     """
     stream = live_windows(samples, recognizer.bundle.skeleton, stride_s)
-    prepared = _prepared_windows(stream, recognizer, source_id)
+    prepared = [recognizer.prepare(joints) for joints in _person_windows(stream, source_id)]
     batches = [recognizer.scores_and_motion(np.stack(prepared[i : i + SCORE_BATCH]))
                for i in range(0, len(prepared), SCORE_BATCH)]
     scores = np.concatenate([s for s, _ in batches])  # (N, K)
@@ -307,6 +308,17 @@ def recognize_file(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_
                       lambda source: recognize_samples(source, recognizer, str(path), stride_s))
 
 
+def file_windows(path: str | Path, spec: WindowSpec, stride_s: float = DEFAULT_STRIDE_S,
+                 pose_model: str | Path | None = None, mirrored: bool = False) -> list[np.ndarray]:
+    """Every window the live capture makes of one file for a model of ``spec``, (T, M, V, 3) each.
+
+    Raises:
+        ClipError: the file cannot be read, or no person is found in it; one line naming the file.
+    """
+    return _with_clip(path, pose_model, mirrored,
+                      lambda source: _person_windows(live_windows(source, spec, stride_s), str(path)))
+
+
 def model_windows(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_STRIDE_S,
                   pose_model: str | Path | None = None, mirrored: bool = False) -> np.ndarray:
     """Every window of one file as the model takes it, (N, M, T, V, 3) float32 (``Recognizer.prepare``).
@@ -314,11 +326,8 @@ def model_windows(path: str | Path, recognizer: Any, stride_s: float = DEFAULT_S
     Raises:
         ClipError: the file cannot be read, or no person is found in it; one line naming the file.
     """
-    def windows_of(source) -> np.ndarray:
-        stream = live_windows(source, recognizer.bundle.skeleton, stride_s)
-        return np.stack(_prepared_windows(stream, recognizer, str(path)))
-
-    return _with_clip(path, pose_model, mirrored, windows_of)
+    windows = file_windows(path, recognizer.bundle.skeleton, stride_s, pose_model, mirrored)
+    return np.stack([recognizer.prepare(joints) for joints in windows])
 
 
 def _with_clip(path: str | Path, pose_model: str | Path | None, mirrored: bool, read):
@@ -337,17 +346,17 @@ def _with_clip(path: str | Path, pose_model: str | Path | None, mirrored: bool, 
         raise ClipError(_error_line(path, error)) from error
 
 
-def _prepared_windows(stream: LiveWindows, recognizer: Any, source_id: str) -> list[np.ndarray]:
-    """The stream's windows through ``recognizer.prepare``, each (M, T, V, 3); a ClipError if there are none."""
+def _person_windows(stream: LiveWindows, source_id: str) -> list[np.ndarray]:
+    """The stream's windows, each (T, M, V, 3); a ClipError if there are none."""
     if stream.frames == 0:
         raise ClipError(f"{source_id}: no frame could be read")
     if stream.frames_with_person == 0:
         raise ClipError(f"{source_id}: no person found in any of {stream.frames} frames")
-    prepared = [recognizer.prepare(joints) for joints in stream.windows]
-    if not prepared:
+    windows = stream.windows
+    if not windows:
         raise ClipError(f"{source_id}: a person in only {stream.frames_with_person} of {stream.frames} frames, "
                         f"never in view for {stream.first_window_s:g} s, so no window")  # fmt: skip
-    return prepared
+    return windows
 
 
 def _error_line(path: str | Path, error: BaseException) -> str:

@@ -406,6 +406,42 @@ def test_actions_add_show_counts_down_and_takes_the_camera_of_a_running_recogniz
         assert capsys.readouterr().out.splitlines()[-1] == "stretch  shown"
     assert list_actions(bundle)[-1].examples == 1
 
+def test_actions_add_by_example_on_a_running_recognizer_sends_the_recordings_windows(tmp_path, small_bundle, capsys):
+    import shutil
+
+    from fsvae_core.bundle import list_actions, load_bundle
+    from fsvae_core.text import SentenceEncoder
+    from realtime.inference import Recognizer
+    from test_inference import Harness
+    from test_recognize import kinect_v1_clip, write_clip
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu",
+                                        encoder=SentenceEncoder(cache_root=tmp_path / "text"))  # fmt: skip
+    shown = [str(write_clip(tmp_path / f"wave{i}.json", kinect_v1_clip(40, seed=i))) for i in range(2)]
+    (tmp_path / "bad.json").write_text("[]")
+    with Harness(recognizer) as harness:
+        add = ["actions", "add", "--control", harness.control_ep, "--ld", "the right hand waves", "--gd", "waving"]
+        assert main([*add, "--name", "wave twice", "--example", shown[0], "--example", str(tmp_path / "bad.json")]) == 1
+        assert f"{tmp_path / 'bad.json'}" in capsys.readouterr().err  # named, and nothing sent
+        assert main([*add, "--name", "wave hello", "--example", shown[0], "--example", shown[1]]) == 0
+        assert capsys.readouterr().out == f"added 'wave hello' on {harness.control_ep} as 2 recordings show it\n"
+    assert [(e.name, e.examples) for e in list_actions(bundle)][-1] == ("wave hello", 2)
+
+def test_recordings_too_long_for_one_message_send_evenly_spaced_windows_of_each():
+    from fsvae_cli.actions import windows_within
+
+    one = np.zeros((8, 1, 25, 3), np.float32)  # (T, M, V, 3): 2400 bytes, 4800 with two persons
+    long = [one + i for i in range(30)]
+    short = [np.zeros((8, 2, 25, 3), np.float32)] * 3
+    windows, counts = windows_within([long, short], 4800 * 33)
+    assert windows.shape == (33, 8, 2, 25, 3) and counts == [30, 3]  # all fit; one person padded with zeros
+    assert not windows[:30, :, 1].any()
+    windows, counts = windows_within([long, short], 4800 * 11)
+    assert counts == [10, 1] and len(windows) <= 11  # in proportion, each recording at least one
+    np.testing.assert_array_equal(windows[:10, 0, 0, 0, 0], np.linspace(0, 29, 10).round())  # evenly spaced
+
 def test_export_writes_a_checked_onnx_graph_and_refuses_a_bad_bundle(tmp_path, small_bundle, capsys):
     from test_recognize import kinect_v1_clip, write_clip
 

@@ -794,6 +794,25 @@ def test_an_action_shown_over_the_control_socket_is_named_when_done_again(fresh_
     assert list_actions(fresh_bundle)[-1].examples == 1
 
 
+def test_an_action_shown_by_recordings_over_the_control_socket_takes_their_windows(fresh_bundle, encoder):
+    from fsvae_core.bundle import example_prototype
+
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder)
+    recordings = [np.stack([random_window(seed) for seed in seeds]) for seeds in ((51, 52), (53,))]  # (n, T, M, V, 3)
+    with Harness(recognizer) as harness, ControlClient(harness.control_ep) as control:
+        assert control.call("status").status["window_spec"]["window_frames"] == WINDOW_FRAMES  # what clients cut
+        short = control.call("add", name="stretch", ld="a", gd="b", examples=np.concatenate([recordings[0][:, :5]]),
+                             example_windows=[2])  # fmt: skip
+        assert not short.ok and "example recording 1: window has 5 frames, the model needs 16" in short.error
+        reply = control.call("add", name="stretch", ld="the arms reach out", gd="stretching",
+                             examples=np.concatenate(recordings), example_windows=[2, 1])  # fmt: skip
+        assert reply.ok and reply.status["accepted"] == "add 'stretch'"
+        _wait_for_actions(control, lambda names: "stretch" in names)
+        assert control.call("list").actions[-1].examples == 2
+    bundle = load_bundle(fresh_bundle)
+    prepared = [np.stack([recognizer.prepare(window) for window in recording]) for recording in recordings]
+    torch.testing.assert_close(bundle.prototypes[-1], example_prototype(bundle, prepared), atol=1e-5, rtol=0)
+
 def test_stale_windows_are_dropped_when_inference_is_slow(recognizer, monkeypatch):
     original = Recognizer.scores_prepared
 

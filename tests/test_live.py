@@ -462,6 +462,39 @@ def test_killed_children_are_replaced_by_their_loaded_spares_and_labels_resume(b
     assert "2 restarts" in err.lines[-1]
 
 
+def test_an_action_shown_to_the_camera_of_a_running_fsvae_live_is_added_and_listed_as_shown(bundle_dir, tmp_path,
+                                                                                              capsys):
+    import shutil
+
+    from fsvae_cli.main import main as fsvae_main
+    from fsvae_core.bundle import list_actions
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, bundle)
+    windows, labels, control = endpoint(), endpoint(), endpoint()
+    jsonl = tmp_path / "labels.jsonl"
+    with Tracker() as tracker:
+        process = _live("--poses", tracker.endpoint, "--bundle", str(bundle), "--jsonl", str(jsonl), "--no-spare",
+                        "--duration", "120", "--windows", windows, "--labels", labels, "--control", control)  # fmt: skip
+        err = Stderr(process)
+        try:
+            err.wait_for(lambda: any(e["status"] == "ok" for e in _jsonl(jsonl)), process)
+            show = ["actions", "add", "--control", control, "--name", "stand tall", "--ld", "the body stays upright",
+                    "--gd", "standing", "--show", "1", "--countdown", "0"]  # fmt: skip
+            assert fsvae_main(show) == 0, capsys.readouterr().err
+            assert capsys.readouterr().out == f"added 'stand tall' on {control}, as cam0 showed it\n"
+            assert fsvae_main(["actions", "list", "--control", control]) == 0
+            assert capsys.readouterr().out.splitlines()[-1] == "stand tall  shown"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+    assert process.returncode == 0, err.text()
+    assert list_actions(bundle)[-1].examples == 1
+
 def test_children_end_with_the_supervisor_even_after_kill_9_and_free_the_ports(bundle_dir):
     labels, control = endpoint(), endpoint()
     with Tracker() as tracker:

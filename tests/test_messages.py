@@ -90,6 +90,8 @@ def every_message() -> list:
                        parts={"left_arm": "the left hand tosses", "right_arm": "the right hand catches"}),
         ControlRequest(seq=6, command="add", name="bow", ld="the back bends", gd="bowing", show_s=2.5, source_id="cam0"),
         ControlRequest(seq=7, command="add", name="bow", ld="the back bends", gd="bowing", show_s=3),
+        ControlRequest(seq=8, command="add", name="bow", ld="the back bends", gd="bowing",
+                       examples=np.zeros((3, 8, 2, 25, 3), np.float32), example_windows=[1, 2]),
         ControlReply.success(1, actions=[ActionInfo("wave", False), ActionInfo("clap", True), ActionInfo("bow", False, 1)]),
         ControlReply.success(2, status={"fps": 29.5, "sources": ["cam0"], "nested": {"a": None}}),
         ControlReply.failure(3, "no action named 'juggle'"),
@@ -222,6 +224,16 @@ def test_no_decision_events_carry_no_guess(status):
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", source_id="cam0"), "source_id"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=3, source_id="a.b"), "source_id"),
         (lambda: ActionInfo("bow", False, -1), "actions.examples"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((3, 8, 1, 25, 3))),
+         "example_windows"),  # the one missing
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((3, 8, 1, 25, 3)),
+                                example_windows=[1, 1]), "example_windows"),  # 2 windows named, 3 sent
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((3, 8, 1, 20, 3)),
+                                example_windows=[3]), "examples"),  # not the canonical 25 joints
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((3, 8, 1, 25, 3)),
+                                example_windows=[3], show_s=2), "examples"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((40, 8, 1, 25, 3)),
+                                example_windows=[1] * 40), "example_windows"),
         (lambda: ControlReply(seq=0, ok=True, error="but"), "error"),
         (lambda: ControlReply(seq=0, ok=False), "error"),
         (lambda: ControlReply(seq=0, ok=True, status={"x": object()}), "status"),
@@ -439,6 +451,16 @@ def test_descriptions_refuse_newlines_and_overrides(field):
         assert caught.value.field == field and code in str(caught.value)
     with pytest.raises(MessageError, match=f"at most {MAX_TEXT_CHARS}"):
         ControlRequest(seq=1, command="add", **{**arguments, field: "x" * (MAX_TEXT_CHARS + 1)})
+
+
+def test_an_add_shown_by_recordings_splits_its_windows_back_into_them():
+    windows = np.arange(5 * 8 * 1 * 25 * 3, dtype=np.float32).reshape(5, 8, 1, 25, 3)
+    request = decode(ControlRequest(seq=1, command="add", name="bow", ld="a", gd="b", examples=windows,
+                                    example_windows=[2, 3]).to_frames())  # fmt: skip
+    first, second = request.recordings()
+    np.testing.assert_array_equal(first, windows[:2])
+    np.testing.assert_array_equal(second, windows[2:])
+    assert ControlRequest(seq=1, command="list").recordings() == []
 
 
 def test_an_action_known_by_text_lists_as_name_and_seen_alone_and_a_shown_one_with_its_count():

@@ -30,8 +30,10 @@ live (``fsvae actions add --control ... --show S``): the example clip played
 as a camera stream after the person stood ready for 2 s in its first pose, its
 last pose held after it, and the windows kept by the live recognizer's own
 ``Showing`` over the S seconds from a quarter second before the clip starts
-(a person reacting to the countdown). The clips show the 9 actions to the
-bundle, never to its training. In both benchmarks
+(a person reacting to the countdown), and shown by all of that person's clips
+of each action (2 to 4 recordings, as ``--show S --times N`` or several
+``--example`` give). The clips show the 9 actions to the bundle, never to its
+training. In both benchmarks
 an action shown keeps its body-part sentences, and with them its part and
 attribute terms; only its prototype comes from the recordings.
 """
@@ -80,14 +82,14 @@ def live_shown_windows(samples: list[PoseSample], recognizer: Recognizer, show_s
 
     stream = (held(seen[0], start - step * np.arange(round(ready_s / step), 0, -1)) + list(samples)
               + held(seen[-1], end + step * np.arange(1, round((show_s + ready_s) / step))))
-    showing = Showing(ClassChange("add", "shown"), "camera", 1000 * (start - reaction_s), 1000 * (start - reaction_s + show_s))
+    showing = Showing(ClassChange("add", "shown"), "camera", 1000 * (start - reaction_s), show_s)
     for time_s, joints in live_windows(stream, recognizer.bundle.skeleton).events:
         if joints is not None:
             window = recognizer.prepare(joints)
             showing.offer("camera", window, not recognizer.rule.is_still(window_motion(window[None]))[0], 1000 * time_s)
     if not showing.windows:
         raise ValueError(f"no window moved in {show_s:g} s of the clip")
-    return np.stack(showing.windows)
+    return np.stack(showing.recordings[0])
 
 
 def recording_windows(dataset, index: int, recognizer: Recognizer) -> np.ndarray:
@@ -151,16 +153,20 @@ def camera(bundle: Path, show_s: float = 2.0) -> int:
     truth: list[int] = []
     for actor in sorted({c.actor for c in clips}):
         shown = {c.category: c for c in reversed(clips) if c.actor == actor}  # each action's first clip
+        every = {i: [c for c in clips if c.actor == actor and c.category == i] for i in range(len(actions))}
         test = [c for c in clips if c.actor != actor]
         truth += [c.category for c in test]
         pairs = [(c.path.name, c.samples()) for c in test]
         with tempfile.TemporaryDirectory() as work:
             copies = {f"text: {s}": p for s, p in setting_bundles(bundle, Path(work), actions, encoder).items()}
             recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu")
-            ways = {"shown once": lambda samples: samples_windows(samples, recognizer),
-                    f"shown live {show_s:g} s": lambda samples: live_shown_windows(samples, recognizer, show_s)}
-            for way, windows_of in ways.items():
-                examples = {a.name: [windows_of(list(shown[i].samples()))] for i, a in enumerate(actions)}
+            ways = {  # each action's recordings, by its index
+                "shown once": lambda i: [samples_windows(shown[i].samples(), recognizer)],
+                "shown by all their clips": lambda i: [samples_windows(c.samples(), recognizer) for c in every[i]],
+                f"shown live {show_s:g} s": lambda i: [live_shown_windows(list(shown[i].samples()), recognizer, show_s)],
+            }
+            for way, recordings_of in ways.items():
+                examples = {a.name: recordings_of(i) for i, a in enumerate(actions)}
                 for setting in SETTINGS:  # the same lists, each added action shown instead of described
                     described = copies[f"text: {setting}"]
                     added = {e.name for e in list_actions(described) if e.origin == "user"}  # not trained namesakes

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from realtime.messages import MAX_EXAMPLES, MAX_SHOW_S, MIN_SHOW_S
+from realtime.messages import MAX_EXAMPLES, MAX_SHOW_S, MAX_SHOW_TIMES, MIN_SHOW_S
 
 # What `list` prints for each kind of class.
 KINDS = {"trained": "trained", "unseen": "unseen", "user": "added", "example": "shown"}
@@ -48,6 +48,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                    help="add with --control: a person shows the action to the running recognizer's camera for "
                         "SECONDS (0.5-30) after a countdown; its windows, not the descriptions, place the action, "
                         "as --example does")  # fmt: skip
+    p.add_argument("--times", type=int, default=1, metavar="N",
+                   help=f"with --show: show it N times (1-{MAX_SHOW_TIMES}), each a recording of its own, with a "
+                        "pause to stand ready between (default 1)")  # fmt: skip
     p.add_argument("--source", metavar="ID",
                    help="with --show: the camera (source id) that sees the person; needed when several do")
     p.add_argument("--countdown", type=float, default=3.0, metavar="SECONDS",
@@ -96,8 +99,10 @@ def check(args: argparse.Namespace) -> str | None:
         return f"a running recognizer takes at most {MAX_EXAMPLES} recordings in one add, got {len(args.example)}"
     if args.show is not None and (args.action != "add" or args.control is None):
         return "--show goes with actions add --control (a running fsvae-live's camera); a bundle takes --example"
-    if (args.source is not None or args.countdown != 3.0) and args.show is None:
-        return "--source and --countdown go with --show"
+    if (args.source is not None or args.countdown != 3.0 or args.times != 1) and args.show is None:
+        return "--source, --countdown and --times go with --show"
+    if not 1 <= args.times <= MAX_SHOW_TIMES:
+        return f"--times takes 1 to {MAX_SHOW_TIMES}, got {args.times}"
     if args.show is not None and not MIN_SHOW_S <= args.show <= MAX_SHOW_S:
         return f"--show takes {MIN_SHOW_S:g} to {MAX_SHOW_S:g} seconds, got {args.show:g}"
     if args.countdown < 0 or not math.isfinite(args.countdown):
@@ -227,13 +232,9 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
                     print(f"{info.name}  {'trained' if info.seen else 'shown' if info.examples else 'text only'}")
                 return 0
             change = reply.status["accepted"]
-            deadline = time.monotonic() + APPLY_TIMEOUT_S + (args.show or 0.0)
-            shown = args.show is None
+            deadline = time.monotonic() + APPLY_TIMEOUT_S
             while True:
                 status = client.call("status").status
-                if not shown and status.get("showing") is None:
-                    print(f"shown for {args.show:g} s", file=sys.stderr, flush=True)
-                    shown = True
                 if change not in status.get("pending_changes", []):
                     break
                 if time.monotonic() > deadline:
@@ -303,14 +304,27 @@ def windows_within(recordings, max_bytes: int):
 
 
 def show_live(client, args: argparse.Namespace, parts: dict[str, str] | None):
-    """Count down on stderr, then ask the recognizer to take the next ``--show`` seconds of its camera as the
-    action; the reply, once the showing has been accepted (it then runs on its own)."""
-    for left in range(math.ceil(args.countdown), 0, -1):
-        print(f"showing {args.name!r} in {left}...", file=sys.stderr, flush=True)
-        time.sleep(args.countdown / math.ceil(args.countdown))
+    """Count down on stderr, ask the recognizer to take the next ``--show`` seconds of its camera (``--times``
+    times) as the action, and prompt the person through each showing; the reply, once they are over."""
+    count_down(f"showing {args.name!r} in", args.countdown)
     reply = client.call("add", name=args.name, ld=args.ld, gd=args.gd, parts=parts, show_s=args.show,
-                        source_id=args.source)  # fmt: skip
-    if reply.ok:
-        source = reply.status["showing"]["source_id"]
-        print(f"now: show {args.name!r} to {source} for {args.show:g} s", file=sys.stderr, flush=True)
+                        show_times=args.times, source_id=args.source)  # fmt: skip
+    if not reply.ok:
+        return reply
+    showing = reply.status["showing"]
+    for turn in range(1, args.times + 1):
+        if turn > 1:
+            count_down("again in", showing["pause_s"])
+        of = f" ({turn} of {args.times})" if args.times > 1 else ""
+        print(f"now: show {args.name!r} to {showing['source_id']} for {args.show:g} s{of}", file=sys.stderr, flush=True)
+        time.sleep(args.show)
+    print("shown", file=sys.stderr, flush=True)
     return reply
+
+
+def count_down(text: str, seconds: float) -> None:
+    """``text 3...``, ``text 2...``, ... on stderr, a line a second, for ``seconds``."""
+    steps = math.ceil(seconds)
+    for left in range(steps, 0, -1):
+        print(f"{text} {left}...", file=sys.stderr, flush=True)
+        time.sleep(seconds / steps)

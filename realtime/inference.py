@@ -80,7 +80,8 @@ from realtime.transport import (
 
 SOURCE = "inference"  # the LogEvent source of this process
 ACTIVE_SOURCE_S = 2.0  # a source that sent a window of a person this recently can show an action
-MAX_SHOWN_WINDOWS = 600  # windows one showing keeps (30 s at fsvae-live's stride takes 120)
+MAX_SHOWN_WINDOWS = 600  # windows one showing keeps (5 times 30 s at fsvae-live's stride take 600)
+SHOW_PAUSE_S = 2.0  # between two showings of one request: time to stand ready again
 READY_LINE = "inference: ready"  # on stderr once the sockets are open (fsvae-live then starts a file's capture)
 RUNTIMES = ("torch", "onnx")  # what scores windows: PyTorch, or the exported graph in onnxruntime (CPU)
 
@@ -493,8 +494,9 @@ class ClassChange:
 
 @dataclass
 class Showing:
-    """An action being shown live: the windows of ``source_id`` that reach the loop between ``start_ms`` and
-    ``end_ms`` (this machine's clock) and in which the body moves, as :meth:`Recognizer.prepare` made them.
+    """An action being shown live, ``times`` times for ``seconds`` each with SHOW_PAUSE_S between: the windows of
+    ``source_id`` that reach the loop within a showing (this machine's clock, from ``start_ms``) and in which the
+    body moves, as :meth:`Recognizer.prepare` made them; each showing is a recording of its own.
 
     They are what the live recognizer scores while the person acts, so the action is placed where its
     windows will fall when it is done again (the windows' history before the start included).
@@ -503,23 +505,49 @@ class Showing:
     change: ClassChange
     source_id: str
     start_ms: float
-    end_ms: float
-    windows: list[np.ndarray] = field(default_factory=list)  # each (M, T, V, 3)
-    still: int = 0  # windows of the source in the period in which the body stood still
+    seconds: float
+    times: int = 1
+    recordings: list[list[np.ndarray]] = field(init=False)  # per showing, windows (M, T, V, 3)
+    still: int = 0  # windows of the source within a showing in which the body stood still
+
+    def __post_init__(self) -> None:
+        self.recordings = [[] for _ in range(self.times)]
+
+    @property
+    def end_ms(self) -> float:
+        """When the last showing ends."""
+        return self.start_ms + 1000.0 * (self.times * self.seconds + (self.times - 1) * SHOW_PAUSE_S)
+
+    @property
+    def windows(self) -> int:
+        """Windows kept so far, all showings together."""
+        return sum(len(windows) for windows in self.recordings)
+
+    def showing_at(self, at_ms: float) -> int | None:
+        """Which showing (from 0) ``at_ms`` falls in; None before, between and after them."""
+        if at_ms < self.start_ms:
+            return None
+        index, into = divmod(at_ms - self.start_ms, 1000.0 * (self.seconds + SHOW_PAUSE_S))
+        return int(index) if index < self.times and into <= 1000.0 * self.seconds else None
 
     def offer(self, source_id: str, window: np.ndarray, moving: bool, at_ms: float) -> None:
-        """Keep ``window`` if it is from the shown source, within the period, and moving."""
-        if source_id != self.source_id or not self.start_ms <= at_ms <= self.end_ms:
+        """Keep ``window`` if it is from the shown source, within a showing, and moving."""
+        index = self.showing_at(at_ms) if source_id == self.source_id else None
+        if index is None:
             return
         if not moving:
             self.still += 1
-        elif len(self.windows) < MAX_SHOWN_WINDOWS:
-            self.windows.append(window)
+        elif self.windows < MAX_SHOWN_WINDOWS:
+            self.recordings[index].append(window)
 
     def status(self, now: float) -> dict[str, Any]:
-        """What ``status`` says of it: name, source, seconds left, windows gathered."""
+        """What ``status`` says of it: name, source, the showing under way (from 1; None in a pause), seconds
+        left in all, windows gathered."""
+        index = self.showing_at(now)
         return {"name": self.change.name, "source_id": self.source_id,
-                "seconds_left": round(max(0.0, self.end_ms - now) / 1000.0, 2), "windows": len(self.windows)}
+                "showing": None if index is None else index + 1, "times": self.times, "seconds": self.seconds,
+                "pause_s": SHOW_PAUSE_S, "seconds_left": round(max(0.0, self.end_ms - now) / 1000.0, 2),
+                "windows": self.windows}  # fmt: skip
 
 
 class ClassChanges:
@@ -587,16 +615,16 @@ class ClassChanges:
         return change
 
     def show(self, name: str, ld: str, gd: str, parts: Mapping[str, str] | None, source_id: str,
-             seconds: float, now: float) -> ClassChange:
-        """Check an add shown live by ``source_id`` for ``seconds`` from ``now`` (ms) and start gathering its
-        windows; the change is pending until they have been gathered and the worker has made it.
+             seconds: float, now: float, times: int = 1) -> ClassChange:
+        """Check an add shown live by ``source_id``, ``times`` times for ``seconds`` from ``now`` (ms), and start
+        gathering its windows; the change is pending until they have been gathered and the worker has made it.
 
         Raises:
             BundleError: as :meth:`submit` says, or another showing is under way.
         """
         change = self._checked("add", name, ld, gd, parts)
         self._waiting.append(change)
-        self.showing = Showing(change, source_id, now, now + 1000.0 * seconds)
+        self.showing = Showing(change, source_id, now, seconds, times)
         return change
 
     def _checked(self, command: str, name: str, ld: str | None, gd: str | None,
@@ -641,17 +669,18 @@ class ClassChanges:
         if showing is None or now <= showing.end_ms:
             return []
         self.showing = None
-        if showing.windows:
-            change = dataclasses.replace(showing.change, examples=(np.stack(showing.windows),))
+        examples = tuple(np.stack(windows) for windows in showing.recordings if windows)
+        if examples:
+            change = dataclasses.replace(showing.change, examples=examples)
             self._waiting[self._waiting.index(showing.change)] = change
             self._queue(change)
-            return [("info", f"{showing.source_id} showed {change.name!r} in {len(showing.windows)} moving "
-                             "window(s); adding it")]  # fmt: skip
+            return [("info", f"{showing.source_id} showed {change.name!r} in {showing.windows} moving window(s) "
+                             f"of {len(examples)} showing(s); adding it")]  # fmt: skip
         self._waiting.remove(showing.change)
-        seconds = (showing.end_ms - showing.start_ms) / 1000.0
+        times = f"{showing.times} times " if showing.times > 1 else ""
         why = (f"the body stood still in all {showing.still} of its windows" if showing.still
                else "no window of a person came from it")
-        text = f"{showing.change} failed: shown by {showing.source_id} for {seconds:g} s, but {why}"
+        text = f"{showing.change} failed: shown by {showing.source_id} {times}for {showing.seconds:g} s, but {why}"
         self.failed.append(text)
         return [("error", text)]
 
@@ -927,11 +956,13 @@ class _Loop:
         if source not in active:
             raise BundleError(f"{source} has sent no window of a person in the last {ACTIVE_SOURCE_S:g} s "
                               f"(cameras that have: {', '.join(active) or 'none'})")  # fmt: skip
-        change = self.changes.show(request.name, request.ld, request.gd, request.parts, source, request.show_s, now)
+        change = self.changes.show(request.name, request.ld, request.gd, request.parts, source, request.show_s, now,
+                                   request.show_times or 1)  # fmt: skip
         return ControlReply.success(request.seq, actions=self.recognizer.actions(), status={
             "accepted": str(change), "pending": self.changes.pending(), "showing": self.changes.showing.status(now),
-            "note": f"showing: the moving windows from {source} over the next {request.show_s:g} s place "
-                    f"{change.name!r}; then it is added in the background (`list` shows it once it is made)",
+            "note": f"showing: the moving windows from {source} over the next {request.show_s:g} s "
+                    f"({request.show_times or 1} time(s), {SHOW_PAUSE_S:g} s apart) place {change.name!r}; then it "
+                    "is added in the background (`list` shows it once it is made)",
         })  # fmt: skip
 
 

@@ -55,6 +55,7 @@ MAX_PARTS = 16  # body-part sentences of one added action (the bundles' grouping
 # An action shown live (ControlRequest ``show_s``): long enough for one short action, short enough to hold.
 MIN_SHOW_S = 0.5
 MAX_SHOW_S = 30.0
+MAX_SHOW_TIMES = 5  # showings of one action in one request, each its own recording
 MAX_EXAMPLES = 32  # recordings one ControlRequest may show an action by
 # MAX_NAME_CHARS (200): action names and labels; shared with bundles (fsvae_core.action_text).
 MAX_TEXT_CHARS = MAX_DESCRIPTION_CHARS  # 4000: descriptions, log texts, error texts
@@ -689,7 +690,9 @@ class ControlRequest(_Message):
     An ``add`` with ``show_s`` (MIN_SHOW_S to MAX_SHOW_S seconds) is an action
     shown live: the windows of the person in front of camera ``source_id``
     (may be left out when one camera sends windows) over the next ``show_s``
-    seconds place it, as recordings do for ``fsvae actions add --example``.
+    seconds place it, as recordings do for ``fsvae actions add --example``;
+    ``show_times`` (1 to MAX_SHOW_TIMES) asks for that many showings, each
+    its own recording, one after another with a pause between.
     An ``add`` with ``examples`` is an action shown by recordings: their
     windows, (N, T, M, V=25, 3) in the canonical ``ntu25`` layout as the
     capture makes them (T the recognizer's window, from ``status``), one
@@ -701,7 +704,9 @@ class ControlRequest(_Message):
         ("examples", ("N", "T", "M", "V=25", "C=3"), False),
     )
     _KEYS: ClassVar[tuple[str, ...]] = ("seq", "timestamp_ms", "command")
-    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("name", "ld", "gd", "parts", "show_s", "source_id", "example_windows")
+    _OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = (
+        "name", "ld", "gd", "parts", "show_s", "show_times", "source_id", "example_windows",
+    )
 
     command: str
     name: str | None = None
@@ -709,6 +714,7 @@ class ControlRequest(_Message):
     gd: str | None = None
     parts: Mapping[str, str] | None = None
     show_s: float | None = None
+    show_times: int | None = None
     source_id: str | None = None
     examples: np.ndarray | None = None  # (N, T, M, V, 3)
     example_windows: Sequence[int] | None = None  # windows per recording, summing to N
@@ -733,6 +739,10 @@ class ControlRequest(_Message):
             if command != "add":
                 raise MessageError(topic, "show_s", f"is not an argument of {command!r}")
             self._set("show_s", _float(topic, "show_s", self.show_s, MIN_SHOW_S, MAX_SHOW_S))
+        if self.show_times is not None:
+            if self.show_s is None:
+                raise MessageError(topic, "show_times", "counts the showings of an action shown live: it goes with show_s")
+            self._set("show_times", _int(topic, "show_times", self.show_times, 1, MAX_SHOW_TIMES))
         if self.source_id is not None:
             if self.show_s is None:
                 raise MessageError(topic, "source_id", "names the camera of an action shown live: it goes with show_s")
@@ -777,7 +787,7 @@ class ControlRequest(_Message):
                 header[name] = getattr(self, name)
         if self.parts is not None:
             header["parts"] = dict(self.parts)
-        for name in ("show_s", "source_id"):
+        for name in ("show_s", "show_times", "source_id"):
             if getattr(self, name) is not None:
                 header[name] = getattr(self, name)
         if self.example_windows is not None:

@@ -374,7 +374,8 @@ def test_actions_add_show_counts_down_and_takes_the_camera_of_a_running_recogniz
     add = ["actions", "add", "--name", "stretch", "--ld", "the arms reach out", "--gd", "stretching"]
     for refused, why in (([*add, "--bundle", str(bundle), "--show", "2"], "--show goes with actions add --control"),
                          ([*add, "--control", "tcp://127.0.0.1:1", "--show", "60"], "--show takes 0.5 to 30 seconds"),
-                         ([*add, "--bundle", str(bundle), "--source", "cam0"], "--source and --countdown go with --show")):
+                         ([*add, "--bundle", str(bundle), "--source", "cam0"], "--source, --countdown and --times go with"),
+                         ([*add, "--control", "tcp://127.0.0.1:1", "--show", "2", "--times", "9"], "--times takes 1 to 5")):
         with pytest.raises(SystemExit) as stopped:
             main(refused)
         assert stopped.value.code == 2 and why in capsys.readouterr().err
@@ -400,7 +401,7 @@ def test_actions_add_show_counts_down_and_takes_the_camera_of_a_running_recogniz
         out, err = capsys.readouterr()
         assert out == f"added 'stretch' on {harness.control_ep}, as cam0 showed it\n"
         said = [err.index(line) for line in ("showing 'stretch' in 1...\n", "now: show 'stretch' to cam0 for 1 s\n",
-                                             "shown for 1 s\n")]  # in this order (the text model may print too)
+                                             "shown\n")]  # in this order (the text model may print too)
         assert said == sorted(said)
         assert main(["actions", "list", "--control", harness.control_ep]) == 0
         assert capsys.readouterr().out.splitlines()[-1] == "stretch  shown"

@@ -727,13 +727,36 @@ def test_a_shown_action_is_placed_by_the_moving_windows_of_its_camera_within_the
         changes.showing.offer(source, window, moving, at_ms)
     assert changes.apply_done(2999.0) == [] and changes.showing is not None  # not over yet
     notes = _apply_all(changes, 3001.0)
-    assert notes == [("info", "cam0 showed 'stretch' in 2 moving window(s); adding it"), ("info", "added action 'stretch'")]
+    assert notes == [("info", "cam0 showed 'stretch' in 2 moving window(s) of 1 showing(s); adding it"),
+                     ("info", "added action 'stretch'")]  # fmt: skip
     assert changes.showing is None and recognizer.names[-1] == "stretch"
     bundle = load_bundle(recognizer.path)
     assert bundle.classes[-1].examples == 1 and recognizer.actions()[-1].examples == 1
     torch.testing.assert_close(bundle.prototypes[-1], example_prototype(bundle, [np.stack(shown)]), atol=1e-5, rtol=0)
     changes.close()
 
+
+def test_an_action_shown_several_times_gets_one_recording_per_showing_and_nothing_from_the_pauses(encoder, tmp_path):
+    from fsvae_core.bundle import example_prototype
+    from realtime.inference import SHOW_PAUSE_S, ClassChanges
+
+    recognizer, _ = still_check_recognizer(encoder, tmp_path)
+    changes = ClassChanges(recognizer)
+    changes.show("stretch", "the arms reach out", "stretching", None, "cam0", seconds=1.0, now=0.0, times=2)
+    pause_ms = 1000 * SHOW_PAUSE_S
+    first, second, between = (recognizer.prepare(random_window(seed)) for seed in (61, 62, 63))
+    changes.showing.offer("cam0", first, True, 500.0)
+    changes.showing.offer("cam0", between, True, 1000.0 + pause_ms / 2)
+    assert changes.showing.status(1000.0 + pause_ms / 2)["showing"] is None  # in the pause
+    changes.showing.offer("cam0", second, True, 1000.0 + pause_ms + 500.0)
+    assert changes.showing.status(1000.0 + pause_ms + 500.0)["showing"] == 2
+    assert changes.showing.end_ms == 2000.0 + pause_ms
+    _apply_all(changes, 2001.0 + pause_ms)
+    bundle = load_bundle(recognizer.path)
+    assert bundle.classes[-1].examples == 2
+    expected = example_prototype(bundle, [first[None], second[None]])
+    torch.testing.assert_close(bundle.prototypes[-1], expected, atol=1e-5, rtol=0)
+    changes.close()
 
 def test_a_showing_in_which_the_body_never_moves_fails_and_says_why(encoder, tmp_path):
     from realtime.inference import ClassChanges

@@ -89,7 +89,7 @@ def every_message() -> list:
         ControlRequest(seq=5, command="add", name="juggle", ld="hands toss", gd="juggling",
                        parts={"left_arm": "the left hand tosses", "right_arm": "the right hand catches"}),
         ControlRequest(seq=6, command="add", name="bow", ld="the back bends", gd="bowing", show_s=2.5, source_id="cam0"),
-        ControlRequest(seq=7, command="add", name="bow", ld="the back bends", gd="bowing", show_s=3),
+        ControlRequest(seq=7, command="add", name="bow", ld="the back bends", gd="bowing", show_s=3, show_times=3),
         ControlRequest(seq=8, command="add", name="bow", ld="the back bends", gd="bowing",
                        examples=np.zeros((3, 8, 2, 25, 3), np.float32), example_windows=[1, 2]),
         ControlReply.success(1, actions=[ActionInfo("wave", False), ActionInfo("clap", True), ActionInfo("bow", False, 1)]),
@@ -224,6 +224,8 @@ def test_no_decision_events_carry_no_guess(status):
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", source_id="cam0"), "source_id"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=3, source_id="a.b"), "source_id"),
         (lambda: ActionInfo("bow", False, -1), "actions.examples"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_times=2), "show_times"),
+        (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=3, show_times=6), "show_times"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((3, 8, 1, 25, 3))),
          "example_windows"),  # the one missing
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((3, 8, 1, 25, 3)),

@@ -10,7 +10,10 @@ user adds by text), so one rule with three constants decides:
     decided      = calibrated_best >= unknown_trained            if best is trained
                    text_value      >= unknown_text               otherwise
 
-and the answer is ``unknown`` when not decided. A single threshold fitted on
+and the answer is ``unknown`` when not decided. An action a user showed by
+recordings pays half of gamma (``Bundle.penalty_weights``) and is decided as
+a text class, its share taken back wherever the rule looks at scores before
+the penalty. A single threshold fitted on
 trained classes (the first version of this product) is far above what a class
 known by text ever scores, so text-added actions were almost never decided.
 
@@ -112,11 +115,13 @@ class DecisionRule:
         return self.decide_calibrated(calibrated, trained, motion)
 
     def decide_calibrated(self, calibrated: np.ndarray, trained: np.ndarray,
-                          motion: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`decide` on scores (N, K) that already went through :meth:`calibrated`."""
+                          motion: np.ndarray | None = None, penalty: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`decide` on scores (N, K) that already paid the penalty: ``gamma`` times ``penalty`` (K,), the
+        share each class paid (default: ``trained``, as :meth:`calibrated` takes it)."""
         trained = np.asarray(trained, dtype=bool)
+        penalty = trained if penalty is None else np.asarray(penalty, dtype=np.float64)
         best = calibrated.argmax(axis=1)  # (N,)
-        best_score, text_value = _best_and_text_value(calibrated, trained, self.gamma, self.text_by)
+        best_score, text_value = _best_and_text_value(calibrated, penalty, self.gamma, self.text_by)
         value = np.where(trained[best], best_score, text_value)
         reached = value >= self.thresholds(trained)[best]
         if motion is not None:
@@ -166,13 +171,15 @@ def best_and_lead(calibrated: np.ndarray, spread: np.ndarray | None = None) -> t
     return top2[:, 0], lead
 
 
-def _best_and_text_value(calibrated: np.ndarray, trained: np.ndarray, gamma: float,
+def _best_and_text_value(calibrated: np.ndarray, penalty: np.ndarray, gamma: float,
                          text_by: str) -> tuple[np.ndarray, np.ndarray]:
-    """The best calibrated score (N,) of each row of (N, K) and what ``unknown_text`` is compared with (N,)."""
+    """The best calibrated score (N,) of each row of (N, K), whose classes paid ``gamma`` times ``penalty`` (K,),
+    and what ``unknown_text`` is compared with (N,)."""
     if text_by == "score":
         best = calibrated.max(axis=1)
-        return best, best
-    spread = None if text_by == "lead" else (calibrated + gamma * trained[None, :]).std(axis=1)  # before the penalty
+        # Text classes pay nothing; a shown action is held to their threshold with its own share taken back.
+        return best, best + gamma * penalty[calibrated.argmax(axis=1)]
+    spread = None if text_by == "lead" else (calibrated + gamma * penalty[None, :]).std(axis=1)  # before the penalty
     return best_and_lead(calibrated, spread)
 
 

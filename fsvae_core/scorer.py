@@ -1,12 +1,14 @@
 """A window's whole way to class scores, as one module: what the live recognizer computes.
 
     f_s, f_parts = backbone(window)                            (SkeletonGCN.features_and_parts)
-    score_k      = cos(mu_s(f_s), prototype_k) - gamma [k trained]
+    score_k      = cos(mu_s(f_s), prototype_k) - gamma w_k
                    + lambda part_k(f_parts) + lambda_attr attr_k(window)
 
 ``mu_s`` is the skeleton VAE's latent mean, ``prototype_k`` the text VAE's
-latent mean of class k's text, ``gamma`` the calibration penalty on trained
-classes, ``part_k`` the part-aware score (:mod:`fsvae_core.parts`) and
+latent mean of class k's text (or of its recordings' windows, for an action
+shown by them), ``gamma`` the calibration penalty, paid in full by trained
+classes (w_k = 1), in half by shown actions and not by text ones
+(``Bundle.penalty_weights``), ``part_k`` the part-aware score (:mod:`fsvae_core.parts`) and
 ``attr_k`` the attribute score (:mod:`fsvae_core.attributes`), each weight 0
 without its term. The classes come in as tensors at every call, so adding an action
 changes no weights.
@@ -25,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 class ClassTensors:
     """The classes as the scorer takes them, rows in class order.
 
-    ``prototypes`` (K, Z) unit rows; ``penalty`` (K,): gamma on trained classes,
-    0 on the others; with the part-aware rule ``part_text`` (K, B, D) unit
+    ``prototypes`` (K, Z) unit rows; ``penalty`` (K,): what each class's scores
+    pay, gamma times ``Bundle.penalty_weights``; with the part-aware rule ``part_text`` (K, B, D) unit
     part-sentence embeddings and ``has_parts`` (K,) bool.
     """
 
@@ -55,11 +56,10 @@ class ClassTensors:
 
     @classmethod
     def of_bundle(cls, bundle: Bundle, device: torch.device | str = "cpu") -> ClassTensors:
-        """A bundle's classes: its prototypes, its gamma on the trained ones, its part sentences."""
-        seen = np.array([entry.seen for entry in bundle.classes], dtype=np.float32)
+        """A bundle's classes: its prototypes, the penalty each pays, its part sentences."""
         return cls(
             F.normalize(bundle.prototypes.float(), dim=1).to(device),
-            torch.as_tensor(seen * bundle.decision_rule.gamma, dtype=torch.float32).to(device),
+            torch.as_tensor(bundle.penalty_weights * bundle.decision_rule.gamma, dtype=torch.float32).to(device),
             None if bundle.part_text is None else bundle.part_text.float().to(device),
             None if bundle.part_text is None else torch.as_tensor(bundle.has_parts).to(device),
         )

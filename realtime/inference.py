@@ -234,6 +234,7 @@ class Recognizer:
         self.classes = list(self.bundle.classes)
         self.names = tuple(entry.name for entry in self.classes)
         self.seen = np.array([entry.seen for entry in self.classes], dtype=bool)  # (K,)
+        self.penalty = self.bundle.penalty_weights  # (K,) the share of gamma each class's scores paid
         self.class_tensors = ClassTensors.of_bundle(self.bundle, self.device)
 
     def actions(self) -> list[ActionInfo]:
@@ -401,7 +402,7 @@ class Recognizer:
         topk = tuple(RankedLabel(self.names[k], float(smoothed[k]), bool(self.seen[k])) for k in order)
         best = int(order[0])
         score = float(smoothed[best])
-        if self.rule.decide_calibrated(smoothed[None, :], self.seen)[0] < 0:
+        if self.rule.decide_calibrated(smoothed[None, :], self.seen, penalty=self.penalty)[0] < 0:
             return Decision(UNKNOWN_LABEL, score, True, None, topk)
         return Decision(self.names[best], score, False, bool(self.seen[best]), topk)
 

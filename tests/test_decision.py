@@ -115,6 +115,21 @@ def test_the_raw_lead_is_not_shrunk_by_the_penalty_on_listed_trained_classes():
     assert DecisionRule(0.9, 0.6, 0.7, "lead_raw").decide(scores, trained).tolist() == [-1]
 
 
+def test_the_raw_lead_takes_back_the_share_of_the_penalty_each_class_paid():
+    # A trained class, a shown action (paying half of gamma) that leads by 0.3 after the penalty, two text classes.
+    raw = np.array([[0.9, 1.0, 0.2, 0.1]])  # before the penalty: spread 0.40, a raw lead of 0.74
+    penalty = np.array([1.0, 0.5, 0.0, 0.0])
+    rule = DecisionRule(gamma=0.4, unknown_trained=0.0, unknown_text=0.76, text_by="lead_raw")
+    calibrated = raw - rule.gamma * penalty
+    assert rule.decide_calibrated(calibrated, penalty == 1, penalty=penalty).tolist() == [-1]
+    # Had only the trained class's penalty been taken back, the spread would be 0.35 and the lead 0.85.
+    assert rule.decide_calibrated(calibrated, penalty == 1).tolist() == [1]
+    # By score: the shown action's 0.8 after the penalty is held to the text threshold as the 1.0 it scored.
+    by_score = DecisionRule(gamma=0.4, unknown_trained=0.0, unknown_text=0.9, text_by="score")
+    assert by_score.decide_calibrated(calibrated, penalty == 1, penalty=penalty).tolist() == [1]
+    assert by_score.decide_calibrated(calibrated, penalty == 1).tolist() == [-1]
+
+
 def test_a_raw_lead_rule_is_fitted_like_the_lead_one_and_equals_it_without_a_penalty():
     scores, target, classes, trained = synthetic_held_out(seed=3)
     rule, rates = fit_decision_rule(scores, target, classes, trained, gamma=0.3, text_by="lead_raw")

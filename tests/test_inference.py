@@ -151,6 +151,16 @@ def test_seen_classes_pay_gzsl_gamma(recognizer):
     np.testing.assert_allclose(without - with_gamma, recognizer.seen * recognizer.rule.gamma, atol=1e-6)
 
 
+def test_a_shown_action_pays_half_the_trained_penalty_and_a_text_one_none(fresh_bundle, encoder):
+    from fsvae_core.bundle import SHOWN_PENALTY, add_action
+
+    shown = np.stack([Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu").prepare(random_window(71))])
+    add_action(fresh_bundle, "stretch", "the arms reach out", "stretching", encoder=encoder, examples=[shown])
+    recognizer = Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder)
+    assert SHOWN_PENALTY == 0.5 and recognizer.penalty.tolist() == [1.0, 1.0, 0.0, 0.5]  # trained, trained, text, shown
+    np.testing.assert_allclose(recognizer.class_tensors.penalty.numpy(), recognizer.penalty * recognizer.rule.gamma)
+
+
 def make_parts_bundle(path: Path, encoder: SentenceEncoder, part_weight: float = 0.7,
                       backbone: BackboneConfig = BACKBONE, attribute_weight: float = 0.0,
                       attributes: int | None = None) -> tuple[Path, object, np.ndarray]:
@@ -813,7 +823,10 @@ def test_an_action_shown_over_the_control_socket_is_named_when_done_again(fresh_
             stop.set()
             for feeder in feeders:
                 feeder.join(5)
-    assert event.label == "stretch" and event.score == pytest.approx(1.0, abs=1e-4)
+    from fsvae_core.bundle import SHOWN_PENALTY
+
+    # The cosine of the window it was shown by, less its share of the trained classes' penalty.
+    assert event.label == "stretch" and event.score == pytest.approx(1.0 - SHOWN_PENALTY * recognizer.rule.gamma, abs=1e-4)
     assert list_actions(fresh_bundle)[-1].examples == 1
 
 

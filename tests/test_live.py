@@ -47,6 +47,16 @@ def _endpoints():
     return ["--windows", endpoint(), "--labels", endpoint(), "--control", endpoint()]
 
 
+def _stop(process):
+    """SIGTERM, as a user's Ctrl-C or a service manager would; killed if it has not ended within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def _jsonl(path):
     if not path.exists():
         return []
@@ -452,12 +462,7 @@ def test_killed_children_are_replaced_by_their_loaded_spares_and_labels_resume(b
                 assert f"{name} exited with status -9" in restart and "the spare takes over" in restart
                 assert len(err.pids()[name]) == 1  # no fresh start: the spare took over
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            finally:
-                if process.poll() is None:
-                    process.kill()
+            _stop(process)
     assert process.returncode == 0, err.text()
     assert "2 restarts" in err.lines[-1]
 
@@ -486,14 +491,10 @@ def test_an_action_shown_to_the_camera_of_a_running_fsvae_live_is_added_and_list
             assert fsvae_main(["actions", "list", "--control", control]) == 0
             assert capsys.readouterr().out.splitlines()[-1] == "stand tall  shown"
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            finally:
-                if process.poll() is None:
-                    process.kill()
+            _stop(process)
     assert process.returncode == 0, err.text()
     assert list_actions(bundle)[-1].examples == 1
+
 
 def test_children_end_with_the_supervisor_even_after_kill_9_and_free_the_ports(bundle_dir):
     labels, control = endpoint(), endpoint()

@@ -158,8 +158,7 @@ def actions(args: argparse.Namespace) -> int:
             if examples is None:
                 return 1
         entry = add_action(args.bundle, args.name, args.ld, args.gd, parts=parts, examples=examples)
-        shown = f" as {entry.examples} recording{'s' if entry.examples > 1 else ''} show it" if entry.examples else ""
-        print(f"added {entry.name!r} to {args.bundle}{shown}")
+        print(f"added {entry.name!r} to {args.bundle}{shown_by(entry.examples) if entry.examples else ''}")
         bundle = load_bundle(args.bundle, verify=False)
         if parts is None and bundle.part_weight > 0:
             print(f"note: {entry.name!r} has no part sentences (--part); this bundle's part-aware rule scores it by "
@@ -174,22 +173,35 @@ def actions(args: argparse.Namespace) -> int:
     return 0
 
 
+def shown_by(recordings: int) -> str:
+    """`` as N recording(s) show it``: how an added action was shown."""
+    return f" as {recordings} recording{'s' if recordings > 1 else ''} show it"
+
+
+def read_examples(files: list[str], read) -> list | None:
+    """``read(path)`` of each ``--example`` file; None (each unreadable file named on stderr, all of them read)
+    when any cannot be read or shows no one."""
+    from realtime.recognize import ClipError
+
+    recordings, failed = [], False
+    for path in files:
+        try:
+            recordings.append(read(path))
+        except ClipError as error:
+            print(f"fsvae actions: {error}", file=sys.stderr)
+            failed = True
+    return None if failed else recordings
+
+
 def example_windows(bundle: str, files: list[str]) -> list | None:
     """Every window of each ``--example`` file as the bundle's model takes them, read as ``fsvae recognize`` reads
     files; None (each unreadable file named on stderr) when any cannot be read or shows no one."""
     from fsvae_core.bundle import load_bundle
     from realtime.inference import Recognizer
-    from realtime.recognize import ClipError, model_windows
+    from realtime.recognize import model_windows
 
     recognizer = Recognizer.from_bundle(load_bundle(bundle), device="cpu")
-    windows, failed = [], False
-    for path in files:
-        try:
-            windows.append(model_windows(path, recognizer))
-        except ClipError as error:
-            print(f"fsvae actions: {error}", file=sys.stderr)
-            failed = True
-    return None if failed else windows
+    return read_examples(files, lambda path: model_windows(path, recognizer))
 
 
 def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
@@ -254,7 +266,7 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
     if args.show is not None:
         shown = f", as {reply.status['showing']['source_id']} showed it"
     elif args.example:
-        shown = f" as {len(args.example)} recording{'s' if len(args.example) > 1 else ''} show it"
+        shown = shown_by(len(args.example))
     print(f"{'added' if args.action == 'add' else 'removed'} {args.name!r} on {args.control}{shown}")
     return 0
 
@@ -266,23 +278,15 @@ def examples_to_send(client, endpoint: str, files: list[str]):
     read or shows no one."""
     from fsvae_core.bundle import window_from_dict
     from realtime.messages import MAX_HEADER_BYTES, MAX_MESSAGE_BYTES
-    from realtime.recognize import ClipError, file_windows
+    from realtime.recognize import file_windows
 
     spec = client.call("status").status.get("window_spec")
     if spec is None:
         print(f"fsvae: error: the recognizer at {endpoint} does not say its window spec, so it cannot be "
               "shown recordings (it is older than this command)", file=sys.stderr)  # fmt: skip
         return None
-    recordings, failed = [], False
-    for path in files:
-        try:
-            recordings.append(file_windows(path, window_from_dict(spec)))
-        except ClipError as error:
-            print(f"fsvae actions: {error}", file=sys.stderr)
-            failed = True
-    if failed:
-        return None
-    return windows_within(recordings, MAX_MESSAGE_BYTES - MAX_HEADER_BYTES)
+    recordings = read_examples(files, lambda path: file_windows(path, window_from_dict(spec)))
+    return None if recordings is None else windows_within(recordings, MAX_MESSAGE_BYTES - MAX_HEADER_BYTES)
 
 
 def windows_within(recordings, max_bytes: int):

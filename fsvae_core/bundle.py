@@ -93,7 +93,7 @@ Origin = Literal["trained", "user"]
 _ORIGINS = ("trained", "user")
 # A shown action's prototype is fitted to real windows, as a trained class's is, but to one person's few: it pays
 # half the trained classes' gamma. Its own windows and the trained ones are then named about equally often (paying
-# none, 76 / 45% on UTD-MHAD's splits; all, 45 / 80%; half, 67 / 66%); docs/results.md, "Actions shown by example".
+# none, 76 / 45% on UTD-MHAD's splits; all, 45 / 80%; half, 67 / 66%); docs/results.md, "A shown action pays half".
 SHOWN_PENALTY = 0.5
 _METADATA = {"format": FORMAT}
 _GROUPS = ("vae", "backbone", "parts")

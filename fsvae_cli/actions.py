@@ -142,7 +142,7 @@ def actions(args: argparse.Namespace) -> int:
         return 2
     if args.control is not None:
         return live_actions(args, parts)
-    from fsvae_core.bundle import add_action, list_actions, load_bundle, remove_action
+    from fsvae_core.bundle import add_action, list_actions, load_bundle, look_alike_note, remove_action
     from fsvae_core.text import text_name
 
     if args.action == "list":
@@ -163,6 +163,9 @@ def actions(args: argparse.Namespace) -> int:
         if parts is None and bundle.part_weight > 0:
             print(f"note: {entry.name!r} has no part sentences (--part); this bundle's part-aware rule scores it by "
                   f"its {'examples' if examples else 'descriptions'} alone", file=sys.stderr)  # fmt: skip
+        alike = None if examples is not None else look_alike_note(bundle, entry.name)
+        if alike is not None:
+            print(f"note: {alike}", file=sys.stderr)
         unused = [flag for part, flag in (("ld", "--ld"), ("gd", "--gd")) if part not in bundle.text.parts]
         if unused and examples is None:  # the validation classes of its training chose a shorter class text
             print(f"note: this bundle's class text is {text_name(bundle.text.parts)}; {' and '.join(unused)} "
@@ -262,6 +265,9 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
         failed = [text for text in status.get("failed_changes", []) if text.startswith(f"{change} failed")]
         print(f"fsvae: error: {failed[-1] if failed else f'{change} was not made'}", file=sys.stderr)
         return 1
+    alike = [text for text in status.get("look_alike_changes", []) if text.startswith(f"{change}: ")]
+    if alike:
+        print(f"note: {alike[-1][len(change) + 2:]}", file=sys.stderr)
     shown = ""
     if args.show is not None:
         shown = f", as {reply.status['showing']['source_id']} showed it"

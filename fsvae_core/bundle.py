@@ -95,6 +95,11 @@ _ORIGINS = ("trained", "user")
 # half the trained classes' gamma. Its own windows and the trained ones are then named about equally often (paying
 # none, 76 / 45% on UTD-MHAD's splits; all, 45 / 80%; half, 67 / 66%); docs/results.md, "A shown action pays half".
 SHOWN_PENALTY = 0.5
+# Prototypes this alike are told apart by little but the text model's feel for a side, a direction or a number of
+# hands, which is weak: in the shipped bundle the four pairs above it are clockwise / counter clockwise circles
+# (0.996), swipes to the left / right, picking up with one / two hands and donning / doffing; the next pairs (0.89)
+# are different drawings. docs/results.md, "Mirrored classes, and words that differ only by a side".
+LOOK_ALIKE_COSINE = 0.9
 _METADATA = {"format": FORMAT}
 _GROUPS = ("vae", "backbone", "parts")
 DIGEST = "digest"  # the manifest key holding the digest of the rest
@@ -635,6 +640,33 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
 def list_actions(path: str | Path) -> list[ClassEntry]:
     """The bundle's actions, in prototype-row order."""
     return load_bundle(path).classes
+
+
+def look_alikes(bundle: Bundle, name: str, min_cosine: float = LOOK_ALIKE_COSINE) -> list[tuple[str, float]]:
+    """The bundle's other actions whose prototype is at least ``min_cosine`` alike ``name``'s: (name, cosine),
+    most alike first. By text alone, an action added beside one of these is hard to tell from it.
+
+    Raises:
+        BundleError: no action called ``name`` (ignoring case).
+    """
+    index = _find(bundle.classes, name)
+    if index is None:
+        raise BundleError(f"{bundle.path}: no action named {name!r}")
+    prototypes = torch.nn.functional.normalize(bundle.prototypes.float(), dim=1)  # (K, Z)
+    cosines = (prototypes @ prototypes[index]).tolist()
+    alike = [(entry.name, cosine) for k, (entry, cosine) in enumerate(zip(bundle.classes, cosines))
+             if k != index and cosine >= min_cosine]
+    return sorted(alike, key=lambda pair: -pair[1])
+
+
+def look_alike_note(bundle: Bundle, name: str) -> str | None:
+    """What to tell a user who added ``name`` by text beside actions it looks alike (:func:`look_alikes`), or None."""
+    alike = look_alikes(bundle, name)
+    if not alike:
+        return None
+    others = ", ".join(f"{other!r} ({cosine:.2f})" for other, cosine in alike)
+    return (f"the model reads {name!r} almost as it reads {others}: by their words alone it can hardly tell them "
+            "apart; show the action instead (--example FILE, or --show S on a running recognizer)")
 
 
 def add_action(

@@ -573,7 +573,7 @@ class ClassChanges:
     and :meth:`close` may be called, all from the loop's thread.
     """
 
-    MAX_FAILED = 20  # failures kept for `status`
+    MAX_FAILED = 20  # failures, and look-alike notes, kept for `status`
 
     def __init__(self, recognizer: Recognizer) -> None:
         self.recognizer = recognizer
@@ -583,6 +583,7 @@ class ClassChanges:
         self._done: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self.failed: deque = deque(maxlen=self.MAX_FAILED)
+        self.look_alike: deque = deque(maxlen=self.MAX_FAILED)  # "add 'X': the model reads ..." for `status`
         self.applied = 0
         self.showing: Showing | None = None
 
@@ -713,6 +714,11 @@ class ClassChanges:
                 self.recognizer.use_classes_of(fresh)
                 self.applied += 1
                 notes.append(("info", f"{change.command}{'ed' if change.command == 'add' else 'd'} action {change.name!r}"))
+                by_text = change.command == "add" and not change.examples
+                alike = bundle_module.look_alike_note(fresh, change.name) if by_text else None
+                if alike is not None:
+                    self.look_alike.append(f"{change}: {alike}")
+                    notes.append(("warning", f"{change}: {alike}"))
             else:
                 text = f"{change} failed: {type(error).__name__}: {error}"
                 self.failed.append(text)
@@ -916,6 +922,7 @@ class _Loop:
                 "unknown_text_by": recognizer.rule.text_by, "still_below": recognizer.rule.still_below,
                 "smoothing": recognizer.config.smoothing,
                 "pending_changes": self.changes.pending(), "failed_changes": list(self.changes.failed),
+                "look_alike_changes": list(self.changes.look_alike),
                 "showing": None if self.changes.showing is None else self.changes.showing.status(now_ms()),
                 "control_socket": None if self.control_server is None else self.control_server.counters(),
                 **self.stats.to_dict(),

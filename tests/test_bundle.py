@@ -24,7 +24,7 @@ from fsvae_core.decision import DecisionRule
 from fsvae_core import bundle as bundle_module
 from fsvae_core.bundle import (
     FORMAT_VERSION, STALE_WRITE_AGE_S, BundleError, ClassEntry, TextSpec, Thresholds, add_action, list_actions,
-    load_bundle, prototype_for, remove_action, save_bundle, upgrade_bundle,
+    load_bundle, look_alike_note, look_alikes, prototype_for, remove_action, save_bundle, upgrade_bundle,
 )
 from fsvae_core.descriptions import PART_NAMES, ActionDescription
 from fsvae_core.attributes import ATTRIBUTES, AttributeMatcher, attribute_directions
@@ -371,6 +371,20 @@ def test_added_action_can_be_removed_again(bundle_path, encoder):
     add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=encoder)
     assert remove_action(bundle_path, "NOD").origin == "user"
     assert list_actions(bundle_path) == _classes()
+
+
+def test_look_alikes_names_the_action_whose_words_differ_only_by_a_side(bundle_path, encoder):
+    add_action(bundle_path, "raise the right arm", "the right arm lifts straight up above the head",
+               "raising the right arm", encoder=encoder)
+    add_action(bundle_path, "raise the left arm", "the left arm lifts straight up above the head",
+               "raising the left arm", encoder=encoder)
+    bundle = load_bundle(bundle_path)
+    (other, cosine), = look_alikes(bundle, "Raise the LEFT arm")
+    assert other == "raise the right arm" and 0.9 <= cosine <= 1
+    assert "'raise the right arm' (0.9" in look_alike_note(bundle, "raise the left arm")
+    assert look_alikes(bundle, "wave") == [] and look_alike_note(bundle, "jump up") is None
+    with pytest.raises(BundleError, match="no action named 'juggle'"):
+        look_alikes(bundle, "juggle")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -292,6 +292,20 @@ def test_actions_add_takes_part_sentences_by_option_or_file(tmp_path, small_bund
     assert "catch" not in {entry.name for entry in list_actions(bundle)}
 
 
+def test_actions_add_notes_an_action_whose_words_read_like_one_already_there(tmp_path, small_bundle, capsys):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    for side in ("right", "left"):
+        assert main(["actions", "add", "--bundle", str(bundle), "--name", f"raise the {side} arm",
+                     "--ld", f"the {side} arm lifts straight up above the head", "--gd", f"raising the {side} arm"]) == 0
+        err = capsys.readouterr().err
+    note, = [line for line in err.splitlines() if line.startswith("note:")]  # after the text model's loading bar
+    assert note.startswith("note: the model reads 'raise the left arm' almost as it reads 'raise the right arm' (0.9")
+    assert "--example FILE, or --show S" in note
+
+
 def test_actions_add_by_example_reads_each_recording_and_lists_the_action_as_shown(tmp_path, small_bundle, capsys):
     import shutil
 
@@ -354,7 +368,13 @@ def test_actions_on_a_running_recognizer_wait_until_the_change_is_made(tmp_path,
         assert main(["actions", "list", *control]) == 0
         listed = capsys.readouterr().out.splitlines()
         assert listed[-3:] == ["sit down  trained", "jump up  text only", "juggle  text only"]
-    assert [entry.name for entry in list_actions(bundle)] == ["sit down", "jump up", "juggle"]
+        for side in ("right", "left"):  # words that differ by a side: the recognizer's status says so
+            assert main(["actions", "add", *control, "--name", f"raise the {side} arm",
+                         "--ld", f"the {side} arm lifts straight up above the head", "--gd", f"raising the {side} arm"]) == 0
+        note, = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+        assert note.startswith("note: the model reads 'raise the left arm' almost as it reads 'raise the right arm'")
+    assert [entry.name for entry in list_actions(bundle)] == [
+        "sit down", "jump up", "juggle", "raise the right arm", "raise the left arm"]
 
 
 def test_actions_add_show_counts_down_and_takes_the_camera_of_a_running_recognizer(tmp_path, small_bundle, capsys):

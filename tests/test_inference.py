@@ -704,6 +704,22 @@ def test_a_change_that_fails_after_it_was_accepted_is_logged_and_listed(fresh_bu
         assert "juggle" not in [a.name for a in control.call("list").actions]
 
 
+def test_an_add_by_text_that_reads_like_an_action_already_there_is_made_with_a_warning(fresh_bundle, encoder):
+    from realtime.inference import ClassChanges
+
+    changes = ClassChanges(Recognizer.from_bundle(load_bundle(fresh_bundle), device="cpu", encoder=encoder))
+    for side in ("right", "left"):
+        changes.submit("add", f"raise the {side} arm", f"the {side} arm lifts straight up above the head",
+                       f"raising the {side} arm")
+    notes = _apply_all(changes, 0.0)
+    changes.close()
+    assert [level for level, _ in notes] == ["info", "info", "warning"]
+    assert notes[2][1].startswith("add 'raise the left arm': the model reads 'raise the left arm' almost as it reads "
+                                  "'raise the right arm' (0.9")  # fmt: skip
+    assert list(changes.look_alike) == [notes[2][1]]
+    assert changes.recognizer.names[-2:] == ("raise the right arm", "raise the left arm")
+
+
 # ---------------------------------------------------------------------------------------------
 # Actions shown live
 

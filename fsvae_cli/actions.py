@@ -163,7 +163,7 @@ def actions(args: argparse.Namespace) -> int:
         if parts is None and bundle.part_weight > 0:
             print(f"note: {entry.name!r} has no part sentences (--part); this bundle's part-aware rule scores it by "
                   f"its {'examples' if examples else 'descriptions'} alone", file=sys.stderr)  # fmt: skip
-        alike = None if examples is not None else look_alike_note(bundle, entry.name)
+        alike = look_alike_note(bundle, entry.name)
         if alike is not None:
             print(f"note: {alike}", file=sys.stderr)
         unused = [flag for part, flag in (("ld", "--ld"), ("gd", "--gd")) if part not in bundle.text.parts]

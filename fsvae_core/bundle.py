@@ -396,7 +396,8 @@ class Bundle:
 
     @property
     def seen_mask(self) -> torch.Tensor:
-        """(K,) bool, True for classes whose scores take the ``gzsl_gamma`` penalty."""
+        """(K,) bool, True for trained classes, which pay ``gzsl_gamma`` in full (:attr:`penalty_weights` gives
+        every class's share)."""
         return torch.tensor([entry.seen for entry in self.classes], dtype=torch.bool)
 
     def build_vae(self) -> FSVAE:
@@ -660,9 +661,10 @@ def look_alikes(bundle: Bundle, name: str, min_cosine: float = LOOK_ALIKE_COSINE
 
 
 def look_alike_note(bundle: Bundle, name: str) -> str | None:
-    """What to tell a user who added ``name`` by text beside actions it looks alike (:func:`look_alikes`), or None."""
+    """What to tell a user who added ``name`` by text beside actions it looks alike (:func:`look_alikes`), or None;
+    None too for an action shown by recordings, whose prototype its words did not place."""
     alike = look_alikes(bundle, name)
-    if not alike:
+    if not alike or bundle.classes[_find(bundle.classes, name)].examples:
         return None
     others = ", ".join(f"{other!r} ({cosine:.2f})" for other, cosine in alike)
     return (f"the model reads {name!r} almost as it reads {others}: by their words alone it can hardly tell them "

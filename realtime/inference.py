@@ -714,8 +714,7 @@ class ClassChanges:
                 self.recognizer.use_classes_of(fresh)
                 self.applied += 1
                 notes.append(("info", f"{change.command}{'ed' if change.command == 'add' else 'd'} action {change.name!r}"))
-                by_text = change.command == "add" and not change.examples
-                alike = bundle_module.look_alike_note(fresh, change.name) if by_text else None
+                alike = bundle_module.look_alike_note(fresh, change.name) if change.command == "add" else None
                 if alike is not None:
                     self.look_alike.append(f"{change}: {alike}")
                     notes.append(("warning", f"{change}: {alike}"))

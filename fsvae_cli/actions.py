@@ -16,7 +16,6 @@ from pathlib import Path
 from realtime.messages import MAX_EXAMPLES, MAX_SHOW_S, MAX_SHOW_TIMES, MIN_SHOW_S
 
 # What `list` prints for each kind of class.
-KINDS = {"trained": "trained", "unseen": "unseen", "user": "added", "example": "shown"}
 APPLY_TIMEOUT_S = 120.0  # how long --control waits for a change to be made (the first add loads the text model)
 
 
@@ -114,12 +113,12 @@ def check(args: argparse.Namespace) -> str | None:
     return None
 
 
-def kind(entry) -> str:
+def kind(seen: bool, added: bool, examples: int) -> str:
     """``trained`` (learnt from recordings), ``unseen`` (a training class known only by its text), ``added`` (by a
-    user, by text) or ``shown`` (by a user, by recordings of it)."""
-    if entry.origin == "user":
-        return KINDS["example" if entry.examples else "user"]
-    return KINDS["trained"] if entry.seen else KINDS["unseen"]
+    user, by text) or ``shown`` (by a user, by recordings of it): the same words for a bundle and a recognizer."""
+    if added:
+        return "shown" if examples else "added"
+    return "trained" if seen else "unseen"
 
 
 def format_actions(entries, width: int = 100) -> list[str]:
@@ -129,7 +128,7 @@ def format_actions(entries, width: int = 100) -> list[str]:
     room = max(20, width - name_width - 11)
     for entry in entries:
         text = entry.gd if len(entry.gd) <= room else entry.gd[: room - 3].rstrip() + "..."
-        lines.append(f"{entry.name:<{name_width}}  {kind(entry):<7}  {text}")
+        lines.append(f"{entry.name:<{name_width}}  {kind(entry.seen, entry.origin == 'user', entry.examples):<7}  {text}")
     return lines
 
 
@@ -244,7 +243,7 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
                 return 2
             if args.action == "list":
                 for info in reply.actions:
-                    print(f"{info.name}  {'trained' if info.seen else 'shown' if info.examples else 'text only'}")
+                    print(f"{info.name}  {kind(info.seen, info.added, info.examples)}")
                 return 0
             change = reply.status["accepted"]
             deadline = time.monotonic() + APPLY_TIMEOUT_S

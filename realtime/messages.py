@@ -806,22 +806,30 @@ def _part_texts(topic: str, value: Any) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ActionInfo:
-    """One action the recognizer knows: its name, whether it was seen in training, and how many recordings
-    showed it (0: known by its text; on the wire only when above 0)."""
+    """One action the recognizer knows: its name, whether it was seen in training, whether a user added it
+    (rather than training, which also writes classes known only by their text; on the wire only when true), and
+    how many recordings showed it (0: known by its text; on the wire only when above 0)."""
 
     name: str
     seen: bool
     examples: int = 0
+    added: bool = False
 
     def __post_init__(self) -> None:
         topic = ControlReply.TOPIC
         object.__setattr__(self, "name", _text(topic, "actions.name", self.name))
         object.__setattr__(self, "seen", _bool(topic, "actions.seen", self.seen))
         object.__setattr__(self, "examples", _int(topic, "actions.examples", self.examples))
+        object.__setattr__(self, "added", _bool(topic, "actions.added", self.added))
 
     def to_json(self) -> dict[str, Any]:
-        """``{"name", "seen"}``, and ``"examples"`` when above 0."""
-        return {"name": self.name, "seen": self.seen, **({"examples": self.examples} if self.examples else {})}
+        """``{"name", "seen"}``, ``"examples"`` when above 0 and ``"added"`` when true."""
+        return {
+            "name": self.name,
+            "seen": self.seen,
+            **({"examples": self.examples} if self.examples else {}),
+            **({"added": True} if self.added else {}),
+        }
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -871,7 +879,7 @@ class ControlReply(_Message):
         actions = []
         for i, entry in enumerate(value):
             if isinstance(entry, Mapping):
-                _check_keys(cls.TOPIC, entry, ("name", "seen"), ("examples",))
+                _check_keys(cls.TOPIC, entry, ("name", "seen"), ("examples", "added"))
                 entry = ActionInfo(**entry)
             elif not isinstance(entry, ActionInfo):
                 raise MessageError(cls.TOPIC, f"actions[{i}]", f"must be {{name, seen}}, got {_show(entry)}")

@@ -367,7 +367,7 @@ def test_actions_on_a_running_recognizer_wait_until_the_change_is_made(tmp_path,
         assert main(["actions", "remove", *control, "--name", "wave"]) == 0
         assert main(["actions", "list", *control]) == 0
         listed = capsys.readouterr().out.splitlines()
-        assert listed[-3:] == ["sit down  trained", "jump up  text only", "juggle  text only"]
+        assert listed[-3:] == ["sit down  trained", "jump up  unseen", "juggle  added"]  # the words of --bundle
         for side in ("right", "left"):  # words that differ by a side: the recognizer's status says so
             assert main(["actions", "add", *control, "--name", f"raise the {side} arm",
                          "--ld", f"the {side} arm lifts straight up above the head", "--gd", f"raising the {side} arm"]) == 0

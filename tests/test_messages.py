@@ -92,7 +92,7 @@ def every_message() -> list:
         ControlRequest(seq=7, command="add", name="bow", ld="the back bends", gd="bowing", show_s=3, show_times=3),
         ControlRequest(seq=8, command="add", name="bow", ld="the back bends", gd="bowing",
                        examples=np.zeros((3, 8, 2, 25, 3), np.float32), example_windows=[1, 2]),
-        ControlReply.success(1, actions=[ActionInfo("wave", False), ActionInfo("clap", True), ActionInfo("bow", False, 1)]),
+        ControlReply.success(1, actions=[ActionInfo("wave", False), ActionInfo("clap", True), ActionInfo("bow", False, 1, True)]),
         ControlReply.success(2, status={"fps": 29.5, "sources": ["cam0"], "nested": {"a": None}}),
         ControlReply.failure(3, "no action named 'juggle'"),
         LogEvent(seq=1, level="warning", source="inference", text="dropped 3 stale windows"),
@@ -224,6 +224,7 @@ def test_no_decision_events_carry_no_guess(status):
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", source_id="cam0"), "source_id"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=3, source_id="a.b"), "source_id"),
         (lambda: ActionInfo("bow", False, -1), "actions.examples"),
+        (lambda: ActionInfo("bow", False, 0, "yes"), "actions.added"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_times=2), "show_times"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", show_s=3, show_times=6), "show_times"),
         (lambda: ControlRequest(seq=0, command="add", name="x", ld="y", gd="z", examples=np.zeros((3, 8, 1, 25, 3))),
@@ -465,9 +466,10 @@ def test_an_add_shown_by_recordings_splits_its_windows_back_into_them():
     assert ControlRequest(seq=1, command="list").recordings() == []
 
 
-def test_an_action_known_by_text_lists_as_name_and_seen_alone_and_a_shown_one_with_its_count():
+def test_an_action_known_by_text_lists_as_name_and_seen_alone_and_a_users_with_added_and_its_count():
     assert ActionInfo("wave", False).to_json() == {"name": "wave", "seen": False}  # as readers before `examples`
-    assert ActionInfo("bow", False, 2).to_json() == {"name": "bow", "seen": False, "examples": 2}
+    assert ActionInfo("clap", False, 0, True).to_json() == {"name": "clap", "seen": False, "added": True}
+    assert ActionInfo("bow", False, 2, True).to_json() == {"name": "bow", "seen": False, "examples": 2, "added": True}
 
 def test_names_in_labels_and_action_lists_are_checked_too():
     with pytest.raises(MessageError, match=r"U\+202E"):

@@ -336,7 +336,7 @@ def test_added_action_is_scored_next_window_and_persisted(fresh_bundle, encoder)
     ranked = {item.label: item for item in decision.topk}
     assert "clap hands" in ranked and ranked["clap hands"].seen is False
     assert ranked["clap hands"].score == pytest.approx(float(scores[3]))  # a new class enters with its fresh score
-    assert [a.name for a in recognizer.actions()][-1] == "clap hands"
+    assert [(a.name, a.added) for a in recognizer.actions()][-2:] == [("jump up", False), ("clap hands", True)]
     assert [c.name for c in list_actions(fresh_bundle)] == ["wave", "sit down", "jump up", "clap hands"]
     # The prototype in memory is the one on disk.
     reloaded = load_bundle(fresh_bundle)

@@ -165,6 +165,7 @@ def actions(args: argparse.Namespace) -> int:
         alike = look_alike_note(bundle, entry.name)
         if alike is not None:
             print(f"note: {alike}", file=sys.stderr)
+        print_negation_note(args, parts)
         unused = [flag for part, flag in (("ld", "--ld"), ("gd", "--gd")) if part not in bundle.text.parts]
         if unused and examples is None:  # the validation classes of its training chose a shorter class text
             print(f"note: this bundle's class text is {text_name(bundle.text.parts)}; {' and '.join(unused)} "
@@ -173,6 +174,16 @@ def actions(args: argparse.Namespace) -> int:
         entry = remove_action(args.bundle, args.name)
         print(f"removed {entry.name!r} from {args.bundle}")
     return 0
+
+
+def print_negation_note(args: argparse.Namespace, parts: dict[str, str] | None) -> None:
+    """Say on stderr where the new action's descriptions negate a motion (:func:`fsvae_core.action_text.negation_note`)."""
+    from fsvae_core.action_text import negation_note
+
+    texts = {"--ld": args.ld, "--gd": args.gd, **{f"--part {part}": text for part, text in (parts or {}).items()}}
+    note = negation_note(texts)
+    if note is not None:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def shown_by(recordings: int) -> str:
@@ -267,6 +278,8 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
     alike = [text for text in status.get("look_alike_changes", []) if text.startswith(f"{change}: ")]
     if alike:
         print(f"note: {alike[-1][len(change) + 2:]}", file=sys.stderr)
+    if args.action == "add":
+        print_negation_note(args, parts)
     shown = ""
     if args.show is not None:
         shown = f", as {reply.status['showing']['source_id']} showed it"

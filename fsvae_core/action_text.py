@@ -18,10 +18,16 @@ wherever they enter (:class:`fsvae_core.bundle.ClassEntry`,
 
 Every visible script, accents and ordinary spaces are fine. Only the standard
 library is used, so the wire format can import this without torch.
+
+Allowed but worth a note (:func:`negation_note`): words that negate a motion
+("not swinging", "without moving forward"). The sentence encoder reads such a
+phrase almost as the motion it negates, so a description should say what the
+body does instead ("held steady", "staying on one spot").
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_NAME_CHARS = 200
@@ -92,3 +98,23 @@ def escape_refused(text: str, allow: str = "") -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+# "no" alone is left out: "to say no" describes a gesture, not a missing motion.
+_NEGATION = re.compile(r"\b(?:not|never|nor|without|rather than|instead of)\b(?:\W+\w+){0,2}|\b\w+n't\b(?:\W+\w+){0,2}",
+                       re.IGNORECASE)
+
+
+def negated_phrases(text: str) -> list[str]:
+    """The phrases of ``text`` that negate something, each with up to two words after it: ``["not swinging"]``."""
+    return [match.group(0) for match in _NEGATION.finditer(text)]
+
+
+def negation_note(texts: dict[str, str]) -> str | None:
+    """A note naming where ``texts`` (field -> text, e.g. ``{"--ld": ..., "--part right_arm": ...}``) negate a
+    motion, or None when none does."""
+    found = [f"{phrase!r} ({field})" for field, text in texts.items() for phrase in negated_phrases(text)]
+    if not found:
+        return None
+    return (f"{', '.join(found)}: the text model reads a negated motion almost as the motion itself (\"not "
+            "swinging\" as swinging); say what the body does instead (\"held steady\", \"staying on one spot\")")

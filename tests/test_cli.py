@@ -292,6 +292,21 @@ def test_actions_add_takes_part_sentences_by_option_or_file(tmp_path, small_bund
     assert "catch" not in {entry.name for entry in list_actions(bundle)}
 
 
+def test_actions_add_notes_words_that_negate_a_motion_and_adds_the_action_all_the_same(tmp_path, small_bundle,
+                                                                                       capsys):
+    import shutil
+
+    from fsvae_core.bundle import list_actions
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    assert main(["actions", "add", "--bundle", str(bundle), "--name", "carry a box",
+                 "--ld", "walks holding a box in front, the arms not swinging", "--gd", "carrying a box"]) == 0
+    note, = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert note.startswith("note: 'not swinging' (--ld): the text model reads a negated motion")
+    assert "carry a box" in {entry.name for entry in list_actions(bundle)}
+
+
 def test_actions_add_notes_an_action_whose_words_read_like_one_already_there(tmp_path, small_bundle, capsys):
     import shutil
 

@@ -115,6 +115,15 @@ def test_each_sentence_names_its_own_body_part():
             assert any(word in text for word in words[part]), (d.name, part, text)
 
 
+def test_our_descriptions_say_what_the_body_does_never_what_it_does_not():
+    """The text model reads "not swinging" almost as swinging (fsvae_core.action_text.negation_note)."""
+    from fsvae_core.action_text import negated_phrases
+
+    for d in _all_with_parts():
+        for field, text in [("ld", d.ld), ("gd", d.gd), *d.parts]:
+            assert negated_phrases(text) == [], (d.name, field, text)
+
+
 def test_part_vocabulary_is_shared_across_classes():
     """The convention: an idle part is always worded the same, so shared part-level motions can recombine.
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from realtime.messages import MAX_EXAMPLES, MAX_SHOW_S, MAX_SHOW_TIMES, MIN_SHOW_S
 
-# What `list` prints for each kind of class.
 APPLY_TIMEOUT_S = 120.0  # how long --control waits for a change to be made (the first add loads the text model)
 
 

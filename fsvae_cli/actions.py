@@ -112,12 +112,13 @@ def check(args: argparse.Namespace) -> str | None:
     return None
 
 
-def kind(seen: bool, added: bool, examples: int) -> str:
+def kind(action) -> str:
     """``trained`` (learnt from recordings), ``unseen`` (a training class known only by its text), ``added`` (by a
-    user, by text) or ``shown`` (by a user, by recordings of it): the same words for a bundle and a recognizer."""
-    if added:
-        return "shown" if examples else "added"
-    return "trained" if seen else "unseen"
+    user, by text) or ``shown`` (by a user, by recordings of it), of a bundle's class entry or a recognizer's
+    ``ActionInfo`` alike (both have ``seen``, ``added`` and ``examples``)."""
+    if action.added:
+        return "shown" if action.examples else "added"
+    return "trained" if action.seen else "unseen"
 
 
 def format_actions(entries, width: int = 100) -> list[str]:
@@ -127,7 +128,7 @@ def format_actions(entries, width: int = 100) -> list[str]:
     room = max(20, width - name_width - 11)
     for entry in entries:
         text = entry.gd if len(entry.gd) <= room else entry.gd[: room - 3].rstrip() + "..."
-        lines.append(f"{entry.name:<{name_width}}  {kind(entry.seen, entry.origin == 'user', entry.examples):<7}  {text}")
+        lines.append(f"{entry.name:<{name_width}}  {kind(entry):<7}  {text}")
     return lines
 
 
@@ -253,7 +254,7 @@ def live_actions(args: argparse.Namespace, parts: dict[str, str] | None) -> int:
                 return 2
             if args.action == "list":
                 for info in reply.actions:
-                    print(f"{info.name}  {kind(info.seen, info.added, info.examples)}")
+                    print(f"{info.name}  {kind(info)}")
                 return 0
             change = reply.status["accepted"]
             deadline = time.monotonic() + APPLY_TIMEOUT_S

@@ -158,6 +158,11 @@ class ClassEntry:
             raise ValueError(f"ClassEntry {self.name!r}: only an action a user added can be shown by example")
 
     @property
+    def added(self) -> bool:
+        """Whether a user added this action (by text, recordings or live) rather than training."""
+        return self.origin == "user"
+
+    @property
     def description(self) -> ActionDescription:
         return ActionDescription(self.name, self.ld, self.gd, None if self.parts is None else dict(self.parts))
 
@@ -663,8 +668,11 @@ def look_alikes(bundle: Bundle, name: str, min_cosine: float = LOOK_ALIKE_COSINE
 def look_alike_note(bundle: Bundle, name: str) -> str | None:
     """What to tell a user who added ``name`` by text beside actions it looks alike (:func:`look_alikes`), or None;
     None too for an action shown by recordings, whose prototype its words did not place."""
+    index = _find(bundle.classes, name)
+    if index is not None and bundle.classes[index].examples:
+        return None
     alike = look_alikes(bundle, name)
-    if not alike or bundle.classes[_find(bundle.classes, name)].examples:
+    if not alike:
         return None
     others = ", ".join(f"{other!r} ({cosine:.2f})" for other, cosine in alike)
     return (f"the model reads {name!r} almost as it reads {others}: by their words alone it can hardly tell them "

@@ -239,7 +239,7 @@ class Recognizer:
 
     def actions(self) -> list[ActionInfo]:
         """The actions the recognizer can name, in prototype-row order."""
-        return [ActionInfo(entry.name, entry.seen, entry.examples, entry.origin == "user") for entry in self.classes]
+        return [ActionInfo(entry.name, entry.seen, entry.examples, entry.added) for entry in self.classes]
 
     def _text_encoder(self) -> SentenceEncoder:
         if self._encoder is None:

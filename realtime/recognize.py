@@ -151,7 +151,7 @@ def _recordings() -> tuple[_Recording, ...]:
         _Recording(lambda p: p.suffix.lower() == ".mat", sd.read_utd_mhad_mat,
                    "utd_mhad", sd.KINECT_V1_FPS),
         _Recording(lambda p: p.suffix.lower() == ".json", lambda p: sd.read_nw_ucla_json(p)[0],
-                   "kinect_v1", sd.KINECT_V1_FPS),
+                   "kinect_v1", sd.NW_UCLA_FPS),
         _Recording(lambda p: p.suffix.lower() == ".amc", sd.read_hdm05_clip,
                    "hdm05_mocap31", sd.HDM05_FPS),
         _Recording(lambda p: p.name.lower() == "skeleton_pos.txt", sd.read_sbu_skeleton,
@@ -164,7 +164,7 @@ def open_clip(path: str | Path, pose_model: str | Path | None = None, mirrored: 
 
     * ``.skeleton``: an NTU RGB+D recording, :class:`SkeletonReplaySource` (30 fps, ``ntu25``);
     * ``.mat``: a UTD-MHAD ``*_skeleton.mat`` (30 fps, ``utd_mhad``);
-    * ``.json``: an NW-UCLA sequence (30 fps, ``kinect_v1``);
+    * ``.json``: an NW-UCLA sequence (15 fps, ``kinect_v1``);
     * ``.amc``: an HDM05 mocap clip, its subject's ``HDM_<subject>.asf`` beside it
       (read at 30 fps, ``hdm05_mocap31``);
     * ``skeleton_pos.txt``: an SBU Kinect Interaction clip, two persons (15 fps, ``sbu15``);

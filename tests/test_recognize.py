@@ -1,6 +1,6 @@
 """``fsvae recognize``: recorded clips through the live recognizer's code path, offline.
 
-Synthetic clips are NW-UCLA-style ``.json`` files (Kinect v1 layout, 30 fps)
+Synthetic clips are NW-UCLA-style ``.json`` files (Kinect v1 layout, read at NW-UCLA's 15 fps)
 scored by the small random-weight bundle of tests/test_inference.py; real
 recordings (an NTU ``.skeleton``, a UTD-MHAD ``.mat``, an HDM05 ``.amc``, an
 SBU ``skeleton_pos.txt``, a Florence colour clip through MediaPipe) by the
@@ -18,6 +18,7 @@ import pytest
 
 from calibration import KinectV1, to_canonical
 from calibration.windows import clip_windows
+from fsvae_core import skeleton_data as sd
 from fsvae_core.bundle import load_bundle
 from fsvae_core.decision import window_motion
 from fsvae_core.text import SentenceEncoder
@@ -27,7 +28,7 @@ from realtime.messages import SkeletonWindow
 from realtime.recognize import ClipError, live_windows, recognize_file, recognize_main, recognize_samples
 from test_inference import make_bundle
 
-FPS = 30.0
+FPS = sd.NW_UCLA_FPS  # the rate recognize_file reads a .json at
 FLORENCE = "florence_dev/GestureRecording_Id10actor1idAction10category4.mp4"
 
 
@@ -83,8 +84,8 @@ def private_cache(tmp_path, monkeypatch):
 def clips(tmp_path):
     """A short clip, a long one, an unreadable file and a file in which nobody is seen."""
     return {
-        "short": write_clip(tmp_path / "short.json", kinect_v1_clip(12)),  # 0.37 s: shorter than the first-window delay
-        "long": write_clip(tmp_path / "long.json", kinect_v1_clip(90)),  # 3 s: two windows' worth
+        "short": write_clip(tmp_path / "short.json", kinect_v1_clip(6)),  # 0.4 s: shorter than the first-window delay
+        "long": write_clip(tmp_path / "long.json", kinect_v1_clip(46)),  # 3 s: two windows' worth
         "broken": (tmp_path / "broken.json").write_text("{not json") and tmp_path / "broken.json",
         "empty": write_clip(tmp_path / "empty.json", np.zeros((20, 20, 3), np.float32)),
     }
@@ -95,10 +96,10 @@ def clips(tmp_path):
 
 
 def test_a_clip_shorter_than_the_first_window_delay_gets_exactly_the_training_window(recognizer):
-    skeletons = kinect_v1_clip(12)[:, None]  # (T, M, V, 3)
+    skeletons = kinect_v1_clip(6)[:, None]  # (T, M, V, 3)
     spec = recognizer.bundle.skeleton
     stream = live_windows(SequenceReplaySource(skeletons, "kinect_v1", FPS, realtime=False), spec)
-    assert stream.frames == 12 and stream.frames_with_person == 12 and len(stream.windows) == 1
+    assert stream.frames == 6 and stream.frames_with_person == 6 and len(stream.windows) == 1
     trained = clip_windows(to_canonical(skeletons, "kinect_v1"), FPS, spec)[0]  # (M, T', V, 3): centred, edges held
     np.testing.assert_array_equal(stream.windows[0].transpose(1, 0, 2, 3), trained)
 
@@ -106,15 +107,16 @@ def test_a_clip_shorter_than_the_first_window_delay_gets_exactly_the_training_wi
     assert result.windows == 1 and len(result.decisions) == 1 and result.status == "ok"
     scores = recognizer.scores([trained.transpose(1, 0, 2, 3)])[0]  # one window: nothing to smooth with
     assert result.topk[0].score == pytest.approx(float(scores.max()), abs=1e-5)
-    assert result.label in (*recognizer.names, "unknown") and result.decisions[0].time_s == pytest.approx(11 / FPS)
+    assert result.label in (*recognizer.names, "unknown") and result.decisions[0].time_s == pytest.approx(5 / FPS)
 
 
 def test_a_long_clip_gets_a_window_every_stride_and_one_at_its_end(recognizer, clips):
     result = recognize_file(clips["long"], recognizer)
     times = [d.time_s for d in result.decisions]
-    assert result.frames == 90 and result.frames_with_person == 90
-    assert result.windows == len(times) == 11  # 0.5 s, then every 0.25 s to 2.9 s, then the last frame
-    assert times[0] == pytest.approx(0.5) and times[-1] == pytest.approx(89 / FPS)
+    assert result.frames == 46 and result.frames_with_person == 46
+    # the first frame at 0.5 s or later, then every 0.25 s or more to 2.93 s, then the last frame
+    assert result.windows == len(times) == 11
+    assert times[0] == pytest.approx(8 / FPS) and times[-1] == pytest.approx(45 / FPS)
     assert np.all(np.diff(times[:-1]) >= 0.25 - 1e-9)
     assert (result.label, result.score) == (result.decisions[-1].label, result.decisions[-1].score)
 
@@ -191,7 +193,7 @@ def test_json_lines_parse_with_every_field(bundle_dir, clips):
     short, long = (json.loads(line) for line in out.splitlines())
     assert set(short) == {"file", "frames", "frames_with_person", "windows", "label", "score", "unknown", "seen",
                           "status", "topk", "decisions"}  # fmt: skip
-    assert (short["frames"], short["windows"], len(short["decisions"])) == (12, 1, 1)
+    assert (short["frames"], short["windows"], len(short["decisions"])) == (6, 1, 1)
     assert long["windows"] == len(long["decisions"]) == 11 and len(long["topk"]) == 3  # the bundle's 3 classes
     assert set(long["topk"][0]) == {"name", "score", "seen"} and set(long["decisions"][0]) == {
         "time_s", "label", "score", "unknown", "still"}
@@ -225,12 +227,12 @@ def test_the_shipped_bundle_answers_unknown_for_a_body_holding_a_pose_but_not_fo
 
     recognizer = Recognizer.from_bundle(load_bundle(default_bundle()), device="cpu")
     rng = np.random.default_rng(1)
-    holding = np.repeat(kinect_v1_clip(1), 90, axis=0) + rng.normal(0, 0.01, (90, 20, 3)).astype(np.float32)  # 1 cm jitter
+    holding = np.repeat(kinect_v1_clip(1), 46, axis=0) + rng.normal(0, 0.01, (46, 20, 3)).astype(np.float32)  # 1 cm jitter
     still = recognize_samples(SequenceReplaySource(holding[:, None], "kinect_v1", FPS, realtime=False), recognizer, "still")
     assert still.windows == 11 and all(d.still and d.unknown for d in still.decisions)
     assert (still.status, still.label, still.topk) == ("still", "unknown", ())
     assert still.line() == "still: unknown (score 0.00; windows 11; standing still at the end)"
-    waving = live_windows(SequenceReplaySource(kinect_v1_clip(90)[:, None], "kinect_v1", FPS, realtime=False),
+    waving = live_windows(SequenceReplaySource(kinect_v1_clip(46)[:, None], "kinect_v1", FPS, realtime=False),
                           recognizer.bundle.skeleton)
     moving = window_motion(np.stack([recognizer.prepare(w) for w in waving.windows]))
     assert moving.min() > recognizer.rule.still_below > 0  # the first window too, half a second of waving in it

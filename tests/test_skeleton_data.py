@@ -167,12 +167,34 @@ def test_nw_ucla_has_1484_sequences_and_the_single_frame_one_loads(shared_data: 
     print(f"NW-UCLA: {len(ds)} sequences parsed (cold) in {seconds:.2f} s")
     assert len(ds) == 1484
     assert ds.num_classes == 10 and np.unique(ds.labels).tolist() == list(range(10))
-    assert (ds.layout, ds.fps) == ("kinect_v1", 30.0)
+    assert (ds.layout, ds.fps) == ("kinect_v1", 15.0)
     assert set(ds.views.tolist()) == {1, 2, 3}
     single = [Path(s).name for s in ds.sources].index("a02_s09_e04_v02.json")
     assert ds.sequences[single].shape == (1, 1, 20, 3)
     assert ds.labels[single] == 1
     assert ds.frame_counts.max() == 201
+
+
+def step_period_frames(ankle_left: np.ndarray, ankle_right: np.ndarray) -> int | None:
+    """Frames between two steps of a walk (T, 3) ankles: the first clear repeat of the feet's spread."""
+    spread = np.linalg.norm((ankle_left - ankle_right)[:, [0, 2]], axis=-1)
+    spread = spread - spread.mean()
+    repeat = np.correlate(spread, spread, "full")[len(spread) - 1 :] / max(float(spread @ spread), 1e-12)
+    for lag in range(3, len(spread) // 2):
+        if repeat[lag] > 0.2 and repeat[lag] > repeat[lag - 1] and repeat[lag] >= repeat[lag + 1]:
+            return lag
+    return None
+
+
+def test_nw_ucla_people_walk_at_a_walkers_pace_at_its_declared_frame_rate(shared_data: Path) -> None:
+    # The rate is not in the files: read from how fast its people step (a walk: 0.45-0.7 s a step).
+    ds = sd.load_dataset("nw-ucla", data_dir=shared_data)
+    walking = ds.class_names.index("walk around")
+    periods = [step_period_frames(seq[:, 0, 14], seq[:, 0, 18])  # Kinect v1 ankles
+               for seq, label in zip(ds.sequences, ds.labels) if label == walking and len(seq) >= 30]
+    seconds = np.array([p for p in periods if p is not None]) / ds.fps
+    assert len(seconds) > 50
+    assert 0.45 <= np.median(seconds) <= 0.7
 
 
 def test_cached_load_returns_identical_arrays_without_parsing(

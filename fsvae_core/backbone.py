@@ -161,6 +161,14 @@ class AugmentConfig:
     sees it, coming out of a still pose: only the first 3 to T/2 frames of
     their crop, at the window's newest edge, the crop's first pose held before
     them.
+
+    ``glitch_fraction`` of the windows carry one tracker mix-up for a stretch
+    of 2 to T/2 frames, in the body frame: the two arms (elbow to hand) trade
+    places, or the two legs (knee to foot), or one hand (wrist to fingers) sits
+    on the other. A Kinect v1 that sees a person from the side does this
+    often (NW-UCLA's recordings: a hand leaps onto the other raised hand for a
+    few frames, then the arms trade sides), and so does a webcam pose
+    estimator when the body turns away.
     """
 
     rotation_deg: float = 30.0
@@ -171,10 +179,12 @@ class AugmentConfig:
     bone_scale_std: float = 0.0
     depth_range: tuple[float, float] = (1.0, 1.0)
     onset_fraction: float = 0.0
+    glitch_fraction: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.onset_fraction <= 1:
-            raise ValueError(f"AugmentConfig.onset_fraction must lie in [0, 1], got {self.onset_fraction}")
+        for name in ("onset_fraction", "glitch_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"AugmentConfig.{name} must lie in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.rotation_deg <= 180:
             raise ValueError(f"AugmentConfig.rotation_deg must lie in [0, 180], got {self.rotation_deg}")
         if not 0 <= self.tilt_deg <= 90:
@@ -550,6 +560,8 @@ def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) 
     out = x
     if config.bone_scale_std > 0:
         out = _rescale_bones(out, bone_scale[:, _BONE_GROUP_OF].to(x.device, x.dtype))  # (N, M, T, V, 3)
+    if config.glitch_fraction > 0:  # drawn only when on, so that other settings keep their random stream
+        out = _tracker_glitches(out, config.glitch_fraction, generator)
     squash = torch.ones(N, 3, dtype=torch.float64)
     squash[:, 2] = depth
     linear = _rotation(yaw, pitch, roll) * scale[:, None, None] * squash[:, None, :]  # (N, 3, 3): R S diag(1, 1, d)
@@ -579,6 +591,41 @@ def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) 
         noise = torch.randn(N, M, T, V, C, generator=generator).to(x.device, x.dtype) * config.jitter_std
         out = out + noise * present.view(N, M, 1, 1, 1)
     return out
+
+
+def _tracker_glitches(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """x (N, M, T, V, 3) with a ``fraction`` of its windows given one side mix-up (see :class:`AugmentConfig`)."""
+    N, M, T, V, C = x.shape
+    hit = torch.rand(N, generator=generator) < fraction  # (N,)
+    kind = torch.randint(len(_GLITCH_ORDERS), (N,), generator=generator)  # (N,)
+    length = torch.randint(2, max(T // 2, 2) + 1, (N,), generator=generator)  # (N,)
+    start = (torch.rand(N, generator=generator) * (T - length + 1)).long()  # (N,)
+    order = _GLITCH_ORDERS[kind]  # (N, V) where each joint reads from
+    time = torch.arange(T)
+    during = hit[:, None] & (time >= start[:, None]) & (time < (start + length)[:, None])  # (N, T)
+    mixed = x.gather(3, order.to(x.device).view(N, 1, 1, V, 1).expand(N, M, T, V, C))
+    return torch.where(during.to(x.device).view(N, 1, T, 1, 1), mixed, x)
+
+
+def _glitch_orders() -> torch.Tensor:
+    """(4, V) joint orders: arms traded, legs traded, left hand on the right, right hand on the left."""
+    J = NTU25
+    arms = ((J.ELBOW_LEFT, J.ELBOW_RIGHT), (J.WRIST_LEFT, J.WRIST_RIGHT), (J.HAND_LEFT, J.HAND_RIGHT),
+            (J.HAND_TIP_LEFT, J.HAND_TIP_RIGHT), (J.THUMB_LEFT, J.THUMB_RIGHT))
+    legs = ((J.KNEE_LEFT, J.KNEE_RIGHT), (J.ANKLE_LEFT, J.ANKLE_RIGHT), (J.FOOT_LEFT, J.FOOT_RIGHT))
+    hand = arms[1:]
+    orders = torch.arange(len(J)).repeat(4, 1)
+    for left, right in arms:
+        orders[0, left], orders[0, right] = right, left
+    for left, right in legs:
+        orders[1, left], orders[1, right] = right, left
+    for left, right in hand:
+        orders[2, left] = right
+        orders[3, right] = left
+    return orders
+
+
+_GLITCH_ORDERS = _glitch_orders()
 
 
 def _bones_from_the_root(bones: Bones, root: int) -> tuple[tuple[int, int], ...]:

@@ -345,6 +345,36 @@ def test_onset_off_leaves_the_random_stream_of_other_settings_alone():
         AugmentConfig(onset_fraction=1.5)
 
 
+def test_a_tracker_glitch_mixes_up_the_sides_for_one_stretch_of_frames():
+    # Every joint's coordinates are its own index, so the output shows which joint each position was read from.
+    x = torch.arange(25, dtype=torch.float32).view(1, 1, 1, 25, 1).expand(300, 1, T, 25, 3).contiguous()
+    glitch = dataclasses.replace(AugmentConfig.off(), glitch_fraction=0.5)
+    read = augment(x, glitch, torch.Generator().manual_seed(0))[:, 0, :, :, 0].long()  # (N, T, V)
+    mixed = (read != torch.arange(25)).any(dim=2)  # (N, T) frames with a mix-up
+    hit = mixed.any(dim=1)
+    assert 0.35 < hit.float().mean() < 0.65  # about half the windows
+    for frames, joints in zip(mixed[hit], read[hit]):
+        where = frames.nonzero().flatten()
+        assert 2 <= len(where) <= T // 2 and torch.equal(where, torch.arange(where[0], where[-1] + 1))  # one stretch
+        assert (joints[frames] == joints[where[0]]).all()  # the same mix-up throughout it
+        moved = {(int(v), int(r)) for v, r in enumerate(joints[where[0]]) if v != r}
+        arms = {(5, 9), (9, 5), (6, 10), (10, 6), (7, 11), (11, 7), (21, 23), (23, 21), (22, 24), (24, 22)}
+        legs = {(13, 17), (17, 13), (14, 18), (18, 14), (15, 19), (19, 15)}
+        left_hand_on_right = {(6, 10), (7, 11), (21, 23), (22, 24)}
+        right_hand_on_left = {(r, l) for l, r in left_hand_on_right}
+        assert moved in (arms, legs, left_hand_on_right, right_hand_on_left)
+    with pytest.raises(ValueError, match="glitch_fraction"):
+        AugmentConfig(glitch_fraction=-0.1)
+
+
+def test_glitches_off_leave_the_random_stream_of_other_settings_alone():
+    x = windows(4)
+    config = AugmentConfig(jitter_std=0.01, onset_fraction=0.5)
+    a = augment(x, config, torch.Generator().manual_seed(7))
+    b = augment(x, dataclasses.replace(config, glitch_fraction=0.0), torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
 def test_bone_rescaling_keeps_directions_and_treats_left_and_right_alike():
     x = windows(8, persons=2)
     x[5:, 1] = 0  # absent second persons

@@ -130,27 +130,27 @@ def small_bundle(tmp_path_factory):
 def test_recognize_prints_a_line_per_clip_and_one_error_line_per_bad_file(tmp_path, small_bundle, capsys):
     from test_recognize import kinect_v1_clip, write_clip
 
-    good = write_clip(tmp_path / "wave.json", kinect_v1_clip(40))
+    good = write_clip(tmp_path / "wave.json", kinect_v1_clip(20))  # 1.3 s at NW-UCLA's 15 fps
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
     assert main(["recognize", str(good), str(bad), "--bundle", str(small_bundle), "--device", "cpu",
                  "--top-k", "2", "--stride", "0.5"]) == 1
     captured = capsys.readouterr()
     line, = captured.out.splitlines()
-    assert line.startswith(f"{good}: ") and "; windows 3) top: " in line  # 0.5 s, 1.0 s, and the last frame
+    assert line.startswith(f"{good}: ") and "; windows 3) top: " in line  # 0.53 s, 1.07 s, and the last frame
     assert captured.err.splitlines() == [
         f"fsvae recognize: {bad}, field 'file': expected a JSON object with 'skeletons' and 'label'"]
 
 
 def test_recognize_json_lines_and_exit_statuses(tmp_path, small_bundle, capsys):
-    from test_recognize import kinect_v1_clip, write_clip
+    from test_recognize import FPS, kinect_v1_clip, write_clip
 
-    clip = write_clip(tmp_path / "wave.json", kinect_v1_clip(20))
+    clip = write_clip(tmp_path / "wave.json", kinect_v1_clip(10))
     assert main(["recognize", str(clip), str(clip), "--bundle", str(small_bundle), "--json", "--quiet"]) == 0
     first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first == second  # the same file twice: nothing leaks from one clip into the next
-    assert first["file"] == str(clip) and first["frames"] == 20
-    assert [d["time_s"] for d in first["decisions"]] == [0.5, round(19 / 30, 4)]  # at 0.5 s, and the last frame
+    assert first["file"] == str(clip) and first["frames"] == 10
+    assert [d["time_s"] for d in first["decisions"]] == [round(8 / FPS, 4), round(9 / FPS, 4)]  # first past 0.5 s, last
     assert main(["recognize", str(clip), "--bundle", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.startswith("fsvae recognize: ")
     with pytest.raises(SystemExit) as stopped:
@@ -484,7 +484,7 @@ def test_export_writes_a_checked_onnx_graph_and_refuses_a_bad_bundle(tmp_path, s
     out = tmp_path / "out" / "scorer.onnx"
     assert main(["export", "--onnx", str(small_bundle), str(out)]) == 0
     assert out.is_file() and "checked on 32 windows" in capsys.readouterr().out
-    clip = write_clip(tmp_path / "wave.json", kinect_v1_clip(40))
+    clip = write_clip(tmp_path / "wave.json", kinect_v1_clip(20))  # 1.3 s at NW-UCLA's 15 fps
     assert main(["export", "--onnx", str(small_bundle), str(out), "--check", str(clip)]) == 0
     assert "checked on 4 windows" in capsys.readouterr().out  # every 0.25 s, and the last frame
     assert main(["export", "--onnx", str(tmp_path / "missing"), str(tmp_path / "x.onnx")]) == 2

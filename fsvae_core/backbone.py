@@ -165,10 +165,9 @@ class AugmentConfig:
     ``glitch_fraction`` of the windows carry one tracker mix-up for a stretch
     of 2 to T/2 frames, in the body frame: the two arms (elbow to hand) trade
     places, or the two legs (knee to foot), or one hand (wrist to fingers) sits
-    on the other. A Kinect v1 that sees a person from the side does this
-    often (NW-UCLA's recordings: a hand leaps onto the other raised hand for a
-    few frames, then the arms trade sides), and so does a webcam pose
-    estimator when the body turns away.
+    on the other, as a Kinect v1 does in NW-UCLA's recordings (a hand leaps
+    onto the other raised hand for a few frames, then the two stay traded).
+    Off in the shipped settings: measured, it gained nothing (docs/results.md).
     """
 
     rotation_deg: float = 30.0
@@ -601,8 +600,8 @@ def _tracker_glitches(x: torch.Tensor, fraction: float, generator: torch.Generat
     length = torch.randint(2, max(T // 2, 2) + 1, (N,), generator=generator)  # (N,)
     start = (torch.rand(N, generator=generator) * (T - length + 1)).long()  # (N,)
     order = _GLITCH_ORDERS[kind]  # (N, V) where each joint reads from
-    time = torch.arange(T)
-    during = hit[:, None] & (time >= start[:, None]) & (time < (start + length)[:, None])  # (N, T)
+    frame = torch.arange(T)
+    during = hit[:, None] & (frame >= start[:, None]) & (frame < (start + length)[:, None])  # (N, T)
     mixed = x.gather(3, order.to(x.device).view(N, 1, 1, V, 1).expand(N, M, T, V, C))
     return torch.where(during.to(x.device).view(N, 1, T, 1, 1), mixed, x)
 

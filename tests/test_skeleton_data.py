@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.layouts import HDM05_ASF_BONES, HDM05_MOCAP31_BONES, SBU15, HDM05Mocap31
+from calibration.layouts import HDM05_ASF_BONES, HDM05_MOCAP31_BONES, SBU15, HDM05Mocap31, KinectV1
 from fsvae_core import paths
 from fsvae_core import skeleton_data as sd
 from fsvae_core.descriptions import load_descriptions
@@ -190,7 +190,7 @@ def test_nw_ucla_people_walk_at_a_walkers_pace_at_its_declared_frame_rate(shared
     # The rate is not in the files: read from how fast its people step (a walk: 0.45-0.7 s a step).
     ds = sd.load_dataset("nw-ucla", data_dir=shared_data)
     walking = ds.class_names.index("walk around")
-    periods = [step_period_frames(seq[:, 0, 14], seq[:, 0, 18])  # Kinect v1 ankles
+    periods = [step_period_frames(seq[:, 0, KinectV1.ANKLE_LEFT], seq[:, 0, KinectV1.ANKLE_RIGHT])
                for seq, label in zip(ds.sequences, ds.labels) if label == walking and len(seq) >= 30]
     seconds = np.array([p for p in periods if p is not None]) / ds.fps
     assert len(seconds) > 50

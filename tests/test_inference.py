@@ -808,15 +808,15 @@ def test_an_action_shown_over_the_control_socket_is_named_when_done_again(fresh_
         assert not refused.ok and "no camera has sent a window of a person" in refused.error
         stop = threading.Event()
 
-        def feed(source, window):
+        def feed():  # one thread: a ZeroMQ socket must not be used from two at once
             while not stop.is_set():
-                harness.send_window(source, window)
+                for source, window in (("cam0", shown), ("cam1", other)):
+                    harness.send_window(source, window)
                 time.sleep(0.05)
 
-        feeders = [threading.Thread(target=feed, args=args, daemon=True)
-                   for args in (("cam0", shown), ("cam1", random_window(32)))]  # fmt: skip
-        for feeder in feeders:
-            feeder.start()
+        other = random_window(32)
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
         try:
             assert harness.events(1, source="cam1")
             several = control.call("add", name="stretch", ld="the arms reach out", gd="stretching", show_s=0.5)
@@ -837,8 +837,7 @@ def test_an_action_shown_over_the_control_socket_is_named_when_done_again(fresh_
                     break
         finally:
             stop.set()
-            for feeder in feeders:
-                feeder.join(5)
+            feeder.join(5)
     from fsvae_core.bundle import SHOWN_PENALTY
 
     # The cosine of the window it was shown by, less its share of the trained classes' penalty.

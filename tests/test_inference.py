@@ -808,13 +808,14 @@ def test_an_action_shown_over_the_control_socket_is_named_when_done_again(fresh_
         assert not refused.ok and "no camera has sent a window of a person" in refused.error
         stop = threading.Event()
 
+        other = random_window(32)
+
         def feed():  # one thread: a ZeroMQ socket must not be used from two at once
             while not stop.is_set():
                 for source, window in (("cam0", shown), ("cam1", other)):
                     harness.send_window(source, window)
                 time.sleep(0.05)
 
-        other = random_window(32)
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
         try:
@@ -823,7 +824,7 @@ def test_an_action_shown_over_the_control_socket_is_named_when_done_again(fresh_
             assert not several.ok and "several cameras see a person (cam0, cam1)" in several.error
             absent = control.call("add", name="stretch", ld="a", gd="b", show_s=0.5, source_id="cam7")
             assert not absent.ok and "cam7 has sent no window of a person" in absent.error
-            reply = control.call("add", name="stretch", ld="the arms reach out", gd="stretching", show_s=0.5,
+            reply = control.call("add", name="stretch", ld="the arms reach out", gd="stretching", show_s=1.0,
                                  source_id="cam0")  # fmt: skip
             assert reply.ok and reply.status["showing"]["source_id"] == "cam0"
             assert control.call("status").status["pending_changes"] == ["add 'stretch'"]

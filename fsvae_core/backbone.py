@@ -162,6 +162,13 @@ class AugmentConfig:
     their crop, at the window's newest edge, the crop's first pose held before
     them.
 
+    ``short_fraction`` of the windows show only a short stretch of their crop,
+    a fraction in ``short_range`` of it at its own speed, centred with its first
+    and last poses held on either side: a clip shorter than a window as the
+    camera benchmark, ``fsvae recognize`` and live windows hold it
+    (:func:`calibration.windows.window_end`). Unlike a crop above 1, it keeps
+    the motion's speed, which tells walking from jogging.
+
     ``glitch_fraction`` of the windows carry one tracker mix-up for a stretch
     of 2 to T/2 frames, in the body frame: the two arms (elbow to hand) trade
     places, or the two legs (knee to foot), or one hand (wrist to fingers) sits
@@ -179,9 +186,11 @@ class AugmentConfig:
     depth_range: tuple[float, float] = (1.0, 1.0)
     onset_fraction: float = 0.0
     glitch_fraction: float = 0.0
+    short_fraction: float = 0.0
+    short_range: tuple[float, float] = (0.25, 0.7)
 
     def __post_init__(self) -> None:
-        for name in ("onset_fraction", "glitch_fraction"):
+        for name in ("onset_fraction", "glitch_fraction", "short_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"AugmentConfig.{name} must lie in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.rotation_deg <= 180:
@@ -194,6 +203,9 @@ class AugmentConfig:
         low, high = self.crop_range
         if not 0 < low <= high <= MAX_CROP:
             raise ValueError(f"AugmentConfig.crop_range must be (low, high) with 0 < low <= high <= {MAX_CROP}, got {self.crop_range}")
+        low, high = self.short_range
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"AugmentConfig.short_range must be (low, high) with 0 < low <= high <= 1, got {self.short_range}")
         if self.jitter_std < 0:
             raise ValueError(f"AugmentConfig.jitter_std must be >= 0, got {self.jitter_std}")
         if not 0 <= self.bone_scale_std <= 1:
@@ -570,6 +582,12 @@ def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) 
     span = kept * (T - 1)  # (N,)
     start = offset * (T - 1 - span)  # (N,)
     along = torch.linspace(0, 1, T, dtype=torch.float64).expand(N, T)  # (N, T) where each frame reads in the crop
+    if config.short_fraction > 0:  # drawn only when on, so that other settings keep their random stream
+        short = torch.rand(N, generator=generator, dtype=torch.float64) < config.short_fraction  # (N,)
+        shown = uniform(*config.short_range, N)[:, None]  # (N, 1) fraction of the crop shown
+        first = uniform(0, 1, N)[:, None] * (1 - shown)  # (N, 1) where in the crop the stretch starts
+        centred = (along - (1 - shown) / 2 + first).clamp(min=first, max=first + shown)  # (N, T) edges held
+        along = torch.where(short[:, None], centred, along)
     if config.onset_fraction > 0:  # drawn only when on, so that other settings keep their random stream
         onset = torch.rand(N, generator=generator, dtype=torch.float64) < config.onset_fraction  # (N,)
         shown = torch.randint(min(3, T // 2), T // 2 + 1, (N,), generator=generator).to(torch.float64)  # (N,) frames

@@ -345,6 +345,32 @@ def test_onset_off_leaves_the_random_stream_of_other_settings_alone():
         AugmentConfig(onset_fraction=1.5)
 
 
+def test_short_windows_show_a_stretch_at_its_own_speed_centred_with_its_edge_poses_held():
+    x = torch.arange(T, dtype=torch.float32).view(1, 1, T, 1, 1).expand(200, 1, T, 25, 3).contiguous()
+    short = dataclasses.replace(AugmentConfig.off(), short_fraction=0.5, short_range=(0.25, 0.5))
+    time_read = augment(x, short, torch.Generator().manual_seed(0))[:, 0, :, 0, 0]  # (N, T)
+    cut = (time_read != torch.arange(T, dtype=torch.float32)).any(dim=1)
+    assert 0.35 < cut.float().mean() < 0.65  # about half the windows
+    for row in time_read[cut]:
+        first, last = row[0], row[-1]
+        held_before, held_after = int((row == first).sum()), int((row == last).sum())
+        assert held_before > 1 and held_after > 1 and abs(held_before - held_after) <= 2  # centred
+        inside = (row[:-1] > first) & (row[1:] < last)  # steps between two reads of the moving stretch
+        steps = row.diff()[inside]
+        assert steps.numel() > 0 and torch.allclose(steps, torch.ones_like(steps), atol=1e-4)  # one frame a frame
+        assert 0.25 * (T - 1) - 1e-4 <= last - first <= 0.5 * (T - 1) + 1e-4
+    with pytest.raises(ValueError, match="short_range"):
+        AugmentConfig(short_range=(0.5, 1.2))
+
+
+def test_short_windows_off_leave_the_random_stream_of_other_settings_alone():
+    x = windows(4)
+    config = AugmentConfig(jitter_std=0.01, onset_fraction=0.5)
+    a = augment(x, config, torch.Generator().manual_seed(7))
+    b = augment(x, dataclasses.replace(config, short_fraction=0.0, short_range=(0.1, 0.2)), torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
 def test_a_tracker_glitch_mixes_up_the_sides_for_one_stretch_of_frames():
     # Every joint's coordinates are its own index, so the output shows which joint each position was read from.
     x = torch.arange(25, dtype=torch.float32).view(1, 1, 1, 25, 1).expand(300, 1, T, 25, 3).contiguous()

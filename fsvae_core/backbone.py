@@ -163,11 +163,11 @@ class AugmentConfig:
     them.
 
     ``short_fraction`` of the windows show only a short stretch of their crop,
-    a fraction in ``short_range`` of it at its own speed, centred with its first
-    and last poses held on either side: a clip shorter than a window as the
-    camera benchmark, ``fsvae recognize`` and live windows hold it
-    (:func:`calibration.windows.window_end`). Unlike a crop above 1, it keeps
-    the motion's speed, which tells walking from jogging.
+    a fraction in ``short_range`` of it at the crop's speed, centred with its
+    first and last poses held on either side: a clip shorter than a window as
+    the camera benchmark, ``fsvae recognize`` and live windows hold it
+    (:func:`calibration.windows.window_end`). Unlike a crop above 1, it leaves
+    the motion's speed alone. Off in the shipped settings (docs/results.md).
 
     ``glitch_fraction`` of the windows carry one tracker mix-up for a stretch
     of 2 to T/2 frames, in the body frame: the two arms (elbow to hand) trade
@@ -584,9 +584,9 @@ def augment(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) 
     along = torch.linspace(0, 1, T, dtype=torch.float64).expand(N, T)  # (N, T) where each frame reads in the crop
     if config.short_fraction > 0:  # drawn only when on, so that other settings keep their random stream
         short = torch.rand(N, generator=generator, dtype=torch.float64) < config.short_fraction  # (N,)
-        shown = uniform(*config.short_range, N)[:, None]  # (N, 1) fraction of the crop shown
-        first = uniform(0, 1, N)[:, None] * (1 - shown)  # (N, 1) where in the crop the stretch starts
-        centred = (along - (1 - shown) / 2 + first).clamp(min=first, max=first + shown)  # (N, T) edges held
+        stretch = uniform(*config.short_range, N)[:, None]  # (N, 1) fraction of the crop shown
+        first = uniform(0, 1, N)[:, None] * (1 - stretch)  # (N, 1) where in the crop the stretch starts
+        centred = (along - (1 - stretch) / 2 + first).clamp(min=first, max=first + stretch)  # (N, T) edges held
         along = torch.where(short[:, None], centred, along)
     if config.onset_fraction > 0:  # drawn only when on, so that other settings keep their random stream
         onset = torch.rand(N, generator=generator, dtype=torch.float64) < config.onset_fraction  # (N,)

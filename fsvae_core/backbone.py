@@ -167,7 +167,8 @@ class AugmentConfig:
     first and last poses held on either side: a clip shorter than a window as
     the camera benchmark, ``fsvae recognize`` and live windows hold it
     (:func:`calibration.windows.window_end`). Unlike a crop above 1, it leaves
-    the motion's speed alone. Off in the shipped settings (docs/results.md).
+    the motion's speed alone; a window drawn for both shows its onset. Off in
+    the shipped settings (docs/results.md).
 
     ``glitch_fraction`` of the windows carry one tracker mix-up for a stretch
     of 2 to T/2 frames, in the body frame: the two arms (elbow to hand) trade

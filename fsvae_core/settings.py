@@ -76,12 +76,16 @@ def _convert(hint, value, path: str, default=None):
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise SettingsError(f"{path}: expected a list, got {value!r}")
-        item, *rest = typing.get_args(hint) or (None,)
-        if rest == [Ellipsis] and typing.get_origin(item) is tuple:  # a list of lists, e.g. text_parts_choices
-            return tuple(_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value))
-        return tuple(value)
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        items = typing.get_args(hint)
+        if len(items) == 2 and items[1] is Ellipsis:  # tuple[float, ...]: any length
+            items = (items[0],) * len(value)
+        elif len(items) != len(value):  # tuple[float, float]: exactly that many
+            raise SettingsError(f"{path}: expected a list of {len(items)} items, got {value!r}")
+        return tuple(_convert(item, v, f"{path}[{i}]") for i, (item, v) in enumerate(zip(items, value)))
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise SettingsError(f"{path}: expected a number, got {value!r}")
     if hint in (int, str, bool) and not (type(value) is hint):
         raise SettingsError(f"{path}: expected {hint.__name__}, got {value!r}")
     return value

@@ -86,6 +86,11 @@ def check_action_text(where: str, value: object, max_chars: int) -> str:
     return value  # type: ignore[return-value]
 
 
+def name_key(name: str) -> str:
+    """What two action names are compared by: "Wave  Hand" and "wave hand" name the same action."""
+    return " ".join(name.split()).casefold()
+
+
 def escape_refused(text: str, allow: str = "") -> str:
     """``text`` with every refused character (but those in ``allow``) written as a visible escape (``\\u202e``)."""
     if refused_character(text, allow) is None:

@@ -66,7 +66,7 @@ from safetensors.torch import safe_open, save_file
 import fsvae_core
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
-from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text
+from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text, name_key
 from fsvae_core.attributes import ATTRIBUTES, AttributeMatcher
 from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, extract_features
 from fsvae_core.decision import TEXT_BY, DecisionRule
@@ -765,8 +765,8 @@ def remove_action(path: str | Path, name: str) -> ClassEntry:
     index = _find(bundle.classes, name)
     if index is None:
         names = bundle.class_names
-        by_key = {_name_key(n): n for n in names}
-        close = [by_key[key] for key in difflib.get_close_matches(_name_key(name), list(by_key), n=3, cutoff=0.6)]
+        by_key = {name_key(n): n for n in names}
+        close = [by_key[key] for key in difflib.get_close_matches(name_key(name), list(by_key), n=3, cutoff=0.6)]
         hint = f"close names: {close}" if close else f"actions: {names[:20]}" + (" ..." if len(names) > 20 else "")
         raise BundleError(f"{path}: no action named {name!r}; {hint}")
     if len(bundle.classes) == 1:
@@ -809,13 +809,9 @@ def _current_format(manifest: dict) -> dict:
     return {**{key: value for key, value in manifest.items() if key != DIGEST}, "format_version": FORMAT_VERSION}
 
 
-def _name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
 def _find(classes: Sequence[ClassEntry], name: str) -> int | None:
-    key = _name_key(name)
-    return next((i for i, entry in enumerate(classes) if _name_key(entry.name) == key), None)
+    key = name_key(name)
+    return next((i for i, entry in enumerate(classes) if name_key(entry.name) == key), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -932,7 +928,7 @@ def _check_contents(
         raise BundleError(f"{path}: the bundle has no actions")
     first_of: dict[str, str] = {}
     for entry in classes:
-        key = _name_key(entry.name)
+        key = name_key(entry.name)
         if key in first_of:
             raise BundleError(f"{path}: duplicate action name {entry.name!r} (also {first_of[key]!r})")
         first_of[key] = entry.name

@@ -47,6 +47,7 @@ import numpy as np
 from calibration.layouts import HDM05_ASF_BONES, HDM05_MOCAP31_BONES
 from calibration.layouts import LAYOUTS as CALIBRATION_LAYOUTS
 from fsvae_core import paths
+from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, name_key, text_problem
 
 __all__ = [
     "HDM05_CLASS_NAMES",
@@ -1532,6 +1533,21 @@ def _npz_int_vector(npz, path: Path, key: str, n: int, required: bool = True) ->
     return value.astype(np.int64)
 
 
+def _check_action_texts(path: Path, key: str, texts: list[str], max_chars: int) -> None:
+    """Class names and descriptions become a bundle's actions: refuse here what the bundle would refuse after
+    training (:mod:`fsvae_core.action_text`), and two names for one action."""
+    first: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        problem = text_problem(text, max_chars)
+        if problem is not None:
+            raise DatasetError(path, key, f"{key}[{i}] {problem}")
+        if key == "class_names":
+            j = first.setdefault(name_key(text), i)
+            if j != i:
+                raise DatasetError(path, key, f"{key}[{i}] = {text!r} names the same action as {key}[{j}] = "
+                                              f"{texts[j]!r} (names compare regardless of case and spacing)")
+
+
 def _npz_str_vector(npz, path: Path, key: str, n: int | None, required: bool = True) -> list[str] | None:
     value = _npz_get(npz, path, key, required)
     if value is None:
@@ -1601,6 +1617,7 @@ def load_generic_npz(path: PathLike) -> SkeletonDataset:
         class_names = _npz_str_vector(npz, path, "class_names", None)
         if not class_names:
             raise DatasetError(path, "class_names", "is empty")
+        _check_action_texts(path, "class_names", class_names, MAX_NAME_CHARS)
         labels = _npz_int_vector(npz, path, "labels", n)
         bad = np.flatnonzero((labels < 0) | (labels >= len(class_names)))
         if bad.size:
@@ -1617,6 +1634,9 @@ def load_generic_npz(path: PathLike) -> SkeletonDataset:
             key: _npz_str_vector(npz, path, key, len(class_names), required=False)
             for key in ("descriptions_ld", "descriptions_gd")
         }
+        for key, texts in descriptions.items():
+            if texts is not None:
+                _check_action_texts(path, key, texts, MAX_DESCRIPTION_CHARS)
         fps_value = _npz_get(npz, path, "fps", required=False)
         fps = 30.0
         if fps_value is not None:

@@ -47,6 +47,7 @@ import torch
 
 from fsvae_core import bundle as bundle_module
 from fsvae_core import export
+from fsvae_core.action_text import name_key
 from fsvae_core.backbone import SkeletonGCN, frozen_joint_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle, window_to_dict
 from fsvae_core.decision import window_motion
@@ -257,7 +258,7 @@ class Recognizer:
             BundleError: empty text, a name already present (ignoring case), or
                 the reserved name ``unknown``.
         """
-        if name.strip().casefold() == UNKNOWN_LABEL:
+        if name_key(name) == UNKNOWN_LABEL:
             raise BundleError(f"{self.path}: {UNKNOWN_LABEL!r} is reserved for undecided labels")
         entry = bundle_module.add_action(self.path, name, ld, gd, encoder=self._text_encoder(), parts=parts)
         self._reload_classes()
@@ -473,10 +474,6 @@ def _rounded(value: float | None) -> float | None:
 # Actions changed while running
 
 
-def _name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
 @dataclass(frozen=True, eq=False)
 class ClassChange:
     """One accepted ``add`` or ``remove``, waiting for the worker; ``examples``: the windows of each recording
@@ -598,7 +595,7 @@ class ClassChanges:
             if change.command == "add":
                 names.append(change.name)
             else:
-                names = [name for name in names if _name_key(name) != _name_key(change.name)]
+                names = [name for name in names if name_key(name) != name_key(change.name)]
         return names
 
     def submit(self, command: str, name: str, ld: str | None = None, gd: str | None = None,
@@ -636,27 +633,27 @@ class ClassChanges:
             raise BundleError(f"{self.path}: {self.showing.source_id} is showing {self.showing.change.name!r} "
                               "right now; send this again once it has been shown")  # fmt: skip
         planned = self._planned()
-        keys = {_name_key(existing): existing for existing in planned}
+        keys = {name_key(existing): existing for existing in planned}
         if command == "add":
             try:
                 fields = {"name": name, "ld": ld, "gd": gd} | ({} if parts is None else {"parts": parts})
                 description = description_from_fields(fields, f"{self.path}: new action")
             except DescriptionError as error:
                 raise BundleError(str(error)) from error
-            if _name_key(description.name) == UNKNOWN_LABEL:
+            if name_key(description.name) == UNKNOWN_LABEL:
                 raise BundleError(f"{self.path}: {UNKNOWN_LABEL!r} is reserved for undecided labels")
-            if _name_key(description.name) in keys:
-                raise BundleError(f"{self.path}: an action named {keys[_name_key(description.name)]!r} is already in "
+            if name_key(description.name) in keys:
+                raise BundleError(f"{self.path}: an action named {keys[name_key(description.name)]!r} is already in "
                                   "the bundle; remove it first or choose another name")  # fmt: skip
             return ClassChange("add", description.name, description.ld, description.gd, description.parts)
         if command == "remove":
-            if _name_key(name) not in keys:
-                close = difflib.get_close_matches(_name_key(name), list(keys), n=3, cutoff=0.6)
+            if name_key(name) not in keys:
+                close = difflib.get_close_matches(name_key(name), list(keys), n=3, cutoff=0.6)
                 hint = f"close names: {[keys[key] for key in close]}" if close else f"actions: {planned[:20]}"
                 raise BundleError(f"{self.path}: no action named {name!r}; {hint}")
             if len(planned) == 1:
                 raise BundleError(f"{self.path}: {planned[0]!r} is the bundle's only action; a bundle needs at least one")
-            return ClassChange("remove", keys[_name_key(name)])
+            return ClassChange("remove", keys[name_key(name)])
         raise ValueError(f"not a change of classes: {command!r}")
 
     def _queue(self, change: ClassChange) -> None:

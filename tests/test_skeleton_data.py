@@ -399,6 +399,13 @@ def test_generic_npz_minimal_four_axis_joints_load_as_one_person(tmp_path: Path)
         ({"joints": np.zeros((2, 4, 20, 3), dtype=np.int32)}, "joints", "floating-point"),
         ({"class_names": np.array(["walk", "run"], dtype=object)}, "class_names", "pickled object array"),
         ({"subjects": np.array([1])}, "subjects", "shaped (2,)"),
+        # What a bundle would refuse after hours of training is refused when the file is read.
+        ({"class_names": np.array(["Walk  on", "walk on"])}, "class_names",
+         "class_names[1] = 'walk on' names the same action as class_names[0] = 'Walk  on'"),
+        ({"class_names": np.array(["walk", " "])}, "class_names", "class_names[1] must be a non-empty string"),
+        ({"class_names": np.array(["walk", "run\n"])}, "class_names", "class_names[1] holds U+000A LINE FEED"),
+        ({"descriptions_ld": np.array(["legs step", ""]), "descriptions_gd": np.array(["walking", "running"])},
+         "descriptions_ld", "descriptions_ld[1] must be a non-empty string"),
     ],
 )
 def test_generic_npz_field_errors_name_file_and_field(

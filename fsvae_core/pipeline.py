@@ -48,7 +48,7 @@ from fsvae_core.experiment import ExperimentConfig, PartText, class_texts, run_z
 from fsvae_core.features import FeatureSplit, LabelledFeatures
 from fsvae_core.report import plot_loss_curves, write_run_report
 from fsvae_core.settings import SettingsError, config_from_dict, config_to_dict
-from fsvae_core.skeleton_data import SkeletonDataset
+from fsvae_core.skeleton_data import DatasetError, SkeletonDataset
 from fsvae_core.splits import ClassSplit
 from fsvae_core.parts import part_text_embeddings
 from fsvae_core.text import SentenceEncoder
@@ -156,8 +156,10 @@ def dataset_descriptions(dataset: SkeletonDataset, name: str) -> list[ActionDesc
     """The built-in descriptions of a named dataset, or those a generic file carries."""
     if name in known_datasets():
         return load_descriptions(name)[: dataset.num_classes]
-    if dataset.descriptions_ld is None or dataset.descriptions_gd is None:
-        raise ValueError("a generic dataset file needs descriptions_ld and descriptions_gd for zero-shot training")
+    for key in ("descriptions_ld", "descriptions_gd"):
+        if getattr(dataset, key) is None:
+            raise DatasetError(name, key, "is missing; training needs a local and a global description of every "
+                                          "class (see docs/training.md, 'A dataset of your own')")
     return [ActionDescription(n, ld, gd) for n, ld, gd in zip(dataset.class_names, dataset.descriptions_ld, dataset.descriptions_gd)]
 
 

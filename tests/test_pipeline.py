@@ -13,7 +13,7 @@ from fsvae_core.cli import main
 from fsvae_core.descriptions import load_descriptions
 from fsvae_core.pipeline import TrainingData, merge_training_data, train_test_partition, training_data
 from fsvae_core.settings import load_settings
-from fsvae_core.skeleton_data import SkeletonDataset, save_generic_npz
+from fsvae_core.skeleton_data import DatasetError, SkeletonDataset, save_generic_npz
 
 ACTIONS = [
     ("raise right hand", "the right hand rises from the hip to above the head and comes back down", "lifting one hand high to ask for attention"),
@@ -91,6 +91,18 @@ def test_train_writes_a_bundle_the_live_system_can_load(tmp_path, dataset_file, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"zsl", "gzsl", "timings_s", "calibration"} <= set(metrics)
     assert "bundle:" in capsys.readouterr().out
+
+
+def test_a_dataset_file_without_class_descriptions_is_refused_before_training(tmp_path, capsys):
+    dataset = SkeletonDataset(sequences=[body(20, a, np.random.default_rng(a)) for a in (0, 1)], labels=np.array([0, 1]),
+                              class_names=["raise right hand", "raise left hand"], layout="ntu25", fps=30.0,
+                              sources=["one", "two"])
+    with pytest.raises(DatasetError, match="mine.npz, field 'descriptions_ld': is missing"):
+        training_data(dataset, "mine.npz", 0)
+    save_generic_npz(dataset, tmp_path / "mine.npz")
+    assert main(["train", "--dataset", str(tmp_path / "mine.npz"), "--unseen", "1", "--out", str(tmp_path / "run")]) == 2
+    assert "field 'descriptions_ld': is missing" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "backbone.ckpt.safetensors").exists()
 
 
 def test_a_run_folder_keeps_a_readable_log_and_loss_curves(tmp_path, dataset_file, tiny_settings):

@@ -377,7 +377,7 @@ def _preflight(args: argparse.Namespace) -> str | None:
         return problem
     for option, path in (("--video", args.video), ("--skeleton", args.skeleton), ("--pose-model", args.pose_model)):
         if path is not None and not Path(path).is_file():
-            return f"{option} {path}: no such file"
+            return f"{option} {path}: " + ("a folder, not a file" if Path(path).is_dir() else "no such file")
     if args.curve_keys is not None and not args.curve_keys.is_dir():
         return f"--curve-keys {args.curve_keys}: no such folder (create the keys with `fsvae keys {args.curve_keys}`)"
     for option, path in (("--record", args.record), ("--jsonl", args.jsonl)):

@@ -180,7 +180,8 @@ def open_clip(path: str | Path, pose_model: str | Path | None = None, mirrored: 
     """
     path = Path(path)
     if not path.is_file():
-        raise SourceError(f"{path}: no such file")
+        raise SourceError(f"{path}: a folder, not a recording (name the files in it)" if path.is_dir()
+                          else f"{path}: no such file")
     if path.suffix.lower() == ".skeleton":
         return SkeletonReplaySource(path, realtime=False)
     for recording in _recordings():

@@ -157,6 +157,9 @@ def test_unreadable_and_empty_files_raise_one_line_naming_them(recognizer, clips
         recognize_file(clips["empty"], recognizer)
     with pytest.raises(ClipError, match=r"nothing\.mp4: no such file"):
         recognize_file(tmp_path / "nothing.mp4", recognizer)
+    (tmp_path / "clips.mp4").mkdir()
+    with pytest.raises(ClipError, match=r"clips\.mp4: a folder, not a recording"):
+        recognize_file(tmp_path / "clips.mp4", recognizer)
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00not a video" * 100)
     with pytest.raises(ClipError, match=r"garbage\.mp4.*OpenCV"):

@@ -92,14 +92,13 @@ def _checked_parts(value: object, where: str, name: str) -> tuple[tuple[str, str
     given = [key for key, _ in pairs]
     if len(set(given)) != len(given):
         raise DescriptionError(f"{where}.parts (class {name!r}) names a part twice: {given}")
-    missing = [key for key in PART_NAMES if key not in given]
-    if missing:
-        raise DescriptionError(f"{where}.parts (class {name!r}) lacks {', '.join(map(repr, missing))}; "
-                               f"it needs exactly {needed}")
+    # Both faults in one message: a misspelt part ("right_hand") is an unknown key and a missing one at once.
     extra = [key for key in given if key not in PART_NAMES]
-    if extra:
-        raise DescriptionError(f"{where}.parts (class {name!r}) has unknown key(s) {', '.join(map(repr, extra))}; "
-                               f"it needs exactly {needed}")
+    missing = [key for key in PART_NAMES if key not in given]
+    faults = ([f"has unknown key(s) {', '.join(map(repr, extra))}"] if extra else []) + (
+        [f"lacks {', '.join(map(repr, missing))}"] if missing else [])
+    if faults:
+        raise DescriptionError(f"{where}.parts (class {name!r}) {' and '.join(faults)}; it needs exactly {needed}")
     texts = dict(pairs)
     for key in PART_NAMES:
         text = texts[key]

@@ -197,6 +197,13 @@ def test_an_extra_part_is_refused_by_file_class_and_key(tmp_path):
         load_descriptions(_write_one(tmp_path, parts))
 
 
+def test_a_misspelt_part_is_named_as_unknown_and_its_part_as_missing(tmp_path):
+    parts = {("right_hand" if k == "right_arm" else k): v for k, v in WAVE_PARTS.items()}
+    message = r"\(class 'wave'\) has unknown key\(s\) 'right_hand' and lacks 'right_arm'"
+    with pytest.raises(DescriptionError, match=message):
+        load_descriptions(_write_one(tmp_path, parts))
+
+
 @pytest.mark.parametrize("empty", ["", "   ", None, 3])
 def test_an_empty_part_sentence_is_refused_by_file_class_and_key(tmp_path, empty):
     parts = {**WAVE_PARTS, "torso": empty}

@@ -17,7 +17,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                    help="recorded clips (anything `fsvae recognize` reads) whose windows both runtimes score "
                         "before the file is written (default: synthetic windows)")
     p.add_argument("--mirrored", action="store_true", help="--check videos are mirror images")
-    p.set_defaults(handler=export)
+    p.set_defaults(handler=export, check=check)
+
+
+def check(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options before any work, as one line, or None."""
+    from pathlib import Path
+
+    out = Path(args.onnx[1])
+    if out.is_dir():
+        return f"--onnx ... {out}: a folder; name the .onnx file to write in it"
+    return None
 
 
 def export(args: argparse.Namespace) -> int:

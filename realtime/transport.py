@@ -225,11 +225,13 @@ def write_curve_key_files(folder: str | Path) -> list[Path]:
     ``client.key_secret``. Existing keys are never overwritten.
 
     Raises:
-        FileExistsError: one of the four files is already there.
+        FileExistsError: one of the four files is already there, or ``folder`` is a file.
     """
     import zmq.auth
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder}: a file, not a folder for the keys")
     paths = [folder / f"{name}.{suffix}" for name in CURVE_KEY_NAMES for suffix in ("key", "key_secret")]
     taken = [str(path) for path in paths if path.exists()]
     if taken:

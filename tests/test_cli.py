@@ -489,3 +489,6 @@ def test_export_writes_a_checked_onnx_graph_and_refuses_a_bad_bundle(tmp_path, s
     assert "checked on 4 windows" in capsys.readouterr().out  # every 0.25 s, and the last frame
     assert main(["export", "--onnx", str(tmp_path / "missing"), str(tmp_path / "x.onnx")]) == 2
     assert capsys.readouterr().err.startswith("fsvae: error: ") and not (tmp_path / "x.onnx").exists()
+    with pytest.raises(SystemExit) as exit_:  # before any work: a folder cannot be replaced by the graph
+        main(["export", "--onnx", str(small_bundle), str(tmp_path / "out")])
+    assert exit_.value.code == 2 and "out: a folder; name the .onnx file to write" in capsys.readouterr().err

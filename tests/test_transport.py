@@ -418,6 +418,9 @@ def test_key_files_give_each_side_only_its_own_secret_and_are_never_overwritten(
         sync(lambda: pub.publish(no_person(1)), [sub])
     with pytest.raises(FileExistsError, match="server.key"):
         write_curve_key_files(tmp_path / "keys")
+    (tmp_path / "notes.txt").write_text("not a folder")
+    with pytest.raises(FileExistsError, match=r"notes\.txt: a file, not a folder for the keys"):
+        write_curve_key_files(tmp_path / "notes.txt")
 
 
 def test_a_missing_or_foreign_key_file_is_named(tmp_path):

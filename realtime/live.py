@@ -467,9 +467,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from realtime.messages import LabelEvent, LogEvent, label_topic
     from realtime.transport import LatestWinsSubscriber, check_endpoint, local_endpoint, read_curve_key_files
 
-    for option in ("windows", "labels", "control"):  # the children bind them: say what is wrong before they start
+    # The children bind the first three and capture connects to --poses: say what is wrong before they start.
+    for option, bind in (("windows", True), ("labels", True), ("control", True), ("poses", False)):
+        if getattr(args, option) is None:
+            continue
         try:
-            check_endpoint(getattr(args, option), bind=True, allow_remote=args.allow_remote)
+            check_endpoint(getattr(args, option), bind=bind, allow_remote=args.allow_remote)
         except ValueError as error:
             print(f"fsvae-live: --{option}: {error}", file=sys.stderr)
             return 2

@@ -38,6 +38,7 @@ from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec, model_window, window_end
 from realtime.messages import (
     MAX_CLOCK_SKEW_MS, NoPerson, PoseFrame, SkeletonWindow, capture_time_plausible, now_ms, pose_topic,
+    source_id_problem,
 )
 from realtime.options import DEFAULT_STRIDE_S, add_parent_argument, add_source_arguments, exit_with_parent, stride
 from realtime.transport import (
@@ -928,6 +929,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     source = overlay = estimator = None
     try:
+        if source_id_problem(args.source_id) is not None:
+            raise SourceError(f"--source-id: {source_id_problem(args.source_id)}")
         if args.show:
             _check_display()
         spec = _window_spec(args.bundle)

@@ -203,11 +203,17 @@ def _choice(topic: str, name: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
+def source_id_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a source id (the camera or tracker a message is about), or None if it can."""
+    if isinstance(value, str) and _SOURCE_ID.fullmatch(value):
+        return None
+    return f"must be 1-64 characters from A-Z a-z 0-9 _ - (no dots: it ends the topic); got {_show(value)}"
+
+
 def _source_id(topic: str, name: str, value: Any) -> str:
-    if not isinstance(value, str) or not _SOURCE_ID.fullmatch(value):
-        raise MessageError(
-            topic, name, f"must be 1-64 characters from A-Z a-z 0-9 _ - (no dots: it ends the topic); got {_show(value)}"
-        )
+    problem = source_id_problem(value)
+    if problem is not None:
+        raise MessageError(topic, name, problem)
     return value
 
 

@@ -530,6 +530,14 @@ def test_cli_needs_exactly_one_source(capsys):
         main([])
 
 
+def test_cli_refuses_a_source_id_that_cannot_end_a_topic_in_one_line(tmp_path, capsys):
+    clip = tmp_path / "clip.skeleton"
+    clip.write_text("")
+    assert main(["--skeleton", str(clip), "--source-id", "cam.0", "--windows", free_endpoint()]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("capture: --source-id: must be 1-64 characters")
+
+
 def test_cli_show_without_display_fails_in_one_line(shared_data, monkeypatch, capsys):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

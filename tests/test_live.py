@@ -213,6 +213,7 @@ def test_bad_files_and_bundles_are_one_line_before_anything_starts(bundle_dir, t
         (["--video", str(tmp_path / "missing.avi"), "--bundle", str(bundle_dir)], "missing.avi: no such file"),
         (["--video", str(empty), "--bundle", str(bundle_dir)], "--video " + str(empty) + ": a folder, not a file"),
         (["--poses", "tracker:5570", "--bundle", str(bundle_dir)], "--poses: endpoint 'tracker:5570' must look like"),
+        (["--video", str(clip), "--source-id", "cam.0", "--bundle", str(bundle_dir)], "--source-id: must be 1-64"),
         (["--skeleton", str(clip), "--bundle", str(empty)], "not a model bundle"),
         (["--skeleton", str(clip), "--bundle", str(broken)], "lacks weights.safetensors"),
         (["--skeleton", str(clip), "--bundle", str(bundle_dir), "--record", str(tmp_path / "no" / "x.avi")],

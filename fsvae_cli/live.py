@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from realtime.options import positive_count, positive_seconds
+
 DEFAULT_LABELS = "tcp://127.0.0.1:5561"  # realtime.transport.default_endpoint("labels"), without importing ZeroMQ
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("listen", help="print the label stream of a running fsvae-live")
     p.add_argument("endpoint", nargs="?", default=DEFAULT_LABELS, help=f"label endpoint (default {DEFAULT_LABELS})")
-    p.add_argument("--count", type=int, help="stop after this many label events")
-    p.add_argument("--timeout", type=float, help="give up after this many seconds")
+    p.add_argument("--count", type=positive_count, help="stop after this many label events")
+    p.add_argument("--timeout", type=positive_seconds, help="give up after this many seconds")
     p.add_argument("--curve-keys", metavar="DIR", help="folder holding server.key and client.key_secret (see `fsvae keys`)")
     p.set_defaults(handler=listen)
 

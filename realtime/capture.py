@@ -40,7 +40,9 @@ from realtime.messages import (
     MAX_CLOCK_SKEW_MS, NoPerson, PoseFrame, SkeletonWindow, capture_time_plausible, now_ms, pose_topic,
     source_id_problem,
 )
-from realtime.options import DEFAULT_STRIDE_S, add_parent_argument, add_source_arguments, exit_with_parent, stride
+from realtime.options import (
+    DEFAULT_STRIDE_S, add_parent_argument, add_source_arguments, exit_with_parent, positive_seconds,
+)
 from realtime.transport import (
     CurveKeys,
     LatestWinsPublisher,
@@ -803,11 +805,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundle", metavar="DIR", help="model bundle whose manifest gives the window spec")
     parser.add_argument("--windows", metavar="ENDPOINT", default=default_endpoint("windows"),
                         help="where to bind the window publisher (default %(default)s)")
-    parser.add_argument("--stride", type=stride, default=DEFAULT_STRIDE_S, metavar="S",
+    parser.add_argument("--stride", type=positive_seconds, default=DEFAULT_STRIDE_S, metavar="S",
                         help="seconds between windows (default %(default)s)")
     parser.add_argument("--source-id", default="cam0", metavar="ID", help="ends every topic (default cam0)")
     parser.add_argument("--fast", action="store_true", help="files: every frame as fast as possible")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--duration", type=positive_seconds, metavar="S", help="stop after S seconds")
     parser.add_argument("--pose-model", metavar="PATH", help="a MediaPipe Tasks pose landmarker .task file")
     parser.add_argument("--show", action="store_true", help="show the frames with the skeleton and label")
     parser.add_argument("--record", metavar="FILE", help="write the overlay video to FILE (.avi, MJPG)")

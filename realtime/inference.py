@@ -70,7 +70,7 @@ from realtime.messages import (
     now_ms,
     skeleton_topics,
 )
-from realtime.options import add_parent_argument, exit_with_parent
+from realtime.options import add_parent_argument, exit_with_parent, positive_seconds
 from realtime.transport import (
     ControlServer,
     LatestWinsPublisher,
@@ -1047,7 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runtime", default="auto", choices=("auto", *RUNTIMES),
                         help="what scores windows: torch, or onnx (the exported scorer graph in onnxruntime, "
                              "CPU only, faster there); auto (default): onnx on the CPU, torch on CUDA")  # fmt: skip
-    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    parser.add_argument("--duration", type=positive_seconds, default=None, help="stop after S seconds")
     parser.add_argument("--smoothing", type=float, default=RecognizerConfig.smoothing,
                         help="weight of the newest window in the score average (1: none)")  # fmt: skip
     parser.add_argument("--max-batch", type=int, default=8)

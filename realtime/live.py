@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import fsvae_core
-from realtime.options import DEFAULT_ENDPOINTS, DEFAULT_STRIDE_S, add_source_arguments, stride
+from realtime.options import DEFAULT_ENDPOINTS, DEFAULT_STRIDE_S, add_source_arguments, positive_seconds
 
 DEFAULT_BUNDLE = Path(fsvae_core.__file__).resolve().parent / "default_bundle"  # shipped with the package
 MANIFEST = "manifest.json"  # fsvae_core.bundle.MANIFEST, named here so that the checks need no torch
@@ -331,7 +331,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fsvae-live", description="Live zero-shot skeleton action recognition.")
     add_source_arguments(parser, required=False)  # none given: --camera 0
     parser.add_argument("--bundle", type=Path, help=f"model bundle (default: {DEFAULT_BUNDLE} if it exists)")
-    parser.add_argument("--stride", type=stride, default=DEFAULT_STRIDE_S, metavar="S",
+    parser.add_argument("--stride", type=positive_seconds, default=DEFAULT_STRIDE_S, metavar="S",
                         help="seconds between windows, so between labels (default %(default)s)")
     parser.add_argument("--windows", default=DEFAULT_ENDPOINTS["windows"], metavar="ENDPOINT",
                         help="where capture publishes skeleton windows for inference (default %(default)s)")
@@ -345,7 +345,7 @@ def _parser() -> argparse.ArgumentParser:
     # realtime.inference.RUNTIMES, spelled out: this supervisor imports no torch, so that it starts at once.
     parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
                         help="what scores windows: auto (default: onnx on the CPU, torch on CUDA), torch or onnx")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--duration", type=positive_seconds, metavar="S", help="stop after S seconds")
     parser.add_argument("--jsonl", type=Path, metavar="FILE", help="append each LabelEvent as one JSON line")
     parser.add_argument("--fast", action="store_true", help="capture: process every frame as fast as possible, dropping none")
     parser.add_argument("--show", action="store_true", help="capture: show the camera image")

@@ -80,12 +80,23 @@ def add_parent_argument(parser: argparse.ArgumentParser) -> None:
                         help="end this process when process PID ends, however it ends (fsvae-live passes its own)")
 
 
-def stride(text: str) -> float:
-    """An argparse type: seconds between windows, a positive number."""
+def positive_seconds(text: str) -> float:
+    """An argparse type: a span of time (--stride, --duration, --timeout), a positive number of seconds."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
     if not (0.0 < value < float("inf")):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def positive_count(text: str) -> int:
+    """An argparse type: how many of something, a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value

@@ -77,6 +77,8 @@ def _convert(hint, value, path: str, default=None):
         if not isinstance(value, list | tuple):
             raise SettingsError(f"{path}: expected a list, got {value!r}")
         items = typing.get_args(hint)
+        if not items:  # a bare tuple says nothing of its items
+            return tuple(value)
         if len(items) == 2 and items[1] is Ellipsis:  # tuple[float, ...]: any length
             items = (items[0],) * len(value)
         elif len(items) != len(value):  # tuple[float, float]: exactly that many

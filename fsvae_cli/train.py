@@ -173,8 +173,12 @@ def train(args: argparse.Namespace) -> int:
     if args.backbone_epochs is not None:
         config = replace(config, backbone_train=replace(config.backbone_train, epochs=args.backbone_epochs))
     seed = config.experiment.train.seed
+    names = args.dataset.split(",")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SettingsError(f"--dataset names {', '.join(twice)} more than once")
     parts = []
-    for name in args.dataset.split(","):
+    for name in names:
         dataset = load_dataset(name, data_dir=args.data_dir, skip_bad_files=args.skip_bad_files)
         # A file is named by its file name ("actions.npz"), which no built-in dataset name can be.
         parts.append(training_data(dataset, Path(name).name if name.endswith(".npz") else name.lower(), seed))

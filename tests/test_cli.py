@@ -228,6 +228,9 @@ def test_too_many_unseen_classes_is_one_line(tmp_path, capsys):
                  "--quiet"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("fsvae: error: --unseen 99: ") and "got 99" in err
+    four = str(tmp_path / "four.npz")
+    assert main(["train", "--dataset", f"{four},{four}", "--unseen", "1", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"fsvae: error: --dataset names {four} more than once\n"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -212,7 +212,8 @@ def test_the_old_module_path_still_runs_the_command():
     assert done.returncode == 0 and "usage: fsvae" in done.stdout
 
 
-def test_too_many_unseen_classes_is_one_line(tmp_path, capsys):
+@pytest.fixture
+def four_npz(tmp_path):
     from test_pipeline import ACTIONS, body
 
     from fsvae_core.skeleton_data import SkeletonDataset, save_generic_npz
@@ -224,13 +225,19 @@ def test_too_many_unseen_classes_is_one_line(tmp_path, capsys):
         layout="ntu25", fps=30.0, sources=[f"clip{i}" for i in range(len(labels))], subjects=np.tile([1, 2], 4),
         descriptions_ld=[a[1] for a in ACTIONS], descriptions_gd=[a[2] for a in ACTIONS],
     ), tmp_path / "four.npz")  # fmt: skip
-    assert main(["train", "--dataset", str(tmp_path / "four.npz"), "--unseen", "99", "--out", str(tmp_path / "run"),
+    return tmp_path / "four.npz"
+
+
+def test_too_many_unseen_classes_is_one_line(four_npz, tmp_path, capsys):
+    assert main(["train", "--dataset", str(four_npz), "--unseen", "99", "--out", str(tmp_path / "run"),
                  "--quiet"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("fsvae: error: --unseen 99: ") and "got 99" in err
-    four = str(tmp_path / "four.npz")
-    assert main(["train", "--dataset", f"{four},{four}", "--unseen", "1", "--out", str(tmp_path / "run")]) == 2
-    assert capsys.readouterr().err == f"fsvae: error: --dataset names {four} more than once\n"
+
+
+def test_a_dataset_named_twice_is_one_line(four_npz, tmp_path, capsys):
+    assert main(["train", "--dataset", f"{four_npz},{four_npz}", "--unseen", "1", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"fsvae: error: --dataset names {four_npz} more than once\n"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ def test_a_span_of_time_is_a_positive_number_of_seconds(text, value):
 
 @pytest.mark.parametrize("text, words", [("0", "positive"), ("-1", "positive"), ("inf", "positive"),
                                          ("nan", "positive"), ("soon", "expected seconds")])
-def test_no_time_at_all_or_none_at_all_is_refused_saying_why(text, words):
+def test_a_span_that_is_not_a_positive_number_of_seconds_is_refused_saying_why(text, words):
     with pytest.raises(argparse.ArgumentTypeError, match=words):
         positive_seconds(text)
 

@@ -283,7 +283,9 @@ def test_unseen_classes_of_one_dataset_are_drawn_and_tested_on_it_alone(tmp_path
 
 
 def test_merging_datasets_with_the_same_action_name_is_refused(tmp_path, dataset_file, tiny_settings, capsys):
-    assert main(["train", "--dataset", f"{dataset_file},{dataset_file}", "--unseen", "0", "--out", str(tmp_path / "run"),
+    other = tmp_path / "other.npz"  # another dataset whose actions bear the same names
+    other.write_bytes(dataset_file.read_bytes())
+    assert main(["train", "--dataset", f"{dataset_file},{other}", "--unseen", "0", "--out", str(tmp_path / "run"),
                  "--config", str(tiny_settings), "--quiet"]) == 2
     assert "both have an action named 'raise right hand'" in capsys.readouterr().err
 

@@ -32,6 +32,9 @@ import unicodedata
 
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
+# What the live system answers when it decides no action (realtime.messages.LabelEvent.label): no action may be
+# named so, in any case or spacing, or a subscriber could not tell the two apart.
+UNKNOWN_LABEL = "unknown"
 
 _REFUSED = {
     "Cc": "a control character",
@@ -89,6 +92,11 @@ def check_action_text(where: str, value: object, max_chars: int) -> str:
 def name_key(name: str) -> str:
     """What two action names are compared by: "Wave  Hand" and "wave hand" name the same action."""
     return " ".join(name.split()).casefold()
+
+
+def is_reserved_name(name: str) -> bool:
+    """Whether ``name`` is :data:`UNKNOWN_LABEL` (however written), which no action may bear."""
+    return name_key(name) == UNKNOWN_LABEL
 
 
 def escape_refused(text: str, allow: str = "") -> str:

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from calibration.layouts import LAYOUTS
-from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, escape_refused, text_problem
+from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, UNKNOWN_LABEL, escape_refused, text_problem
 
 FORMAT_VERSION = 1
 
@@ -67,7 +67,6 @@ MAX_NUMBER_CHARS = 64  # the same for any other JSON number literal (a float nee
 MAX_CLOCK_SKEW_MS = 60_000.0
 
 WIRE_DTYPE = "<f4"
-UNKNOWN_LABEL = "unknown"
 LABEL_STATUSES = ("ok", "no_person", "warming_up", "still")
 WINDOW_ANSWERS = ("ok", "still")  # the statuses of a LabelEvent that answers a window the model scored
 LOG_LEVELS = ("debug", "info", "warning", "error")

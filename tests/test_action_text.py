@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsvae_core.action_text import check_action_text, negated_phrases, negation_note
+from fsvae_core.action_text import check_action_text, is_reserved_name, name_key, negated_phrases, negation_note
 
 
 def test_a_control_or_direction_changing_character_is_refused_naming_the_field():
@@ -30,3 +30,9 @@ def test_the_negation_note_names_each_field_and_suggests_saying_what_the_body_do
     assert note.startswith("'not raised' (--part left_arm): the text model reads a negated motion almost as")
     assert "say what the body does instead" in note
     assert negation_note({"--ld": "walks with the arms held still", "--gd": "carrying a box"}) is None
+
+
+def test_names_compare_regardless_of_case_and_spacing_and_unknown_is_reserved():
+    assert name_key("  Wave   Hand ") == name_key("wave hand")
+    assert is_reserved_name("unknown") and is_reserved_name(" UNKNOWN ")
+    assert not is_reserved_name("unknown object") and not is_reserved_name("wave")

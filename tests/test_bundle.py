@@ -297,6 +297,8 @@ def test_add_action_refuses_duplicates_empty_texts_and_a_foreign_encoder(bundle_
     assert str(caught.value).startswith(str(bundle_path))
     with pytest.raises(BundleError, match=r"new action\.ld must be a non-empty string"):
         add_action(bundle_path, "nod", "   ", "agreeing", encoder=encoder)
+    with pytest.raises(BundleError, match="'unknown' is reserved for undecided labels"):  # what no decision says
+        add_action(bundle_path, " Unknown", "the body does something", "anything", encoder=encoder)
     other = SentenceEncoder(TextEncoderConfig(model="/some/other/model"), cache_root=encoder._cache.parent)
     with pytest.raises(BundleError, match="embedded with 'all-MiniLM-L6-v2'"):
         add_action(bundle_path, "nod", "the head tips down and up", "agreeing", encoder=other)

@@ -577,6 +577,8 @@ def test_control_list_add_remove_status(fresh_bundle, encoder):
         assert reply.ok and reply.status["accepted"] == "add 'juggle'"
         duplicate = control.call("add", name="Juggle", ld="x", gd="y")  # already accepted, maybe not yet applied
         assert not duplicate.ok and "already" in duplicate.error
+        reserved = control.call("add", name="Unknown", ld="x", gd="y")  # the label of no decision
+        assert not reserved.ok and "'unknown' is reserved for undecided labels" in reserved.error
         assert _wait_for_actions(control, lambda names: "juggle" in names)[-1] == "juggle"
         harness.send_window("cam0", random_window(3))
         (event,) = harness.events(1, source="cam0")

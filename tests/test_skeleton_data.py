@@ -403,6 +403,7 @@ def test_generic_npz_minimal_four_axis_joints_load_as_one_person(tmp_path: Path)
         ({"class_names": np.array(["Walk  on", "walk on"])}, "class_names",
          "class_names[1] = 'walk on' names the same action as class_names[0] = 'Walk  on'"),
         ({"class_names": np.array(["walk", " "])}, "class_names", "class_names[1] must be a non-empty string"),
+        ({"class_names": np.array(["walk", "Unknown"])}, "class_names", "'unknown' is reserved for undecided labels"),
         ({"class_names": np.array(["walk", "run\n"])}, "class_names", "class_names[1] holds U+000A LINE FEED"),
         ({"descriptions_ld": np.array(["legs step", ""]), "descriptions_gd": np.array(["walking", "running"])},
          "descriptions_ld", "descriptions_ld[1] must be a non-empty string"),

@@ -94,9 +94,11 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def is_reserved_name(name: str) -> bool:
-    """Whether ``name`` is :data:`UNKNOWN_LABEL` (however written), which no action may bear."""
-    return name_key(name) == UNKNOWN_LABEL
+def reserved_name_problem(name: str) -> str | None:
+    """Why ``name`` may not name an action because it is :data:`UNKNOWN_LABEL` (however written), or None."""
+    if name_key(name) == UNKNOWN_LABEL:
+        return f"{UNKNOWN_LABEL!r} is reserved for undecided labels; choose another name"
+    return None
 
 
 def escape_refused(text: str, allow: str = "") -> str:

@@ -67,7 +67,7 @@ import fsvae_core
 from calibration.normalize import NormalizationConfig
 from calibration.windows import WindowSpec
 from fsvae_core.action_text import (
-    MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, UNKNOWN_LABEL, check_action_text, is_reserved_name, name_key,
+    MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check_action_text, name_key, reserved_name_problem,
 )
 from fsvae_core.attributes import ATTRIBUTES, AttributeMatcher
 from fsvae_core.backbone import BackboneConfig, SkeletonGCN, build_backbone, extract_features
@@ -728,8 +728,8 @@ def add_action(
             check_action_text(f"{path}: new action.parts.{part}", sentence, MAX_DESCRIPTION_CHARS)
     except (DescriptionError, ValueError) as error:
         raise BundleError(str(error)) from error
-    if is_reserved_name(description.name):
-        raise BundleError(f"{path}: {UNKNOWN_LABEL!r} is reserved for undecided labels; choose another name")
+    if reserved := reserved_name_problem(description.name):
+        raise BundleError(f"{path}: {reserved}")
     index = _find(bundle.classes, description.name)
     if index is not None:
         raise BundleError(f"{path}: an action named {bundle.classes[index].name!r} is already in the bundle; "

@@ -47,7 +47,7 @@ import numpy as np
 from calibration.layouts import HDM05_ASF_BONES, HDM05_MOCAP31_BONES
 from calibration.layouts import LAYOUTS as CALIBRATION_LAYOUTS
 from fsvae_core import paths
-from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, UNKNOWN_LABEL, is_reserved_name, name_key, text_problem
+from fsvae_core.action_text import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, name_key, reserved_name_problem, text_problem
 
 __all__ = [
     "HDM05_CLASS_NAMES",
@@ -1542,9 +1542,8 @@ def _check_action_texts(path: Path, key: str, texts: list[str], max_chars: int) 
         if problem is not None:
             raise DatasetError(path, key, f"{key}[{i}] {problem}")
         if key == "class_names":
-            if is_reserved_name(text):
-                raise DatasetError(path, key, f"{key}[{i}] = {text!r}: {UNKNOWN_LABEL!r} is reserved for undecided "
-                                              "labels; rename the class")
+            if reserved := reserved_name_problem(text):
+                raise DatasetError(path, key, f"{key}[{i}] = {text!r}: {reserved}")
             j = first.setdefault(name_key(text), i)
             if j != i:
                 raise DatasetError(path, key, f"{key}[{i}] = {text!r} names the same action as {key}[{j}] = "

@@ -931,8 +931,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     source = overlay = estimator = None
     try:
-        if source_id_problem(args.source_id) is not None:
-            raise SourceError(f"--source-id: {source_id_problem(args.source_id)}")
+        if problem := source_id_problem(args.source_id):
+            raise SourceError(f"--source-id: {problem}")
         if args.show:
             _check_display()
         spec = _window_spec(args.bundle)

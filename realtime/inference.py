@@ -47,7 +47,7 @@ import torch
 
 from fsvae_core import bundle as bundle_module
 from fsvae_core import export
-from fsvae_core.action_text import is_reserved_name, name_key
+from fsvae_core.action_text import name_key, reserved_name_problem
 from fsvae_core.backbone import SkeletonGCN, frozen_joint_encoder
 from fsvae_core.bundle import Bundle, BundleError, ClassEntry, load_bundle, window_to_dict
 from fsvae_core.decision import window_motion
@@ -258,8 +258,8 @@ class Recognizer:
             BundleError: empty text, a name already present (ignoring case), or
                 the reserved name ``unknown``.
         """
-        if is_reserved_name(name):  # before the text model loads; bundle.add_action refuses it too
-            raise BundleError(f"{self.path}: {UNKNOWN_LABEL!r} is reserved for undecided labels; choose another name")
+        if reserved := reserved_name_problem(name):  # before the text model loads; bundle.add_action refuses it too
+            raise BundleError(f"{self.path}: {reserved}")
         entry = bundle_module.add_action(self.path, name, ld, gd, encoder=self._text_encoder(), parts=parts)
         self._reload_classes()
         return entry
@@ -640,8 +640,8 @@ class ClassChanges:
                 description = description_from_fields(fields, f"{self.path}: new action")
             except DescriptionError as error:
                 raise BundleError(str(error)) from error
-            if is_reserved_name(description.name):
-                raise BundleError(f"{self.path}: {UNKNOWN_LABEL!r} is reserved for undecided labels; choose another name")
+            if reserved := reserved_name_problem(description.name):
+                raise BundleError(f"{self.path}: {reserved}")
             if name_key(description.name) in keys:
                 raise BundleError(f"{self.path}: an action named {keys[name_key(description.name)]!r} is already in "
                                   "the bundle; remove it first or choose another name")  # fmt: skip

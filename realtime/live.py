@@ -467,8 +467,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from realtime.messages import LabelEvent, LogEvent, label_topic, source_id_problem
     from realtime.transport import LatestWinsSubscriber, check_endpoint, local_endpoint, read_curve_key_files
 
-    if source_id_problem(args.source_id) is not None:  # it ends every topic the children publish
-        print(f"fsvae-live: --source-id: {source_id_problem(args.source_id)}", file=sys.stderr)
+    if problem := source_id_problem(args.source_id):  # it ends every topic the children publish
+        print(f"fsvae-live: --source-id: {problem}", file=sys.stderr)
         return 2
     # The children bind the first three and capture connects to --poses: say what is wrong before they start.
     for option, bind in (("windows", True), ("labels", True), ("control", True), ("poses", False)):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsvae_core.action_text import check_action_text, is_reserved_name, name_key, negated_phrases, negation_note
+from fsvae_core.action_text import check_action_text, name_key, negated_phrases, negation_note, reserved_name_problem
 
 
 def test_a_control_or_direction_changing_character_is_refused_naming_the_field():
@@ -34,5 +34,5 @@ def test_the_negation_note_names_each_field_and_suggests_saying_what_the_body_do
 
 def test_names_compare_regardless_of_case_and_spacing_and_unknown_is_reserved():
     assert name_key("  Wave   Hand ") == name_key("wave hand")
-    assert is_reserved_name("unknown") and is_reserved_name(" UNKNOWN ")
-    assert not is_reserved_name("unknown object") and not is_reserved_name("wave")
+    assert reserved_name_problem("unknown") and reserved_name_problem(" UNKNOWN ")
+    assert reserved_name_problem("unknown object") is None and reserved_name_problem("wave") is None
